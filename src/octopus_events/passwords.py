@@ -1,0 +1,135 @@
+"""Password hashing and opaque session tokens.
+
+Passwords are hashed with argon2id (argon2-cffi). Session and vault tokens are random, opaque
+strings that the server stores only as SHA-256 digests, so a leaked database does not hand out
+live sessions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import threading
+from collections.abc import Iterator
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+__all__ = [
+    "PASSWORD_MEMORY_COST_KIB",
+    "PASSWORD_PARALLELISM",
+    "PASSWORD_TIME_COST",
+    "dummy_verify",
+    "hash_password",
+    "kdf_slot",
+    "needs_rehash",
+    "new_token",
+    "token_digest",
+    "verify_password",
+]
+
+# Why these parameters: the target is a 2-core machine with 1-2 GB of RAM that also serves the
+# UI, decodes JPEGs and runs projectors.
+# - memory_cost 32 MiB is above OWASP's argon2id floor (19 MiB, t=2) yet small enough that the
+#   two hashes we allow at once (see kdf_slot) cost 64 MiB, not a noticeable part of 1 GB.
+# - time_cost 2 keeps one hash around 0.1-0.15 s on a modern core and well under a second on
+#   an old laptop, so login stays interactive and a burst of failed logins cannot pin the CPU
+#   for long (the HTTP layer rate-limits on top of this).
+# - parallelism 1: one hash uses one core, leaving the other core for everything else.
+# Changing these is safe: needs_rehash() reports old hashes and the login path upgrades them.
+PASSWORD_MEMORY_COST_KIB = 32 * 1024
+PASSWORD_TIME_COST = 2
+PASSWORD_PARALLELISM = 1
+
+_hasher = PasswordHasher(
+    time_cost=PASSWORD_TIME_COST,
+    memory_cost=PASSWORD_MEMORY_COST_KIB,
+    parallelism=PASSWORD_PARALLELISM,
+)
+
+# A real hash made with exactly the parameters above, of a random password nobody knows. It is a
+# constant (not computed at import) so start-up stays fast and the very first login for an
+# unknown user costs the same as every other one. A test checks that its parameters still match
+# the hasher's, so it cannot silently become cheaper than a real verification.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=32768,t=2,p=1$"
+    "Kku74SboDdFisX6nQBNFMw$A1uVIKOL4rltuhzN3BYRTUzU4H8ID6rGXRbLL4Iy3LE"
+)
+
+# argon2-cffi releases the GIL while hashing, so N threads hashing at once would need N times the
+# memory. On a 1 GB machine an unlucky burst of logins must not push us into swap, so every
+# memory-hard derivation (password hashes here, vault passphrase derivations in vaultcrypto)
+# takes one of two slots: two cores, two concurrent derivations.
+_KDF_SLOTS = threading.BoundedSemaphore(2)
+
+
+@contextlib.contextmanager
+def kdf_slot() -> Iterator[None]:
+    """Hold one of the process-wide slots for a memory-hard key derivation.
+
+    Blocks until a slot is free. Use it around any argon2 call so that concurrent requests cannot
+    multiply its memory use beyond what a weak machine can afford.
+    """
+    with _KDF_SLOTS:
+        yield
+
+
+def hash_password(password: str) -> str:
+    """Hash ``password`` with argon2id; return the self-describing PHC string to store."""
+    with kdf_slot():
+        return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Return True if ``password`` matches ``password_hash``, False if it does not.
+
+    A wrong password is an ordinary outcome, never an exception. A stored hash that is not a valid
+    argon2 hash is a bug or data corruption; that raises ``ValueError`` with a message that
+    mentions neither the password nor the hash.
+    """
+    try:
+        with kdf_slot():
+            return _hasher.verify(password_hash, password)
+    except VerifyMismatchError:
+        return False
+    except (InvalidHashError, VerificationError):
+        # `from None`: the argon2 exception chain is dropped so nothing about the inputs ends up
+        # in a traceback or a log line.
+        raise ValueError("stored password hash is not a valid argon2 hash") from None
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Return True if ``password_hash`` was made with other parameters than the current ones.
+
+    Call after a successful login and, if True, store ``hash_password(password)`` instead.
+    """
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        raise ValueError("stored password hash is not a valid argon2 hash") from None
+
+
+def dummy_verify() -> None:
+    """Spend the same time as a real ``verify_password`` and always fail.
+
+    Call it when the username does not exist, so that "no such user" and "wrong password" take
+    the same time and login timing does not reveal which usernames exist.
+    """
+    verify_password(_DUMMY_HASH, secrets.token_urlsafe(16))
+
+
+def new_token() -> str:
+    """Return a new opaque, URL-safe token with 256 bits of randomness."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """Return the SHA-256 hex digest under which ``token`` is stored and looked up.
+
+    A plain hash (no salt, no argon2) is enough because tokens carry 256 random bits: there is
+    nothing to brute-force, and the lookup must be a single indexed equality on the digest.
+    Comparing digests by database lookup does not leak the token through timing, since an
+    attacker cannot choose inputs that produce chosen digest prefixes.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
