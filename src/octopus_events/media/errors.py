@@ -1,0 +1,32 @@
+"""The media pipeline's error family.
+
+Public functions of :mod:`octopus_events.media` raise only these (plus ``OSError`` for I/O on
+paths the caller handed in, such as a missing file); the HTTP layer maps them to problem+json:
+``UnsupportedMediaType`` → 415, ``BrokenImage`` and ``ImageTooLarge`` → 422.
+"""
+
+from __future__ import annotations
+
+
+class MediaError(Exception):
+    """Base class: something is wrong with the bytes a user gave us, not with the server."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class UnsupportedMediaType(MediaError):
+    """The bytes are not an image format we accept (``detected`` names what they look like)."""
+
+    def __init__(self, detected: str) -> None:
+        super().__init__(f"not a supported image: the file looks like {detected}")
+        self.detected = detected
+
+
+class BrokenImage(MediaError):
+    """The bytes claim a supported format but are truncated or corrupt."""
+
+
+class ImageTooLarge(MediaError):
+    """The image declares more pixels than we are willing to decode (decompression bomb guard)."""
