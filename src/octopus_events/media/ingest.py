@@ -1,0 +1,78 @@
+"""The single media step of an upload: identify, guard, read metadata, make the thumb."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from octopus_events.media.derivatives import (
+    THUMB_PX,
+    apply_orientation,
+    check_pixels,
+    decode_reduced,
+    open_image,
+    render_from,
+)
+from octopus_events.media.errors import UnsupportedMediaType
+from octopus_events.media.metadata import PhotoMetadata, read_metadata
+from octopus_events.media.phash import dhash64
+from octopus_events.media.sniff import ACCEPTED_MIMES, HEIF_MIMES, SNIFF_BYTES, sniff
+
+
+class Analysis(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the upload pipeline learns from an original in one pass.
+
+    ``width``/``height`` are upright (swapped for orientations 5–8). ``orientation`` is what
+    :func:`~octopus_events.media.derivatives.render` needs to turn derivatives upright.
+    """
+
+    mime: str
+    width: int
+    height: int
+    orientation: int
+    metadata: PhotoMetadata
+    thumb: bytes
+    thumb_width: int
+    thumb_height: int
+    phash: int
+
+
+def analyse(path: Path | str, *, max_pixels: int) -> Analysis:
+    """Analyse the uploaded file at ``path``: type, size, metadata, upright thumb and dhash.
+
+    Raises :class:`UnsupportedMediaType` for anything that is not an accepted image,
+    :class:`ImageTooLarge` when the declared size exceeds ``max_pixels`` (checked before any
+    pixel is decoded) and :class:`BrokenImage` when the data does not decode. Blocking and
+    CPU-bound: call it from a worker thread.
+    """
+    with open(path, "rb") as fp:
+        mime = sniff(fp.read(SNIFF_BYTES))
+        if mime not in ACCEPTED_MIMES:
+            raise UnsupportedMediaType(mime)
+        fp.seek(0)
+        with open_image(fp, mime) as img:
+            check_pixels(img, max_pixels)
+            width, height = img.size
+            metadata = read_metadata(img)
+            # libheif has already applied the HEIF transform; pillow-heif resets EXIF to 1, but
+            # do not trust a second source of truth that could rotate the photo twice.
+            if mime in HEIF_MIMES:
+                metadata = msgspec.structs.replace(metadata, orientation=1)
+            orientation = metadata.orientation
+            small = decode_reduced(img, THUMB_PX)
+    upright = apply_orientation(small, orientation)
+    thumb = render_from(upright, 1)
+    if orientation >= 5:
+        width, height = height, width
+    return Analysis(
+        mime=mime,
+        width=width,
+        height=height,
+        orientation=orientation,
+        metadata=metadata,
+        thumb=thumb.data,
+        thumb_width=thumb.width,
+        thumb_height=thumb.height,
+        phash=dhash64(upright),
+    )

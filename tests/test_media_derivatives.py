@@ -1,0 +1,305 @@
+"""Rendering, analysis and hashing on real images made by Pillow in a temp dir."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pillow_heif
+import pytest
+from PIL import Image, ImageDraw, ImageFile
+
+from octopus_events.media import (
+    PREVIEW_PX,
+    THUMB_PX,
+    BrokenImage,
+    ImageTooLarge,
+    UnsupportedMediaType,
+    analyse,
+    dhash64,
+    hamming,
+    render,
+)
+from octopus_events.media.derivatives import decode_reduced, open_image
+
+RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
+MAX_PIXELS = 100_000_000
+
+# The stored pixels for EXIF orientation o are the upright image put through the inverse of
+# the transform a viewer applies.
+_INVERSE = {
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
+def _upright(size: tuple[int, int] = (800, 600)) -> Image.Image:
+    """A landscape scene whose orientation is unambiguous: red top-left, blue bottom-right."""
+    img = Image.new("RGB", size, (240, 240, 240))
+    draw = ImageDraw.Draw(img)
+    w, h = size
+    draw.rectangle((0, 0, w // 3, h // 3), fill=RED)
+    draw.rectangle((2 * w // 3, 2 * h // 3, w, h), fill=BLUE)
+    draw.rectangle((2 * w // 3, 0, w, h // 6), fill=GREEN)
+    return img
+
+
+def _stored(orientation: int, size: tuple[int, int] = (800, 600)) -> Image.Image:
+    method = _INVERSE[orientation]
+    img = _upright(size)
+    return img if method is None else img.transpose(method)
+
+
+def _save_jpeg(path: Path, img: Image.Image, orientation: int = 1) -> Path:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(path, "JPEG", quality=90, exif=exif)
+    return path
+
+
+def _near(pixel: tuple, colour: tuple, tolerance: int = 40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
+
+
+def _assert_upright(jpeg: bytes, size: tuple[int, int]) -> None:
+    with Image.open(io.BytesIO(jpeg)) as thumb:
+        assert thumb.format == "JPEG"
+        assert thumb.size == size
+        rgb = thumb.convert("RGB")
+        w, h = rgb.size
+        assert _near(rgb.getpixel((w // 8, h // 8)), RED)
+        assert _near(rgb.getpixel((w - w // 8, h - h // 8)), BLUE)
+        assert _near(rgb.getpixel((w - w // 8, h // 20)), GREEN)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_analyse_turns_every_orientation_upright(tmp_path: Path, orientation: int) -> None:
+    path = _save_jpeg(tmp_path / f"o{orientation}.jpg", _stored(orientation), orientation)
+    result = analyse(path, max_pixels=MAX_PIXELS)
+    assert (result.mime, result.orientation) == ("image/jpeg", orientation)
+    assert (result.width, result.height) == (800, 600)
+    assert (result.thumb_width, result.thumb_height) == (THUMB_PX, 192)
+    _assert_upright(result.thumb, (THUMB_PX, 192))
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_render_preview_upright(tmp_path: Path, orientation: int) -> None:
+    path = _save_jpeg(tmp_path / "big.jpg", _stored(orientation, (2000, 1500)), orientation)
+    preview = render(path, "preview", orientation, "image/jpeg")
+    assert (preview.width, preview.height) == (PREVIEW_PX, 1080)
+    _assert_upright(preview.data, (PREVIEW_PX, 1080))
+    thumb = render(path, "thumb", orientation, "image/jpeg")
+    _assert_upright(thumb.data, (THUMB_PX, 192))
+
+
+@pytest.mark.parametrize(("long_side", "scale"), [(THUMB_PX, 8), (PREVIEW_PX, 2)])
+def test_jpeg_decodes_at_reduced_scale(tmp_path: Path, long_side: int, scale: int) -> None:
+    # 4000×3000 is a 12 MP camera frame: the thumb needs only 1/8, the preview 1/2.
+    path = tmp_path / "12mp.jpg"
+    Image.new("RGB", (4000, 3000), (90, 90, 90)).save(path, quality=50)
+    with open_image(path, "image/jpeg") as img:
+        small = decode_reduced(img, long_side)
+        assert img.decoderconfig[0] == scale
+        assert max(small.size) == long_side
+
+
+def test_small_images_are_not_enlarged(tmp_path: Path) -> None:
+    path = _save_jpeg(tmp_path / "tiny.jpg", _upright((120, 90)))
+    assert (render(path, "preview", 1, "image/jpeg").width, analyse(path, max_pixels=MAX_PIXELS).thumb_width) == (
+        120,
+        120,
+    )
+
+
+def test_png_with_alpha_is_flattened_on_white(tmp_path: Path) -> None:
+    img = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(img).rectangle((0, 0, 150, 200), fill=(200, 0, 0, 255))
+    path = tmp_path / "alpha.png"
+    img.save(path)
+    result = analyse(path, max_pixels=MAX_PIXELS)
+    assert result.mime == "image/png"
+    with Image.open(io.BytesIO(result.thumb)) as thumb:
+        assert thumb.mode == "RGB"
+        assert _near(thumb.getpixel((10, 10)), (200, 0, 0))
+        assert _near(thumb.getpixel((thumb.width - 10, 10)), (255, 255, 255), 8)
+
+
+def test_16_bit_grey_png_keeps_its_brightness(tmp_path: Path) -> None:
+    img = Image.new("I;16", (300, 200), 32768)
+    path = tmp_path / "deep.png"
+    img.save(path)
+    with Image.open(io.BytesIO(analyse(path, max_pixels=MAX_PIXELS).thumb)) as thumb:
+        assert abs(thumb.convert("L").getpixel((50, 50)) - 128) <= 3
+
+
+def test_cmyk_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (400, 300), (0, 255, 255, 0)).save(path)  # pure red in CMYK
+    with Image.open(io.BytesIO(analyse(path, max_pixels=MAX_PIXELS).thumb)) as thumb:
+        assert thumb.mode == "RGB"
+        assert _near(thumb.getpixel((20, 20)), (255, 0, 0))
+
+
+def test_gif_first_frame_and_transparency(tmp_path: Path) -> None:
+    frames = [Image.new("P", (100, 100), i) for i in range(3)]
+    for frame in frames:
+        frame.putpalette([255, 255, 0] + [0, 0, 255] + [0, 255, 0] + [0] * 759)
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+    result = analyse(path, max_pixels=MAX_PIXELS)
+    assert result.mime == "image/gif"
+    with Image.open(io.BytesIO(result.thumb)) as thumb:
+        assert _near(thumb.getpixel((50, 50)), (255, 255, 0))
+
+
+def test_tiff_first_page(tmp_path: Path) -> None:
+    path = tmp_path / "pages.tiff"
+    Image.new("RGB", (200, 100), RED).save(path, save_all=True, append_images=[Image.new("RGB", (50, 50), BLUE)])
+    result = analyse(path, max_pixels=MAX_PIXELS)
+    assert (result.mime, result.width, result.height) == ("image/tiff", 200, 100)
+
+
+def test_webp(tmp_path: Path) -> None:
+    path = tmp_path / "pic.webp"
+    _upright().save(path, "WEBP", quality=90)
+    result = analyse(path, max_pixels=MAX_PIXELS)
+    assert result.mime == "image/webp"
+    _assert_upright(result.thumb, (THUMB_PX, 192))
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_heic_is_not_rotated_twice(tmp_path: Path, orientation: int) -> None:
+    # pillow-heif writes the EXIF orientation as a HEIF transform; libheif applies it on read.
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "pic.heic"
+    _stored(orientation, (640, 480)).save(path, "HEIF", quality=80, exif=exif.tobytes())
+    result = analyse(path, max_pixels=MAX_PIXELS)
+    assert (result.mime, result.orientation, result.metadata.orientation) == ("image/heic", 1, 1)
+    assert (result.width, result.height) == (640, 480)
+    _assert_upright(result.thumb, (THUMB_PX, 192))
+    preview = render(path, "preview", orientation, "image/heic")  # a stale orientation is ignored
+    _assert_upright(preview.data, (640, 480))
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A real 1×1 PNG whose IHDR is patched to claim another size (CRC fixed up)."""
+    out = io.BytesIO()
+    Image.new("L", (1, 1)).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    ihdr = 8 + 8  # signature, then length + type of the IHDR chunk
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13]))
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("max_pixels", [MAX_PIXELS, 10**12])
+def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path, max_pixels: int) -> None:
+    # With a huge limit of ours, Pillow's own bomb guard must still trip and be mapped.
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_declaring(50_000, 50_000))
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge) as info:
+        analyse(path, max_pixels=max_pixels)
+    assert time.perf_counter() - started < 0.5
+    assert "50000" in info.value.detail
+
+
+def test_limit_is_ours_not_pillows(tmp_path: Path) -> None:
+    path = tmp_path / "ok.png"
+    Image.new("RGB", (100, 100)).save(path)
+    assert analyse(path, max_pixels=10_000).width == 100
+    with pytest.raises(ImageTooLarge):
+        analyse(path, max_pixels=9_999)
+
+
+def test_truncated_jpeg_is_broken(tmp_path: Path) -> None:
+    whole = io.BytesIO()
+    Image.effect_noise((1200, 900), 60).convert("RGB").save(whole, "JPEG", quality=90)
+    path = tmp_path / "half.jpg"
+    path.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    with pytest.raises(BrokenImage):
+        analyse(path, max_pixels=MAX_PIXELS)
+    with pytest.raises(BrokenImage):
+        render(path, "preview", 1, "image/jpeg")
+
+
+def test_truncated_png_is_broken(tmp_path: Path) -> None:
+    whole = io.BytesIO()
+    Image.effect_noise((400, 300), 60).save(whole, "PNG")
+    path = tmp_path / "half.png"
+    path.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    with pytest.raises(BrokenImage):
+        analyse(path, max_pixels=MAX_PIXELS)
+
+
+@pytest.mark.parametrize(
+    "body", [b"\xff\xd8\xff\xe0" + b"\x00" * 100, b"\x89PNG\r\n\x1a\n" + b"junk" * 10, b"GIF89a\x00"]
+)
+def test_magic_without_an_image_is_broken(tmp_path: Path, body: bytes) -> None:
+    path = tmp_path / "fake"
+    path.write_bytes(body)
+    with pytest.raises(BrokenImage):
+        analyse(path, max_pixels=MAX_PIXELS)
+
+
+@pytest.mark.parametrize(
+    ("body", "detected"),
+    [
+        (b"just some notes\n", "text/plain"),
+        (b"%PDF-1.4\n1 0 obj << >> endobj\n", "application/pdf"),
+        (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 40, "video/mp4"),
+        (bytes(range(256)), "application/octet-stream"),
+    ],
+)
+def test_unsupported_types_name_what_they_are(tmp_path: Path, body: bytes, detected: str) -> None:
+    path = tmp_path / "upload.jpg"
+    path.write_bytes(body)
+    with pytest.raises(UnsupportedMediaType) as info:
+        analyse(path, max_pixels=MAX_PIXELS)
+    assert info.value.detected == detected
+    assert detected in info.value.detail
+
+
+def test_truncated_images_stay_fatal() -> None:
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_dhash_is_stable_across_sizes_and_distinct_across_images() -> None:
+    # Flat colour fields make every comparison a tie, so hash a textured scene.
+    scene = Image.effect_mandelbrot((800, 600), (-2.0, -1.2, 1.0, 1.2), 60).convert("RGB")
+    other = scene.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    a = dhash64(scene.resize((256, 192)))
+    b = dhash64(scene.resize((200, 150), Image.Resampling.BILINEAR))
+    c = dhash64(other.resize((256, 192)))
+    assert hamming(a, b) <= 4
+    assert hamming(a, c) >= 10
+    for value in (a, b, c):
+        assert -(2**63) <= value < 2**63
+
+
+def test_hamming_handles_signed_values() -> None:
+    assert hamming(-1, 0) == 64
+    assert hamming(-(2**63), 2**63 - 1) == 64
+    assert hamming(5, 5) == 0
+    # Bit patterns compare equal whether written signed or unsigned.
+    assert hamming(-1, 2**64 - 1) == 0
+
+
+def test_dhash_bits_follow_brightness() -> None:
+    # Rotated a quarter turn the gradient runs dark (left) to light (right): no pixel is
+    # brighter than its right neighbour, so all bits are 0; mirrored, all 64 bits are set.
+    ramp = Image.linear_gradient("L").rotate(90).resize((90, 80))
+    assert dhash64(ramp) == 0
+    assert dhash64(ramp.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) == -1
