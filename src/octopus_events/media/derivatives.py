@@ -130,15 +130,21 @@ def decode_reduced(img: Image.Image, long_side: int) -> Image.Image:
     try:
         img.load()
         small = _normalise_mode(img)
-        if max(small.size) > long_side:
-            small.thumbnail((long_side, long_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        width, height = small.size
+        if max(width, height) > long_side:
+            ratio = long_side / max(width, height)
+            size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+            # Bicubic, not Lanczos: on a 2-core box the 2000→1440 px preview resize costs as
+            # much as the decode, and Lanczos adds ~15% for no visible gain at these ratios.
+            return small.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(str(exc)) from None
     except MemoryError:
         raise ImageTooLarge("decoding the image needs more memory than is available") from None
     except _DECODE_ERRORS as exc:
         raise BrokenImage(f"cannot decode the image: {exc}") from None
-    return small
+    # A new image, so the caller may close the file-backed one.
+    return small.copy() if small is img else small
 
 
 def apply_orientation(img: Image.Image, orientation: int) -> Image.Image:

@@ -133,8 +133,16 @@ def _sub_ifd(exif: Image.Exif, number: int) -> dict:
 
 def _taken(ifd0: dict, exif_ifd: dict, gps_ifd: dict) -> tuple[str | None, int | None, str]:
     candidates = (
-        ("DateTimeOriginal", exif_ifd.get(_DATETIME_ORIGINAL) or ifd0.get(_DATETIME_ORIGINAL), exif_ifd.get(_OFFSET_TIME_ORIGINAL)),
-        ("DateTimeDigitized", exif_ifd.get(_DATETIME_DIGITIZED) or ifd0.get(_DATETIME_DIGITIZED), exif_ifd.get(_OFFSET_TIME_DIGITIZED)),
+        (
+            "DateTimeOriginal",
+            exif_ifd.get(_DATETIME_ORIGINAL) or ifd0.get(_DATETIME_ORIGINAL),
+            exif_ifd.get(_OFFSET_TIME_ORIGINAL),
+        ),
+        (
+            "DateTimeDigitized",
+            exif_ifd.get(_DATETIME_DIGITIZED) or ifd0.get(_DATETIME_DIGITIZED),
+            exif_ifd.get(_OFFSET_TIME_DIGITIZED),
+        ),
         ("DateTime", ifd0.get(_DATETIME), exif_ifd.get(_OFFSET_TIME)),
     )
     for source, raw, raw_offset in candidates:
