@@ -1,0 +1,147 @@
+// Small DOM and formatting helpers shared by every view.
+
+/** h("div.cls", {attrs}, ...children): build an element. Strings become text nodes (never HTML). */
+export function h(tag, attrs, ...children) {
+  const [name, ...classes] = tag.split(".");
+  const el = document.createElement(name || "div");
+  if (classes.length) el.className = classes.join(" ");
+  if (attrs && (typeof attrs !== "object" || attrs instanceof Node || Array.isArray(attrs))) {
+    children.unshift(attrs);
+    attrs = null;
+  }
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "testid") el.dataset.testid = v;
+    else if (k === "text") el.textContent = v;
+    else if (k === "style" && typeof v === "object") Object.assign(el.style, v);
+    else if (k in el && typeof v !== "string") el[k] = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+// Toasts: one live region; the newest message replaces nothing, each fades on its own.
+export function toast(message, { error = false, action, ms = 5000 } = {}) {
+  const box = $("#toasts");
+  const t = h("div.toast" + (error ? ".error" : ""), { testid: "toast", role: error ? "alert" : "status" }, h("span", message));
+  if (action) {
+    t.append(h("button.link", { type: "button", onclick: () => { action.run(); t.remove(); } }, action.label));
+  }
+  t.append(h("button.icon", { type: "button", "aria-label": "Dismiss", onclick: () => t.remove() }, "×"));
+  box.append(t);
+  setTimeout(() => t.remove(), error ? ms * 2 : ms);
+}
+
+/** Show an error's problem detail; never a stack. */
+export function showError(err) {
+  console.error(err);
+  toast(err && err.detail ? err.detail : "Something went wrong.", { error: true });
+}
+
+/** Modal <dialog>; content(close) returns the body. Resolves with the value passed to close(). */
+export function modal(title, content) {
+  return new Promise((resolve) => {
+    const dlg = h("dialog.modal", { "aria-label": title });
+    let result;
+    const close = (value) => { result = value; dlg.close(); };
+    dlg.append(h("h2", title), content(close));
+    dlg.addEventListener("close", () => { dlg.remove(); resolve(result); });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}
+
+export function confirmDialog(title, message, okLabel = "OK", danger = false) {
+  return modal(title, (close) => h("form", { method: "dialog", onsubmit: (e) => { e.preventDefault(); close(true); } },
+    h("p", message),
+    h("div.row.end",
+      h("button", { type: "button", onclick: () => close(false) }, "Cancel"),
+      h("button" + (danger ? ".danger" : ".primary"), { type: "submit", testid: "confirm-ok", autofocus: true }, okLabel))));
+}
+
+/** Ask for one text value (name, passphrase…). Resolves the string or undefined. */
+export function promptDialog(title, label, { value = "", type = "text", okLabel = "OK" } = {}) {
+  return modal(title, (close) => {
+    const input = h("input", { type, value, required: true, autocomplete: type === "password" ? "current-password" : "off", testid: "prompt-input" });
+    return h("form", { onsubmit: (e) => { e.preventDefault(); close(input.value); } },
+      h("label", label, input),
+      h("div.row.end",
+        h("button", { type: "button", onclick: () => close() }, "Cancel"),
+        h("button.primary", { type: "submit", testid: "prompt-ok" }, okLabel)));
+  });
+}
+
+// Formatting. Dates from the API carry their own offset; show the wall-clock time they were taken.
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "long", year: "numeric" });
+const monthFmt = new Intl.DateTimeFormat(undefined, { month: "short", timeZone: "UTC" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+
+export function fmtDay(ymd) {
+  const [y, m, d] = ymd.split("-").map(Number);
+  return dayFmt.format(new Date(y, m - 1, d || 1));
+}
+export const fmtMonth = (ym) => monthFmt.format(new Date(`${ym}-01T00:00:00Z`));
+
+/** "2021-07-04T18:30:00+02:00" → local wall-clock of the photo, not of the viewer. */
+export function fmtTaken(iso) {
+  if (!iso) return "";
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)/.exec(iso);
+  return m ? dateTimeFmt.format(new Date(m[1] + "Z")) : iso;
+}
+
+export function fmtBytes(n) {
+  if (n === null || n === undefined) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i && n < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export const dayOf = (p) => (p.taken_at || p.uploaded_at || "").slice(0, 10);
+export const todayYmd = () => {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+// Line icons as inline SVG (emoji fonts are often missing on the machines this runs on).
+const ICONS = {
+  photos: "M4 4h6v6H4zM14 4h6v6h-6zM4 14h6v6H4zM14 14h6v6h-6z",
+  memories: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 7v5l3 2",
+  heart: "M12 20s-7-4.4-8.8-8.6A4.8 4.8 0 0 1 12 6.6a4.8 4.8 0 0 1 8.8 4.8C19 15.6 12 20 12 20z",
+  album: "M4 5h16v14H4zM4 16l5-5 4 4 2-2 5 5",
+  tag: "M3 12V3h9l9 9-9 9zM7.5 7.5h.01",
+  search: "M11 4a7 7 0 1 0 0 14a7 7 0 1 0 0-14zM16 16l5 5",
+  duplicates: "M9 9h11v11H9zM5 15H4V4h11v1",
+  trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
+  lock: "M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4",
+  settings: "M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1M15 4v4M9 10v4M17 16v4",
+  upload: "M12 16V4M7 9l5-5 5 5M4 20h16",
+  download: "M12 4v12M7 11l5 5 5-5M4 20h16",
+  info: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 11v6M12 7.5v.01",
+  plus: "M12 5v14M5 12h14",
+  close: "M6 6l12 12M18 6L6 18",
+  left: "M15 5l-7 7 7 7",
+  right: "M9 5l7 7-7 7",
+};
+export function icon(name, fill = false) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", fill ? "i fill" : "i");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", ICONS[name]);
+  svg.append(path);
+  return svg;
+}
