@@ -1,0 +1,308 @@
+// Full-screen photo viewer: preview image, prev/next (buttons, arrow keys, swipe), info panel
+// with description, tags, camera, exposure and location, and the per-photo commands.
+// Library photos are addressed by #/photo/<id>; vault photos are shown in-place (their bytes
+// need the X-Vault-Token header, so they come as blob URLs and are revoked when replaced).
+import { api, thumbUrl, originalUrl, photoPath, vaultBlobUrl, ApiError } from "./api.js";
+import { h, $, icon, fmtTaken, fmtBytes, toast, showError, confirmDialog } from "./ui.js";
+import { setFavourite, trashPhotos, restorePhotos, addToAlbum, moveToVault, notify } from "./actions.js";
+import { altText } from "./grid.js";
+
+let root = null;        // the viewer element while open
+let state = null;       // {list, photo, vault, onClose, onNavigate, onRestore, seq, blobUrl, returnFocus}
+let infoOpen = matchMedia("(min-width: 900px)").matches;
+
+const isTyping = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+
+export const viewerOpen = () => !!root;
+
+/**
+ * Show a photo. opts: list (photos for prev/next), vault (bool), onClose(), onNavigate(photo)
+ * (library: change the hash), onRestore(photo) (vault: after "restore to library").
+ */
+export function showPhoto(photo, opts) {
+  if (!root) build(opts);
+  Object.assign(state, opts);
+  state.list = opts.list && opts.list.some((p) => p.id === photo.id) ? opts.list : [photo];
+  state.photo = photo;
+  render();
+}
+
+export function closeViewer() {
+  if (!root) return;
+  document.removeEventListener("keydown", onKey);
+  revoke();
+  root.remove();
+  root = null;
+  $("#app").inert = false;
+  const tile = document.querySelector(`.tile[data-photo-id="${CSS.escape(state.photo.id)}"] a`);
+  (tile || state.returnFocus)?.focus?.({ preventScroll: false });
+  state = null;
+}
+
+function revoke() {
+  if (state && state.blobUrl) URL.revokeObjectURL(state.blobUrl);
+  if (state) state.blobUrl = null;
+}
+
+function build(opts) {
+  state = { seq: 0, returnFocus: document.activeElement };
+  root = h("div.viewer", { testid: "viewer", role: "dialog", "aria-modal": "true", "aria-label": "Photo viewer" });
+  document.body.append(root);
+  $("#app").inert = true;
+  document.addEventListener("keydown", onKey);
+  let x0 = null;
+  root.addEventListener("touchstart", (e) => { x0 = e.touches.length === 1 ? e.touches[0].clientX : null; }, { passive: true });
+  root.addEventListener("touchend", (e) => {
+    if (x0 === null || isTyping(e.target)) return;
+    const dx = e.changedTouches[0].clientX - x0;
+    if (Math.abs(dx) > 60) step(dx < 0 ? 1 : -1);
+    x0 = null;
+  });
+}
+
+function close() { (state.onClose || closeViewer)(); }
+
+function step(delta) {
+  const i = state.list.findIndex((p) => p.id === state.photo.id);
+  const next = state.list[i + delta];
+  if (!next) return;
+  if (state.onNavigate) state.onNavigate(next);
+  else showPhoto(next, state);
+}
+
+function onKey(e) {
+  if (document.querySelector("dialog[open]") || e.altKey || e.ctrlKey || e.metaKey) return;
+  if (e.key === "Escape") { e.preventDefault(); isTyping(e.target) ? e.target.blur() : close(); return; }
+  if (isTyping(e.target)) return;
+  const keys = {
+    ArrowLeft: () => step(-1), ArrowRight: () => step(1),
+    i: () => toggleInfo(), f: () => !state.vault && !state.mode && toggleFav(),
+    Delete: () => !state.vault && !state.mode && doTrash(),
+  };
+  if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
+}
+
+function toggleInfo() {
+  infoOpen = !infoOpen;
+  root.classList.toggle("info-open", infoOpen);
+  root.querySelector("[data-testid=info-button]")?.setAttribute("aria-pressed", String(infoOpen));
+}
+
+async function toggleFav() {
+  const p = state.photo;
+  try {
+    await setFavourite(p, !p.favourite);
+    renderFav();
+  } catch (err) { showError(err); }
+}
+
+function renderFav() {
+  const b = root && root.querySelector("[data-testid=favourite-button]");
+  if (!b) return;
+  b.setAttribute("aria-pressed", String(!!state.photo.favourite));
+  b.setAttribute("aria-label", state.photo.favourite ? "Remove from favourites" : "Add to favourites");
+  b.replaceChildren(icon("heart", !!state.photo.favourite));
+}
+
+/** After the current photo leaves this list (trash, vault, restore): show a neighbour or close. */
+function leave() {
+  const i = state.list.findIndex((p) => p.id === state.photo.id);
+  const gone = state.photo;
+  state.list = state.list.filter((p) => p.id !== gone.id);
+  const next = state.list[i] || state.list[i - 1];
+  if (!next) return close();
+  if (state.onNavigate) state.onNavigate(next);
+  else showPhoto(next, state);
+}
+
+async function doTrash() {
+  const ok = await trashPhotos([state.photo.id]);
+  if (ok.length) leave();
+}
+
+function button(label, testid, onclick, text, extra = {}) {
+  return h("button.icon", { type: "button", "aria-label": label, title: label, testid, onclick, ...extra }, text);
+}
+
+function render() {
+  const p = state.photo;
+  const seq = ++state.seq;
+  const i = state.list.findIndex((x) => x.id === p.id);
+  revoke();
+  root.classList.toggle("info-open", infoOpen);
+  const img = h("img", { testid: "viewer-image", alt: altText(p), decoding: "async" });
+  if (state.vault) {
+    vaultBlobUrl(`/api/vault/photos/${encodeURIComponent(p.id)}/thumbnail?size=preview`).then((u) => {
+      if (seq !== state?.seq) return URL.revokeObjectURL(u);
+      state.blobUrl = u;
+      img.src = u;
+    }).catch(showError);
+  } else {
+    img.style.backgroundImage = `url("${thumbUrl(p.id)}")`; // cached small thumb while the preview loads
+    img.src = thumbUrl(p.id, "preview");
+    const n = state.list[i + 1];
+    if (n) new Image().src = thumbUrl(n.id, "preview");
+  }
+  const actions = state.mode === "trash"
+    ? [
+        h("button", { type: "button", testid: "restore-button", onclick: () => restorePhotos([p.id]).then((ok) => { if (ok.length) { notify("removed", ok); leave(); } }) }, "Restore"),
+        h("button.danger", { type: "button", testid: "delete-forever-button", onclick: deleteForever }, "Delete forever"),
+      ]
+    : state.vault
+    ? [
+        button("Download original", "download-button", downloadVault, icon("download")),
+        h("button", { type: "button", testid: "vault-restore-button", onclick: restoreVault }, "Restore to library"),
+      ]
+    : [
+        button("Favourite", "favourite-button", toggleFav, icon("heart")),
+        button("Add to album", "add-to-album-button", () => addToAlbum([p.id]).catch(showError), icon("plus")),
+        h("a.icon", { href: originalUrl(p.id), download: p.filename || "", "aria-label": "Download original", title: "Download original", testid: "download-button" }, icon("download")),
+        button("Move to vault", "vault-button", async () => { if ((await moveToVault([p.id])).length) leave(); }, icon("lock")),
+        button("Move to trash", "trash-button", doTrash, icon("trash")),
+      ];
+  root.replaceChildren(
+    h("div.v-top",
+      button("Close (Esc)", "viewer-close", close, icon("close")),
+      h("span.v-title", p.filename || ""),
+      h("span.v-count", state.list.length > 1 ? `${i + 1} / ${state.list.length}` : ""),
+      h("div.v-actions", actions,
+        button("Info (i)", "info-button", toggleInfo, icon("info"), { "aria-pressed": String(infoOpen) }))),
+    h("div.v-stage",
+      button("Previous (←)", "viewer-prev", () => step(-1), icon("left"), { disabled: i <= 0, class: "icon nav prev" }),
+      img,
+      button("Next (→)", "viewer-next", () => step(1), icon("right"), { disabled: i >= state.list.length - 1, class: "icon nav next" })),
+    h("aside.v-info", { testid: "info-panel", "aria-label": "Photo details" }, info(p)));
+  renderFav();
+  if (!root.contains(document.activeElement)) root.querySelector("[data-testid=viewer-close]").focus();
+  if (!state.vault) {
+    api(photoPath(p.id)).then((full) => {
+      if (seq !== state?.seq) return;
+      Object.assign(p, full);
+      img.alt = altText(p);
+      root.querySelector(".v-info").replaceChildren(info(p));
+      renderFav();
+    }).catch(showError);
+  }
+}
+
+function row(label, value) {
+  return value ? [h("dt", label), h("dd", value)] : [];
+}
+
+function exposureText(e) {
+  if (!e) return "";
+  const t = e.exposure_time;
+  const time = typeof t === "number" ? (t > 0 && t < 1 ? `1/${Math.round(1 / t)} s` : `${t} s`) : t ? `${t} s` : "";
+  return [e.f_number && `ƒ/${e.f_number}`, time, e.focal_length && `${e.focal_length} mm`, e.iso && `ISO ${e.iso}`].filter(Boolean).join(" · ");
+}
+
+function info(p) {
+  const cam = p.camera || {};
+  const gps = p.gps;
+  const osm = gps && gps.lat != null
+    ? h("a", { href: `https://www.openstreetmap.org/?mlat=${gps.lat}&mlon=${gps.lon}#map=15/${gps.lat}/${gps.lon}`, target: "_blank", rel: "noopener noreferrer", testid: "gps-link" },
+        `${Number(gps.lat).toFixed(5)}, ${Number(gps.lon).toFixed(5)}`)
+    : null;
+  return h("div",
+    state.vault || state.mode ? (p.description ? h("p", p.description) : null) : descriptionEditor(p),
+    h("dl",
+      row("Taken", fmtTaken(p.taken_at)),
+      row("File", p.filename),
+      row("Size", [p.width && p.height ? `${p.width} × ${p.height}` : "", fmtBytes(p.bytes), p.mime].filter(Boolean).join(" · ")),
+      row("Camera", [cam.make, cam.model].filter(Boolean).join(" ")),
+      row("Lens", cam.lens),
+      row("Exposure", exposureText(p.exposure)),
+      row("Location", osm),
+      row("Uploaded", fmtTaken(p.uploaded_at))),
+    state.vault || state.mode ? null : tagsEditor(p));
+}
+
+function descriptionEditor(p) {
+  const ta = h("textarea", { id: "v-desc", rows: 3, testid: "description-input", placeholder: "Add a description" });
+  ta.value = p.description || "";
+  const save = h("button.primary", { type: "submit", testid: "description-save", disabled: true }, "Save");
+  ta.addEventListener("input", () => { save.disabled = ta.value === (p.description || ""); });
+  ta.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
+  const form = h("form.desc", {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      save.disabled = true;
+      try {
+        const res = await api(photoPath(p.id), { method: "PATCH", body: { description: ta.value, version: p.version } });
+        if (res && res.id) Object.assign(p, res); else { p.description = ta.value; p.version = (p.version || 0) + 1; }
+        notify("changed", p);
+        toast("Description saved");
+      } catch (err) {
+        if (err.status !== 409) { save.disabled = false; return showError(err); }
+        const fresh = await api(photoPath(p.id)).catch(() => null);
+        if (fresh) Object.assign(p, fresh);
+        if (state && state.photo === p) root.querySelector(".v-info").replaceChildren(info(p));
+        toast("This photo was changed elsewhere. The latest version is now shown; your edit was not saved.", { error: true });
+      }
+    },
+  }, h("label", { for: "v-desc", class: "sr-only" }, "Description"), ta, h("div.row.end", save));
+  return form;
+}
+
+function tagsEditor(p) {
+  const list = h("ul.tags", { "aria-label": "Tags" });
+  const input = h("input", { id: "v-tags", testid: "tags-input", placeholder: "Add tags, press Enter", autocomplete: "off", enterkeyhint: "done" });
+  const put = async (tags) => {
+    try {
+      const res = await api(photoPath(p.id, "/tags"), { method: "PUT", body: { tags } });
+      p.tags = res && Array.isArray(res.tags) ? res.tags : tags;
+      if (res && res.version !== undefined) p.version = res.version;
+      draw();
+      notify("changed", p);
+    } catch (err) { showError(err); }
+  };
+  const draw = () => list.replaceChildren(...(p.tags || []).map((t) => h("li.chip", { testid: "tag-chip" },
+    h("a", { href: `#/tags/${encodeURIComponent(t)}` }, t),
+    h("button.icon", { type: "button", "aria-label": `Remove tag ${t}`, testid: "tag-remove", onclick: () => put((p.tags || []).filter((x) => x !== t)) }, "×"))));
+  const add = () => {
+    const fresh = input.value.split(",").map((s) => s.trim()).filter(Boolean);
+    input.value = "";
+    const have = new Set((p.tags || []).map((t) => t.toLowerCase()));
+    const tags = [...(p.tags || []), ...fresh.filter((t) => !have.has(t.toLowerCase()) && have.add(t.toLowerCase()))];
+    if (tags.length !== (p.tags || []).length) put(tags);
+  };
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === ",") { e.preventDefault(); add(); } });
+  input.addEventListener("blur", () => input.value.trim() && add());
+  draw();
+  return h("div.tag-editor", h("label", { for: "v-tags" }, "Tags"), list, input);
+}
+
+async function deleteForever() {
+  const p = state.photo;
+  if (!(await confirmDialog("Delete forever?", "This photo will be erased for good. This cannot be undone.", "Delete forever", true))) return;
+  try {
+    await api(photoPath(p.id), { method: "DELETE" });
+    notify("removed", [p.id]);
+    toast("Deleted forever");
+    leave();
+  } catch (err) { showError(err); }
+}
+
+async function downloadVault() {
+  try {
+    const u = await vaultBlobUrl(`/api/vault/photos/${encodeURIComponent(state.photo.id)}/original`);
+    const a = h("a", { href: u, download: state.photo.filename || "photo" });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(u), 10000);
+  } catch (err) { showError(err); }
+}
+
+async function restoreVault() {
+  const p = state.photo;
+  try {
+    await api(`/api/vault/photos/${encodeURIComponent(p.id)}/restore`, { method: "POST", vault: true });
+    toast("Restored to the library");
+    if (state.onRestore) state.onRestore(p);
+    leave();
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    showError(err);
+  }
+}
