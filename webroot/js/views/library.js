@@ -1,0 +1,185 @@
+// Views over the library read models: timeline, favourites, tags, memories, search,
+// duplicates and trash. A view is {el, grid?, photos()?, mode?, acceptsNew?, destroy?}.
+import { api, listOf, qs, thumbUrl, photoPath } from "../api.js";
+import { h, fmtMonth, fmtDay, todayYmd, plural, showError, toast, confirmDialog } from "../ui.js";
+import { PhotoGrid } from "../grid.js";
+import { libraryActions, trashPhotos, restorePhotos } from "../actions.js";
+
+export const header = (title, ...tools) => h("header.view-head", h("h2", { tabindex: "-1" }, title), h("div.tools", tools));
+export const pageOf = (res) => ({ photos: listOf(res), cursor: Array.isArray(res) ? null : res && res.cursor });
+
+function gridView(title, url, opts = {}) {
+  const grid = new PhotoGrid({ actions: libraryActions(), ...opts });
+  grid.follow((cursor) => api(url + qs({ cursor })).then(pageOf));
+  return { el: h("div", header(title, grid.selectButton()), grid.el), grid };
+}
+
+export function timeline() {
+  const grid = new PhotoGrid({ grouped: true, actions: libraryActions(),
+    empty: "No photos yet. Use Upload, or drop photos anywhere on this page." });
+  const strip = h("section.memories-strip", { testid: "memories-strip", hidden: true, "aria-label": "On this day" });
+  const scrubber = h("nav.scrubber", { testid: "month-scrubber", "aria-label": "Jump to month" });
+  grid.follow((cursor) => api("/api/timeline" + qs({ cursor, limit: 150 })));
+  memoriesStrip(strip);
+  const loadMonths = () => monthScrubber(scrubber, grid);
+  loadMonths();
+  const el = h("div.timeline", { testid: "timeline" }, header("Photos", grid.selectButton()), strip,
+    h("div.with-scrubber", grid.el, scrubber));
+  return { el, grid, acceptsNew: true, onUploaded: loadMonths };
+}
+
+async function memoriesStrip(strip) {
+  try {
+    const mem = listOf(await api("/api/memories" + qs({ date: todayYmd() })), "memories");
+    const withPhotos = mem.filter((m) => (m.photos || []).length);
+    if (!withPhotos.length) return;
+    strip.hidden = false;
+    strip.append(h("h3", "On this day"), h("div.cards", withPhotos.map((m) => {
+      const p = m.photos[0];
+      return h("a.memory-card", { href: "#/memories", testid: "memory-card" },
+        h("img", { src: thumbUrl(p.id), alt: "", loading: "lazy", decoding: "async", width: 256, height: 256 }),
+        h("span", `${plural(m.years_ago, "year")} ago`));
+    })));
+  } catch { /* memories are a bonus: the timeline stays usable without them */ }
+}
+
+async function monthScrubber(nav, grid) {
+  let months;
+  try { months = listOf(await api("/api/timeline/months"), "months"); } catch { return; }
+  let year = "";
+  const items = [];
+  for (const { month, count } of months) {
+    const y = month.slice(0, 4);
+    if (y !== year) { year = y; items.push(h("li.year", y)); }
+    items.push(h("li", h("button", { type: "button", title: `${month}: ${plural(count, "photo")}`, "data-month": month,
+      onclick: () => jumpTo(grid, month) }, fmtMonth(month))));
+  }
+  nav.replaceChildren(h("ul", items));
+}
+
+async function jumpTo(grid, month) {
+  const target = () => [...grid.body.children].find((s) => s.dataset.date.slice(0, 7) <= month);
+  await grid.loadUntil(target);
+  const sec = target();
+  if (sec) {
+    sec.scrollIntoView({ block: "start" });
+    sec.querySelector("a")?.focus({ preventScroll: true });
+  }
+}
+
+export const favourites = () => gridView("Favourites", "/api/favourites", { onlyFavourites: true, empty: "No favourites yet: press ♡ in the viewer." });
+
+export function tags() {
+  const list = h("ul.tag-cloud", { testid: "tag-list" });
+  api("/api/tags").then((res) => {
+    const tags = listOf(res, "tags");
+    if (!tags.length) list.replaceWith(h("p.empty", "No tags yet. Add tags in the photo viewer's info panel."));
+    list.append(...tags.map((t) => h("li", h("a.chip", { href: `#/tags/${encodeURIComponent(t.tag)}`, testid: "tag-link" }, t.tag, h("small", ` ${t.count}`)))));
+  }).catch(showError);
+  return { el: h("div", header("Tags"), list) };
+}
+
+export const tag = ({ id }) => gridView(`Tag: ${id}`, `/api/tags/${encodeURIComponent(id)}`, { empty: "No photos with this tag." });
+
+export function memories({ query }) {
+  const date = query.get("date") || todayYmd();
+  const grid = new PhotoGrid({ grouped: true, actions: libraryActions(), empty: "Nothing from this day in earlier years." });
+  const picker = h("input", { type: "date", value: date, "aria-label": "Day", testid: "memories-date",
+    onchange: () => { location.hash = `#/memories?date=${picker.value}`; } });
+  grid.follow(async () => {
+    const mem = listOf(await api("/api/memories" + qs({ date })), "memories");
+    for (const m of mem) {
+      const d = `${m.year}${date.slice(4)}`;
+      grid.add(m.photos || [], d, `${plural(m.years_ago, "year")} ago · ${fmtDay(d)}`);
+    }
+    return { photos: [], cursor: null };
+  });
+  return { el: h("div", header("On this day", picker), grid.el), grid };
+}
+
+export function search({ query }) {
+  const field = (name, label, attrs = {}) => h("label", label, h("input", { name, value: query.get(name) || "", testid: `search-${name}`, ...attrs }));
+  const fav = h("input", { type: "checkbox", name: "favourite", checked: query.get("favourite") === "true", testid: "search-favourite" });
+  const form = h("form.search-form", { testid: "search-form", role: "search",
+    onsubmit: (e) => {
+      e.preventDefault();
+      const p = new URLSearchParams();
+      for (const [k, v] of new FormData(form)) if (v) p.set(k, k === "favourite" ? "true" : v);
+      location.hash = `#/search?${p}`;
+    } },
+    field("q", "Text", { type: "search", placeholder: "filename, description, tag, camera" }),
+    field("tag", "Tag"), field("camera", "Camera"),
+    field("from", "From", { type: "date" }), field("to", "To", { type: "date" }),
+    h("label.check", fav, "Favourites only"),
+    h("button.primary", { type: "submit", testid: "search-submit" }, "Search"));
+  const params = Object.fromEntries(["q", "tag", "from", "to", "camera", "favourite"].map((k) => [k, query.get(k)]));
+  const any = Object.values(params).some(Boolean);
+  const grid = new PhotoGrid({ actions: libraryActions(), empty: any ? "No matches." : "Type something to search." });
+  if (any) grid.follow((cursor) => api("/api/search" + qs({ ...params, cursor })).then(pageOf));
+  else grid.updateEmpty();
+  return { el: h("div", header("Search", grid.selectButton()), form, grid.el), grid, focus: form.elements.q };
+}
+
+export function duplicates() {
+  const box = h("div.dups", { testid: "duplicates" });
+  const grids = [];
+  api("/api/duplicates").then((res) => {
+    const groups = listOf(res, "groups").map((g) => (Array.isArray(g) ? g : g.photos || [])).filter((g) => g.length > 1);
+    if (!groups.length) return box.append(h("p.empty", "No duplicates found."));
+    groups.forEach((photos, n) => {
+      const best = photos.reduce((a, b) => ((b.width || 0) * (b.height || 0) > (a.width || 0) * (a.height || 0) ? b : a));
+      const name = `keep-${n}`;
+      const grid = new PhotoGrid({ extra: (p) => h("label.extra.keep", h("input", { type: "radio", name, value: p.id, checked: p === best }), "Keep") });
+      grid.add(photos);
+      grids.push(grid);
+      const section = h("section.dup-group", { testid: "duplicate-group" }, grid.el,
+        h("button.danger", { type: "button", testid: "duplicate-trash-others", onclick: async () => {
+          const keep = section.querySelector(`input[name="${name}"]:checked`).value;
+          const others = photos.map((p) => p.id).filter((id) => id !== keep);
+          if ((await trashPhotos(others)).length === others.length) section.remove();
+        } }, `Keep selected, trash ${plural(photos.length - 1, "other")}`));
+      box.append(section);
+    });
+  }).catch(showError);
+  return {
+    el: h("div", header("Duplicates"), h("p.muted", "Groups of near-identical photos. Choose the one to keep."), box),
+    photos: () => grids.flatMap((g) => g.photos()),
+    grids,
+  };
+}
+
+export function trash() {
+  const daysLeft = (p) => {
+    if (!p.purge_at) return "";
+    const d = Math.max(0, Math.ceil((Date.parse(p.purge_at) - Date.now()) / 864e5));
+    return d ? `deleted in ${plural(d, "day")}` : "deleted today";
+  };
+  const deleteForever = async (ids, g) => {
+    if (!(await confirmDialog("Delete forever?", `${plural(ids.length, "photo")} will be erased for good. This cannot be undone.`, "Delete forever", true))) return;
+    const done = [];
+    for (const id of ids) {
+      try { await api(photoPath(id), { method: "DELETE" }); done.push(id); } catch (err) { showError(err); break; }
+    }
+    g.remove(done);
+    g.setSelecting(false);
+    if (done.length) toast(`${plural(done.length, "photo")} deleted forever`);
+  };
+  const grid = new PhotoGrid({
+    empty: "Trash is empty.",
+    extra: (p) => h("span.extra.purge", daysLeft(p)),
+    actions: [
+      { label: "Restore", testid: "selection-restore", run: async (ids, g) => { g.remove(await restorePhotos(ids)); g.setSelecting(false); } },
+      { label: "Delete forever", testid: "selection-delete", danger: true, run: deleteForever },
+    ],
+  });
+  grid.follow((cursor) => api("/api/trash" + qs({ cursor })).then((res) => {
+    const page = pageOf(res);
+    page.photos = page.photos.map((x) => (x.photo ? { ...x.photo, purge_at: x.purge_at } : x));
+    return page;
+  }));
+  const emptyAll = h("button.danger", { type: "button", testid: "trash-empty", onclick: () => deleteForever([...grid.byId.keys()], grid) }, "Empty trash");
+  return {
+    el: h("div", header("Trash", grid.selectButton(), emptyAll), h("p.muted", "Photos here are deleted for good when their time runs out."), grid.el),
+    grid, mode: "trash", deleteForever,
+  };
+}

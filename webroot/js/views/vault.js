@@ -1,0 +1,97 @@
+// The vault: create, unlock (token kept only in api.js memory), browse, restore, lock.
+// Vault images need the X-Vault-Token header, so they are fetched as blobs and shown through
+// object URLs, all revoked when the page is left or the vault locks.
+import { api, qs, setVault, vaultToken, onVaultChange, vaultBlobUrl } from "../api.js";
+import { h, showError, toast } from "../ui.js";
+import { PhotoGrid } from "../grid.js";
+import { showPhoto, closeViewer, viewerOpen } from "../viewer.js";
+import { header, pageOf } from "./library.js";
+
+function limiter(n) {
+  let active = 0;
+  const waiting = [];
+  const next = () => { if (active < n && waiting.length) { active++; waiting.shift()(); } };
+  return (fn) => new Promise((res, rej) => {
+    waiting.push(() => fn().then(res, rej).finally(() => { active--; next(); }));
+    next();
+  });
+}
+
+export function vault() {
+  const body = h("div");
+  const lockBtn = h("button", { type: "button", testid: "vault-lock", hidden: true, onclick: () => { setVault(null); toast("Vault locked"); } }, "Lock");
+  const el = h("div", { testid: "vault" }, header("Vault", lockBtn), body);
+  let urls = [];
+  let grid = null;
+  const view = { el, mode: "vault", photos: () => (grid ? grid.photos() : []) };
+
+  const cleanup = () => {
+    if (viewerOpen()) closeViewer();
+    if (grid) grid.destroy();
+    grid = null;
+    urls.forEach((u) => URL.revokeObjectURL(u));
+    urls = [];
+  };
+
+  const passField = (name, label, autocomplete, testid) =>
+    h("label", label, h("input", { type: "password", name, required: true, autocomplete, testid }));
+
+  const locked = () => {
+    cleanup();
+    lockBtn.hidden = true;
+    view.grid = null;
+    const unlock = h("form.card", { testid: "vault-unlock-form", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const r = await api("/api/vault/unlock", { method: "POST", body: { passphrase: unlock.elements.passphrase.value }, authCall: true });
+        setVault(r.vault_token, r.expires_at);
+      } catch (err) { showError(err); }
+    } }, h("h3", "Unlock"), passField("passphrase", "Passphrase", "current-password", "vault-passphrase"),
+      h("button.primary", { type: "submit", testid: "vault-unlock-submit" }, "Unlock"));
+    const create = h("form.card", { testid: "vault-create-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const { passphrase, confirm } = create.elements;
+      if (passphrase.value !== confirm.value) return showError({ detail: "The passphrases do not match." });
+      try {
+        await api("/api/vault", { method: "POST", body: { passphrase: passphrase.value } });
+        const r = await api("/api/vault/unlock", { method: "POST", body: { passphrase: passphrase.value }, authCall: true });
+        toast("Vault created");
+        setVault(r.vault_token, r.expires_at);
+      } catch (err) { showError(err); }
+    } }, h("h3", "Create a vault"),
+      h("p.muted", "Vault photos are encrypted with a key derived from this passphrase. If you forget it, those photos are gone for good."),
+      passField("passphrase", "Passphrase", "new-password", "vault-create-passphrase"),
+      passField("confirm", "Repeat passphrase", "new-password", "vault-create-confirm"),
+      h("button", { type: "submit", testid: "vault-create-submit" }, "Create vault"));
+    body.replaceChildren(h("div.cards2", unlock, h("details", h("summary", "No vault yet?"), create)));
+    unlock.elements.passphrase.focus();
+  };
+
+  const unlocked = () => {
+    cleanup();
+    lockBtn.hidden = false;
+    const limit = limiter(3);
+    grid = new PhotoGrid({
+      empty: "The vault is empty. Move photos here with the lock button in the photo viewer.",
+      thumb: (p) => limit(() => vaultBlobUrl(`/api/vault/photos/${encodeURIComponent(p.id)}/thumbnail?size=thumb`)).then((u) => { urls.push(u); return u; }),
+      onOpen: (p) => showPhoto(p, { list: grid.photos(), vault: true, mode: undefined, onNavigate: undefined, onClose: closeViewer, onRestore: (x) => grid.remove([x.id]) }),
+    });
+    view.grid = grid;
+    grid.follow((cursor) => api("/api/vault/photos" + qs({ cursor }), { vault: true }).then(pageOf));
+    const change = h("form.card", { testid: "vault-passphrase-form", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await api("/api/vault/passphrase", { method: "POST", vault: true, authCall: true, body: { old: change.elements.old.value, new: change.elements.new.value } });
+        change.reset();
+        toast("Vault passphrase changed");
+      } catch (err) { showError(err); }
+    } }, passField("old", "Current passphrase", "current-password"), passField("new", "New passphrase", "new-password"),
+      h("button", { type: "submit" }, "Change passphrase"));
+    body.replaceChildren(grid.el, h("details.settings-more", h("summary", "Change vault passphrase"), change));
+  };
+
+  const off = onVaultChange((open) => (open ? unlocked() : locked()));
+  view.destroy = () => { off(); cleanup(); };
+  vaultToken() ? unlocked() : locked();
+  return view;
+}
