@@ -1,0 +1,161 @@
+// Octopus Photos browser UI: boot, app shell, hash router. No build step: plain ES modules.
+import { api, setSignedOutHandler, setVault, photoPath } from "./js/api.js";
+import { h, $, showError, icon } from "./js/ui.js";
+import { showAuth } from "./js/auth.js";
+import { showPhoto, closeViewer, viewerOpen } from "./js/viewer.js";
+import { uploadInput, enableDrop } from "./js/upload.js";
+import * as lib from "./js/views/library.js";
+import { albums, album } from "./js/views/albums.js";
+import { vault } from "./js/views/vault.js";
+import { settings } from "./js/views/settings.js";
+
+const root = $("#app");
+let user = null;
+let current = null;      // {key, view}: the page under the viewer
+let viewerFromPage = false; // the viewer was opened from a page in this session: Esc = history.back()
+
+const NAV = [
+  ["timeline", "Photos", "photos"], ["memories", "On this day", "memories"], ["favourites", "Favourites", "heart"],
+  ["albums", "Albums", "album"], ["tags", "Tags", "tag"], ["search", "Search", "search"],
+  ["duplicates", "Duplicates", "duplicates"], ["trash", "Trash", "trash"], ["vault", "Vault", "lock"], ["settings", "Settings", "settings"],
+];
+
+const ROUTES = {
+  timeline: lib.timeline, favourites: lib.favourites, memories: lib.memories, search: lib.search,
+  duplicates: lib.duplicates, trash: lib.trash, vault, settings,
+  albums: (p) => (p.id ? album(p) : albums()),
+  tags: (p) => (p.id ? lib.tag(p) : lib.tags()),
+};
+
+function parse() {
+  const raw = location.hash.replace(/^#\/?/, "") || "timeline";
+  const [path, q = ""] = raw.split("?");
+  const [name, ...rest] = path.split("/");
+  return { key: raw, name, id: rest.length ? decodeURIComponent(rest.join("/")) : undefined, query: new URLSearchParams(q) };
+}
+
+function shell() {
+  const search = h("form.head-search", { role: "search", onsubmit: (e) => {
+    e.preventDefault();
+    location.hash = `#/search?q=${encodeURIComponent(search.elements.q.value)}`;
+  } }, h("input", { type: "search", name: "q", placeholder: "Search photos", "aria-label": "Search photos", testid: "header-search" }));
+  root.replaceChildren(
+    h("a.skip", { href: "#view" , onclick: (e) => { e.preventDefault(); $("#view h2")?.focus(); } }, "Skip to content"),
+    h("header.top",
+      h("a.brand", { href: "#/timeline", "aria-label": "Octopus Photos, timeline" }, h("img", { src: "favicon.svg", alt: "", width: 32, height: 32 }), h("span", "Octopus Photos")),
+      search,
+      uploadInput(),
+      h("a.user", { href: "#/settings", testid: "user-link" }, user.display_name || user.username || "Me")),
+    h("nav.side", { "aria-label": "Main" }, h("ul", NAV.map(([name, label, ico]) =>
+      h("li", h("a", { href: `#/${name}`, testid: `nav-${name}`, "data-route": name }, icon(ico), h("span", label)))))),
+    h("main", { id: "view", tabindex: "-1" }));
+}
+
+function mount(r) {
+  if (current) {
+    current.view.destroy?.();
+    current.view.grid?.destroy();
+  }
+  const make = ROUTES[r.name];
+  const view = make
+    ? make({ id: r.id, query: r.query, user, signOut })
+    : { el: h("div", lib.header("Not found"), h("p.empty", "There is nothing at this address. ", h("a", { href: "#/timeline" }, "Back to photos"))) };
+  $("#view").replaceChildren(view.el);
+  current = { key: r.key, view };
+  for (const a of document.querySelectorAll("nav.side a")) {
+    if (a.dataset.route === r.name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  const title = view.el.querySelector("h2");
+  document.title = `${title ? title.textContent : "Photos"} · Octopus Photos`;
+  scrollTo(0, 0);
+  (view.focus || (document.activeElement === document.body ? null : title))?.focus({ preventScroll: true });
+}
+
+async function route() {
+  if (!user) return;
+  const r = parse();
+  if (r.name === "photo" && r.id) {
+    if (!current) mount({ key: "timeline", name: "timeline", query: new URLSearchParams() });
+    else if (!viewerOpen()) viewerFromPage = true;
+    return openPhoto(r.id);
+  }
+  viewerFromPage = false;
+  if (viewerOpen()) closeViewer();
+  if (current && current.key === r.key) return;
+  mount(r);
+}
+
+async function openPhoto(id) {
+  const v = current.view;
+  const list = v.photos ? v.photos() : v.grid ? v.grid.photos() : [];
+  let photo = list.find((p) => p.id === id);
+  // Near the end of what is loaded: fetch the next page so "next" keeps working.
+  if (v.grid && list.length - list.indexOf(photo) < 4) v.grid.more();
+  if (!photo) {
+    try { photo = await api(photoPath(id)); } catch (err) {
+      showError(err);
+      return location.replace(`#/${current.key}`);
+    }
+  }
+  showPhoto(photo, {
+    list, vault: false, mode: v.mode === "trash" ? "trash" : undefined,
+    onNavigate: (p) => location.replace(`#/photo/${encodeURIComponent(p.id)}`),
+    onClose: () => (viewerFromPage ? history.back() : location.replace(`#/${current.key}`)),
+  });
+}
+
+// Changes made in the viewer or the selection bar reach the grid(s) on screen.
+const grids = () => (current ? current.view.grids || (current.view.grid ? [current.view.grid] : []) : []);
+document.addEventListener("photos:removed", (e) => grids().forEach((g) => g.remove(e.detail)));
+document.addEventListener("photos:changed", (e) => grids().forEach((g) => g.update(e.detail)));
+document.addEventListener("photos:added", (e) => { if (current?.view.acceptsNew) current.view.grid.insert(e.detail); });
+document.addEventListener("photos:uploaded", () => current?.view.onUploaded?.());
+
+// Global shortcuts: "/" search, "u" upload (not while typing or in the viewer).
+document.addEventListener("keydown", (e) => {
+  if (!user || viewerOpen() || e.ctrlKey || e.metaKey || e.altKey || document.querySelector("dialog[open]")) return;
+  if (/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable) return;
+  if (e.key === "/") { e.preventDefault(); $("[data-testid=header-search]")?.focus(); }
+  if (e.key === "u") { e.preventDefault(); $("[data-testid=upload-input]")?.click(); }
+});
+
+function teardown() {
+  if (viewerOpen()) closeViewer();
+  if (current) { current.view.destroy?.(); current.view.grid?.destroy(); }
+  current = null;
+  user = null;
+  setVault(null);
+  document.body.classList.remove("signed-in");
+  document.querySelectorAll(".upload-panel, .selection-bar, dialog").forEach((n) => n.remove());
+}
+
+async function signOut() {
+  try { await api("/api/auth/logout", { method: "POST", authCall: true }); } catch { /* signed out either way */ }
+  teardown();
+  showAuth(root, start);
+}
+
+function start(u) {
+  user = u;
+  document.body.classList.add("signed-in");
+  shell();
+  route();
+}
+
+setSignedOutHandler(() => {
+  if (!user) return;
+  teardown();
+  showAuth(root, start, "Your session has ended. Please sign in again.");
+});
+
+addEventListener("hashchange", route);
+enableDrop();
+
+(async function boot() {
+  try {
+    start(await api("/api/users/me", { authCall: true }));
+  } catch (err) {
+    // 401 is the normal signed-out answer; anything else means the API is not reachable yet.
+    showAuth(root, start, err.status === 401 ? "" : `Cannot reach the Octopus Photos API: ${err.detail}`);
+  }
+})();
