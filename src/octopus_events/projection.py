@@ -135,6 +135,9 @@ class Projector:
         if handler is not None:
             handler(conn, recorded)
 
+    def compact(self, conn: sqlite3.Connection) -> None:
+        """Physically drop deleted data (called after purges); most tables need nothing."""
+
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
         """Apply a run of events. Projectors override this to fold a chunk in memory and
         bulk-insert during rebuilds; the result must equal applying them one by one."""
@@ -265,11 +268,22 @@ class ProjectionEngine:
         active = [p for p in self.active.values() if p.inline]
         if not active:
             return
+        names = [p.name for p in active]
+        marks = ",".join("?" * len(names))
+        behind = tx.conn.execute(
+            f"SELECT name, position FROM projection_checkpoints WHERE name IN ({marks}) AND position < ?",
+            (*names, recorded[0].position - 1),
+        ).fetchall()
+        if behind:
+            # Another process appended without running our projectors; fold its events in first.
+            for name, position in behind:
+                missed = store_read_after(tx.conn, position)
+                missed = [r for r in missed if r.position < recorded[0].position]
+                self.active[name].apply_batch(tx.conn, missed)
         for projector in active:
             projector.apply_batch(tx.conn, recorded)
-        names = [p.name for p in active]
         tx.conn.execute(
-            f"UPDATE projection_checkpoints SET position = ? WHERE name IN ({','.join('?' * len(names))})",
+            f"UPDATE projection_checkpoints SET position = ? WHERE name IN ({marks})",
             (recorded[-1].position, *names),
         )
 
@@ -426,6 +440,15 @@ class ProjectionEngine:
             self.active[cls.name] = cls()
             with self._wake:
                 self._wake.notify_all()
+
+    def compact(self) -> None:
+        """Let every projector drop deleted data for good (after a purge)."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            for projector in list(self.active.values()):
+                projector.compact(conn)
+
+        self.store.writer.call(job)
 
     # -- status and checks ----------------------------------------------------------------------
     def status(self) -> list[ProjectionStatus]:

@@ -1,0 +1,395 @@
+"""Accounts: registration, sign-in sessions, passwords, profiles, account deletion.
+
+Secrets never enter the log: password hashes and session token digests live in the keystore.
+User names, display names and device names are sealed under the user's own key, so deleting
+the account shreds them in the log too.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from . import keystore, passwords, sealing
+from .errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
+from .events import Event
+from .eventstore import Meta, Transaction
+
+if TYPE_CHECKING:
+    from .application import Octopus
+
+# -- events -------------------------------------------------------------------------------------
+
+
+class UserNames(msgspec.Struct):
+    username: str
+    display_name: str
+
+
+class DisplayNameSeal(msgspec.Struct):
+    display_name: str
+
+
+class DeviceSeal(msgspec.Struct):
+    device: str
+
+
+class UserRegistered(Event):
+    user_id: str
+    key_id: str
+    admin: bool
+    quota_bytes: int
+    sealed: bytes  # UserNames
+
+
+class UserProfileChanged(Event):
+    user_id: str
+    key_id: str
+    sealed: bytes  # DisplayNameSeal
+
+
+class UserPasswordChanged(Event):
+    user_id: str
+
+
+class UserSignedIn(Event):
+    user_id: str
+    key_id: str
+    new_device: bool
+    sealed: bytes  # DeviceSeal
+
+
+class UserDeleted(Event):
+    user_id: str
+
+
+def user_stream(user_id: str) -> str:
+    return f"user-{user_id}"
+
+
+def user_key_id(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def seal_user(key: bytes, user_id: str, event_type: str, obj: msgspec.Struct) -> bytes:
+    return sealing.seal_struct(key, obj, context=f"{user_id}|{event_type}".encode())
+
+
+def unseal_user(conn: Any, event: Any, type_: type[msgspec.Struct]) -> Any:
+    key = keystore.get(conn, event.key_id)
+    if key is None:
+        return None
+    tag = type(event).__struct_config__.tag
+    try:
+        return sealing.unseal_struct(key, event.sealed, type_, context=f"{event.user_id}|{tag}".encode())
+    except sealing.SealError:
+        return None
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+class Session(msgspec.Struct):
+    user_id: str
+    expires_us: int
+    device: str
+    created_us: int
+
+
+class User(msgspec.Struct):
+    id: str
+    username: str
+    display_name: str
+    admin: bool
+    quota_bytes: int
+    created_at: str
+
+
+class SignedIn(msgspec.Struct):
+    """Who is making a request (resolved from a bearer token or the session cookie)."""
+
+    user: User
+    token_digest: str
+
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+_session_codec = msgspec.msgpack.Decoder(Session)
+
+
+def check_username(name: str) -> str:
+    if not isinstance(name, str) or not _USERNAME.match(name):
+        raise Invalid("username: 1 to 64 letters, digits or . _ @ -, starting with a letter or digit")
+    return name
+
+
+def check_password(password: str) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise Invalid(f"password: must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return password
+
+
+def check_device(device: str | None) -> str:
+    text = " ".join((device or "browser").split())[:100]
+    return "".join(ch for ch in text if ch.isprintable()) or "browser"
+
+
+class LoginLimiter:
+    """Failed sign-ins per username and per client address in a sliding window (in memory)."""
+
+    def __init__(self, max_failures: int, window_s: int) -> None:
+        self.max = max_failures
+        self.window = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                q = self._failures.get(key)
+                if not q:
+                    continue
+                while q and q[0] <= now - self.window:
+                    q.popleft()
+                if len(q) >= self.max:
+                    retry = int(q[0] + self.window - now) + 1
+                    raise RateLimited("too many failed sign-ins; wait and try again", retry_after=max(1, retry))
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._failures.setdefault(key, deque()).append(now)
+            if len(self._failures) > 100_000:  # bound memory under a spray of usernames
+                self._failures.clear()
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+class Accounts:
+    """Account commands and session checks."""
+
+    def __init__(self, octopus: Octopus) -> None:
+        self.octopus = octopus
+        self.store = octopus.store
+        self.config = octopus.config
+        self.limiter = LoginLimiter(octopus.config.auth.login_max_failures, octopus.config.auth.login_window_seconds)
+
+    # -- creating users -------------------------------------------------------------------------
+    def create_in(self, tx: Transaction, username: str, password_hash: str, *, admin: bool | None,
+                  quota_bytes: int | None, meta: Meta | None = None, open_registration: bool = False) -> User:
+        """Create a user inside a transaction. `admin=None` means: admin only if first user."""
+        from .readmodels import users
+
+        conn = tx.conn
+        first = users.count(conn) == 0
+        if not first and open_registration and self.config.auth.registration != "open":
+            raise Forbidden("registration is closed; an admin can create your account")
+        if users.find_by_name(conn, username) is not None:
+            raise Conflict(f"the username {username!r} is taken")
+        user_id = "u" + secrets.token_hex(8)
+        key = sealing.new_data_key()
+        key_id = user_key_id(user_id)
+        keystore.put(conn, key_id, "user", user_id, key)
+        keystore.put(conn, f"password:{user_id}", "password", user_id, password_hash.encode())
+        quota = quota_bytes if quota_bytes is not None else self.config.storage.default_quota_mb * 1024 * 1024
+        is_admin = first if admin is None else (admin or first)
+        event = UserRegistered(
+            user_id=user_id, key_id=key_id, admin=is_admin, quota_bytes=quota,
+            sealed=seal_user(key, user_id, "UserRegistered", UserNames(username, username)),
+        )
+        meta = meta or Meta()
+        tx.append(user_stream(user_id), 0, [event], meta=Meta(actor=meta.actor or user_id, owner=user_id,
+                                                                 correlation_id=meta.correlation_id))
+        found = users.get(conn, user_id)
+        assert found is not None
+        return found
+
+    async def register(self, username: str, password: str, *, meta: Meta) -> User:
+        """Self-service registration: the first user becomes admin; later ones need it open."""
+        check_username(username)
+        check_password(password)
+        hashed = await self._hash(password)
+        return await self.store.transact_async(
+            lambda tx: self.create_in(tx, username, hashed, admin=None, quota_bytes=None, meta=meta, open_registration=True)
+        )
+
+    async def admin_create(self, username: str, password: str, *, admin: bool, quota_bytes: int | None, meta: Meta) -> User:
+        check_username(username)
+        check_password(password)
+        if quota_bytes is not None and quota_bytes < 0:
+            raise Invalid("quota_bytes: must not be negative")
+        hashed = await self._hash(password)
+        return await self.store.transact_async(
+            lambda tx: self.create_in(tx, username, hashed, admin=admin, quota_bytes=quota_bytes, meta=meta)
+        )
+
+    async def _hash(self, password: str) -> str:
+        def work() -> str:
+            with passwords.kdf_slot():
+                return passwords.hash_password(password)
+
+        return await self.octopus.media(work)
+
+    # -- sessions ---------------------------------------------------------------------------------
+    async def login(self, username: str, password: str, *, device: str | None, client: str, meta: Meta) -> tuple[str, User]:
+        """Check the password; returns (token, user). Failures are rate limited per name and address."""
+        from .readmodels import users
+
+        name_key = f"user:{str(username).casefold()}"
+        addr_key = f"addr:{client}"
+        self.limiter.check(name_key, addr_key)
+        if not isinstance(username, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD:
+            raise Invalid("username and password are required")
+        found = await self.octopus.read(lambda: users.find_by_name(self.store.reader(), username))
+        stored = None
+        if found is not None:
+            stored = await self.octopus.read(lambda: keystore.get(self.store.reader(), f"password:{found.id}"))
+
+        def verify() -> bool:
+            with passwords.kdf_slot():
+                if stored is None:
+                    passwords.dummy_verify()  # same cost, so timing does not reveal usernames
+                    return False
+                return passwords.verify_password(stored.decode(), password)
+
+        ok = await self.octopus.media(verify)
+        if not ok or found is None:
+            self.limiter.failed(name_key, addr_key)
+            raise Unauthorized("wrong username or password")
+        self.limiter.succeeded(name_key)
+        token = passwords.new_token()
+        digest = passwords.token_digest(token)
+        device_name = check_device(device)
+        now_us = time.time_ns() // 1000
+        session = Session(found.id, now_us + self.config.auth.session_days * 86_400_000_000, device_name, now_us)
+
+        def command(tx: Transaction) -> None:
+            known = {s.device for s in _sessions(tx.conn, found.id)}
+            keystore.put(tx.conn, f"session:{digest}", "session", found.id, msgspec.msgpack.encode(session))
+            key = keystore.get(tx.conn, user_key_id(found.id))
+            assert key is not None
+            tx.append(user_stream(found.id), None, [UserSignedIn(
+                user_id=found.id, key_id=user_key_id(found.id), new_device=device_name not in known,
+                sealed=seal_user(key, found.id, "UserSignedIn", DeviceSeal(device_name)),
+            )], meta=Meta(actor=found.id, owner=found.id, correlation_id=meta.correlation_id))
+
+        await self.store.transact_async(command)
+        return token, found
+
+    def authenticate(self, token: str) -> SignedIn:
+        """The signed-in user for a token (on a reader thread); Unauthorized if unknown or expired."""
+        from .readmodels import users
+
+        if not token or len(token) > 200:
+            raise Unauthorized("sign in first")
+        digest = passwords.token_digest(token)
+        conn = self.store.reader()
+        material = keystore.get(conn, f"session:{digest}")
+        if material is None:
+            raise Unauthorized("your session has ended; sign in again")
+        session = _session_codec.decode(material)
+        if session.expires_us < time.time_ns() // 1000:
+            raise Unauthorized("your session has expired; sign in again")
+        user = users.get(conn, session.user_id)
+        if user is None:
+            raise Unauthorized("your session has ended; sign in again")
+        return SignedIn(user, digest)
+
+    async def logout(self, who: SignedIn) -> None:
+        await self.store.writer.call_async(lambda conn: keystore.delete(conn, f"session:{who.token_digest}"))
+
+    # -- profile and password -------------------------------------------------------------------
+    async def set_display_name(self, who: SignedIn, display_name: str, meta: Meta) -> User:
+        from .readmodels import users
+
+        name = " ".join(str(display_name).split())
+        if not 1 <= len(name) <= 100:
+            raise Invalid("display_name: must have 1 to 100 characters")
+        user_id = who.user.id
+
+        def command(tx: Transaction) -> User:
+            key = keystore.get(tx.conn, user_key_id(user_id))
+            if key is None:
+                raise NotFound("no such user")
+            tx.append(user_stream(user_id), None, [UserProfileChanged(
+                user_id=user_id, key_id=user_key_id(user_id),
+                sealed=seal_user(key, user_id, "UserProfileChanged", DisplayNameSeal(name)),
+            )], meta=meta)
+            found = users.get(tx.conn, user_id)
+            assert found is not None
+            return found
+
+        return await self.store.transact_async(command)
+
+    async def change_password(self, who: SignedIn, old: str, new: str, meta: Meta) -> None:
+        """Check the old password, store the new hash and end every other session."""
+        await self._check_password(who.user.id, old)
+        check_password(new)
+        hashed = await self._hash(new)
+        await self.store.transact_async(lambda tx: self.set_password_in(tx, who.user.id, hashed, keep=who.token_digest, meta=meta))
+
+    def set_password_in(self, tx: Transaction, user_id: str, password_hash: str, *, keep: str | None, meta: Meta) -> None:
+        keystore.put(tx.conn, f"password:{user_id}", "password", user_id, password_hash.encode())
+        for key_id, _ in keystore.rows_for(tx.conn, user_id, "session"):
+            if key_id != f"session:{keep}":
+                keystore.delete(tx.conn, key_id)
+        tx.append(user_stream(user_id), None, [UserPasswordChanged(user_id=user_id)], meta=meta)
+
+    async def _check_password(self, user_id: str, password: str) -> None:
+        stored = await self.octopus.read(lambda: keystore.get(self.store.reader(), f"password:{user_id}"))
+        key = f"user-id:{user_id}"
+        self.limiter.check(key)
+
+        def verify() -> bool:
+            with passwords.kdf_slot():
+                return stored is not None and isinstance(password, str) and passwords.verify_password(stored.decode(), password)
+
+        if not await self.octopus.media(verify):
+            self.limiter.failed(key)
+            raise Forbidden("the password is wrong")
+
+    # -- deletion ----------------------------------------------------------------------------------
+    async def delete_account(self, who: SignedIn, password: str, meta: Meta) -> None:
+        await self._check_password(who.user.id, password)
+        await self.delete_user(who.user.id, meta)
+
+    async def delete_user(self, user_id: str, meta: Meta) -> None:
+        """Purge every photo and album of the user, shred their keys, then the account itself."""
+        from .readmodels import library as lib
+
+        photos = self.octopus.photos
+
+        def command(tx: Transaction) -> list[str]:
+            hashes = []
+            for photo_id, _sha, _state in lib.photos_of(tx.conn, user_id):
+                sha = photos.purge_in(tx, user_id, photo_id, "account_deleted", Meta(actor=meta.actor, owner=user_id))
+                if sha:
+                    hashes.append(sha)
+            for hook in ACCOUNT_DELETE_HOOKS:
+                hook(tx, user_id, meta)
+            tx.append(user_stream(user_id), None, [UserDeleted(user_id=user_id)],
+                      meta=Meta(actor=meta.actor, owner=user_id, correlation_id=meta.correlation_id))
+            keystore.delete_owner(tx.conn, user_id)
+            return hashes
+
+        hashes = await self.store.transact_async(command)
+        await photos.after_purge(hashes)
+
+
+def _sessions(conn: Any, user_id: str) -> list[Session]:
+    return [_session_codec.decode(m) for _, m in keystore.rows_for(conn, user_id, "session")]
+
+
+# Other modules (albums, vault) say what deleting an account means for them: hook(tx, user_id, meta).
+ACCOUNT_DELETE_HOOKS: list[Any] = []

@@ -1,0 +1,123 @@
+"""The running library: one object that owns the event store, the projections and the blobs.
+
+The web app and the CLI are thin shells over this; a test can do anything the API can do by
+calling it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import msgspec
+
+from .config import Config
+from .eventstore import EventStore
+from .projection import ProjectionEngine, Projector
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class DataPaths(msgspec.Struct, frozen=True):
+    """The data dir's layout (documented in docs/data-dir.md)."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        return self.root / "octopus.db"
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def tmp(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def create(self) -> None:
+        for path in (self.root, self.blobs, self.tmp, self.logs):
+            path.mkdir(parents=True, exist_ok=True)
+        if os.name == "posix":
+            # Originals and the keystore are private: nobody else on the box may read them.
+            os.chmod(self.root, 0o700)
+
+
+def all_projectors() -> list[type[Projector]]:
+    from .readmodels import PROJECTORS
+
+    return list(PROJECTORS)
+
+
+class Octopus:
+    """The photo library service. `open()` before use, `close()` after."""
+
+    def __init__(self, config: Config, *, projectors: list[type[Projector]] | None = None) -> None:
+        self.config = config
+        self.paths = DataPaths(config.data_dir)
+        self.store = EventStore(self.paths.db)
+        self.engine = ProjectionEngine(self.store, projectors if projectors is not None else all_projectors())
+        self.started_at = 0.0
+        # Queries run on a few threads with their own read connections (WAL readers), so the
+        # event loop never waits on SQLite and connections stay few on a 1 GB machine.
+        self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="octopus-read")
+        cores = os.cpu_count() or 2
+        self.media_workers = config.media.workers or cores
+        # Image work (decode, resize, hash) releases the GIL in Pillow and hashlib; a pool the
+        # size of the cores keeps the CPU busy without letting memory grow with concurrency.
+        self._media = ThreadPoolExecutor(max_workers=self.media_workers, thread_name_prefix="octopus-media")
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a query function on a reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._readers, fn, *args)
+
+    async def media(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run image work on the bounded media pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._media, fn, *args)
+
+    def open(self, *, background_rebuilds: bool = True) -> Octopus:
+        from .accounts import Accounts
+        from .albums import Albums
+        from .library import PhotoLibrary
+
+        started = time.perf_counter()
+        self.paths.create()
+        self.store.open()
+        self.engine.start(background=background_rebuilds)
+        self.photos = PhotoLibrary(self)
+        self.accounts = Accounts(self)
+        self.albums = Albums(self)
+        self.started_at = time.time()
+        log.info("library open in %.0f ms at %s", (time.perf_counter() - started) * 1000, self.paths.root)
+        return self
+
+    def forget_now(self) -> None:
+        """Make SQLite forget deleted rows: merge FTS segments, then fold the WAL into the main
+        file and truncate it, so no old page image of a purged photo survives on disk."""
+        self.engine.compact()
+        self.store.writer.call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone(), transaction=False)
+
+    async def forget(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.forget_now)
+
+    def close(self) -> None:
+        self._media.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.engine.stop()
+        self.store.close()
+
+    def __enter__(self) -> Octopus:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,340 @@
+"""Photo commands: upload, describe, re-date, tag, favourite, trash, restore, purge.
+
+Each command runs as one writer transaction: it folds the photo's stream, checks ownership and
+state, appends events (inline projections update in the same transaction) and returns the photo
+as the read model now shows it. Image work happens before, on the media pool, never under the
+writer lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from . import keystore, sealing
+from .errors import InsufficientStorage, Invalid, NotFound, TooLarge
+from .eventstore import Meta, Transaction
+from .media import Analysis, BlobStore, IncomingBlob, analyse, render
+from .photos import (
+    Camera, DescriptionSeal, Exposure, Gps, PhotoDetails, PhotoDescribed, PhotoFavourited, PhotoPurged,
+    PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded, TagsSeal,
+    append_photo, check_description, check_version, data_key, date_from_exif, key_prefix, load_photo,
+    new_photo_id, normalise_tags, parse_taken_at, photo_stream, require_state, seal_for, upload_date,
+)
+from .readmodels import library as lib
+from .readmodels.library import PhotoView
+
+if TYPE_CHECKING:
+    from .application import Octopus
+
+log = logging.getLogger(__name__)
+
+MAX_FILENAME = 255
+
+
+def clean_filename(name: str | None) -> str:
+    """The last path component, without control characters, at most 255 characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    return base[:MAX_FILENAME] or "photo"
+
+
+class PhotoLibrary:
+    """The photo commands of one library (all users)."""
+
+    def __init__(self, octopus: Octopus) -> None:
+        self.octopus = octopus
+        self.store = octopus.store
+        self.config = octopus.config
+        self.blobs = BlobStore(
+            octopus.paths.blobs, octopus.paths.tmp,
+            preview_max_bytes=octopus.config.storage.preview_cache_mb * 1024 * 1024,
+        )
+        self._previews_in_flight: dict[str, asyncio.Future[Path]] = {}
+
+    # -- upload ------------------------------------------------------------------------------------
+    def new_upload(self) -> IncomingBlob:
+        return self.blobs.new_upload()
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.config.storage.max_upload_mb * 1024 * 1024
+
+    def check_disk(self, incoming_bytes: int = 0) -> None:
+        free = shutil.disk_usage(self.octopus.paths.root).free
+        if free - incoming_bytes < self.config.storage.min_free_mb * 1024 * 1024:
+            raise InsufficientStorage("the server's disk is full; free some space or ask the admin")
+
+    async def upload(
+        self,
+        owner: str,
+        incoming: IncomingBlob,
+        *,
+        filename: str | None,
+        taken_at: str | None = None,
+        tags: Sequence[str] = (),
+        description: str | None = None,
+        meta: Meta,
+    ) -> tuple[PhotoView, bool]:
+        """Store a finished upload; returns (photo, created). Same bytes again: (existing, False).
+
+        The temp file is always consumed: moved into the blob store or deleted.
+        """
+        try:
+            incoming.close()
+            sha = incoming.sha256
+            tags = normalise_tags(tags)
+            description = check_description(description or "")
+            user_date = parse_taken_at(taken_at) if taken_at else None
+            existing = await self.octopus.read(_existing, self.octopus, owner, sha)
+            if existing is not None:
+                incoming.discard()
+                existing.duplicate = True
+                return existing, False
+            await self.octopus.read(self._check_quota, owner, incoming.size)
+            self.check_disk(incoming.size)
+            max_pixels = self.config.media.max_megapixels * 1_000_000
+            analysis: Analysis = await self.octopus.media(lambda: analyse(incoming.path, max_pixels=max_pixels))
+            await self.octopus.media(self._store_blobs, incoming, analysis)
+        finally:
+            incoming.discard()  # no-op once moved into the blob store
+        md = analysis.metadata
+        date = (
+            date_from_exif(md.taken_local, md.offset_minutes, md.taken_source)
+            or user_date
+            or upload_date(datetime.now(timezone.utc))
+        )
+        if user_date is not None and md.taken_local:
+            date = user_date  # an explicit taken_at from the client wins over EXIF
+        details = PhotoDetails(
+            sha256=sha,
+            filename=clean_filename(filename),
+            description=description,
+            tags=tags,
+            date=date,
+            camera=Camera(make=md.make, model=md.model, lens=md.lens),
+            exposure=Exposure(iso=md.iso, f_number=md.f_number, exposure_time=md.exposure_time, focal_length=md.focal_length),
+            gps=Gps(lat=md.gps_lat, lon=md.gps_lon) if md.gps_lat is not None and md.gps_lon is not None else None,
+            phash=analysis.phash,
+        )
+
+        def command(tx: Transaction) -> tuple[PhotoView, bool]:
+            # Checked again under the writer lock: two uploads of the same bytes may race.
+            found = lib.existing_by_sha(tx.conn, owner, [sha])
+            if found:
+                return lib.get_photo(tx.conn, owner, found[sha]), False
+            photo_id = new_photo_id()
+            key_id = key_prefix(photo_id) + "1"
+            key = sealing.new_data_key()
+            keystore.put(tx.conn, key_id, "photo", owner, key)
+            event = PhotoUploaded(
+                photo_id=photo_id, key_id=key_id, mime=analysis.mime, size=incoming.size,
+                width=analysis.width, height=analysis.height, orientation=analysis.orientation,
+                sealed=seal_for(key, photo_id, "PhotoUploaded", details),
+            )
+            tx.append(photo_stream(photo_id), 0, [event], meta=meta)
+            return lib.get_photo(tx.conn, owner, photo_id), True
+
+        view, created = await self.store.transact_async(command)
+        if not created:
+            view.duplicate = True
+        return view, created
+
+    def _store_blobs(self, incoming: IncomingBlob, analysis: Analysis) -> None:
+        sha = incoming.sha256
+        self.blobs.put_original(incoming)
+        self.blobs.put_derivative("thumb", sha, analysis.thumb)
+
+    def _check_quota(self, owner: str, size: int) -> None:
+        from .readmodels import storage, users
+
+        conn = self.store.reader()
+        quota = users.quota_of(conn, owner)
+        if quota:
+            used = storage.usage(conn, owner, quota).bytes
+            if used + size > quota:
+                raise TooLarge(f"this upload would exceed your quota of {quota} bytes ({used} used)")
+
+    async def check(self, owner: str, hashes: Sequence[str]) -> dict[str, str]:
+        cleaned = []
+        for value in hashes:
+            if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
+                raise Invalid(f"sha256: {str(value)[:80]!r} is not a hex SHA-256")
+            cleaned.append(value.lower())
+        if len(cleaned) > 10_000:
+            raise Invalid("sha256: at most 10,000 hashes per request")
+        return await self.octopus.read(lambda: lib.existing_by_sha(self.store.reader(), owner, cleaned))
+
+    # -- edits -------------------------------------------------------------------------------------
+    async def edit(self, owner: str, photo_id: str, *, description: str | None, taken_at: str | None,
+                   version: int | None, meta: Meta) -> PhotoView:
+        new_date = parse_taken_at(taken_at) if taken_at is not None else None
+        text = check_description(description) if description is not None else None
+
+        def command(tx: Transaction) -> PhotoView:
+            state = load_photo(tx, photo_id, owner)
+            require_state(state, "library", "trash")
+            check_version(state, version)
+            key = data_key(tx, state)
+            events: list[Any] = []
+            if text is not None:
+                events.append(PhotoDescribed(photo_id=photo_id, key_id=state.key_id,
+                                             sealed=seal_for(key, photo_id, "PhotoDescribed", DescriptionSeal(text))))
+            if new_date is not None:
+                events.append(PhotoRedated(photo_id=photo_id, key_id=state.key_id,
+                                           sealed=seal_for(key, photo_id, "PhotoRedated", new_date)))
+            if events:
+                append_photo(tx, state, events, meta)
+            return lib.get_photo(tx.conn, owner, photo_id)
+
+        return await self.store.transact_async(command)
+
+    async def set_tags(self, owner: str, photo_id: str, tags: Sequence[str], meta: Meta) -> PhotoView:
+        cleaned = normalise_tags(tags)
+
+        def command(tx: Transaction) -> PhotoView:
+            state = load_photo(tx, photo_id, owner)
+            require_state(state, "library", "trash")
+            current = lib.get_photo(tx.conn, owner, photo_id)
+            if current.tags != cleaned:
+                key = data_key(tx, state)
+                append_photo(tx, state, [PhotoTagsSet(photo_id=photo_id, key_id=state.key_id,
+                                                      sealed=seal_for(key, photo_id, "PhotoTagsSet", TagsSeal(cleaned)))], meta)
+            return lib.get_photo(tx.conn, owner, photo_id)
+
+        return await self.store.transact_async(command)
+
+    async def favourite(self, owner: str, photo_id: str, on: bool, meta: Meta) -> PhotoView:
+        def command(tx: Transaction) -> PhotoView:
+            state = load_photo(tx, photo_id, owner)
+            require_state(state, "library", "trash")
+            if state.favourite != on:
+                event = PhotoFavourited(photo_id=photo_id) if on else PhotoUnfavourited(photo_id=photo_id)
+                append_photo(tx, state, [event], meta)
+            return lib.get_photo(tx.conn, owner, photo_id)
+
+        return await self.store.transact_async(command)
+
+    async def trash(self, owner: str, photo_id: str, meta: Meta) -> PhotoView:
+        retention = timedelta(days=self.config.trash.retention_days)
+
+        def command(tx: Transaction) -> PhotoView:
+            state = load_photo(tx, photo_id, owner)
+            if state.state == "trash":
+                return lib.get_photo(tx.conn, owner, photo_id)
+            require_state(state, "library")
+            purge_at = (datetime.now(timezone.utc) + retention).isoformat(timespec="seconds")
+            append_photo(tx, state, [PhotoTrashed(photo_id=photo_id, purge_at=purge_at)], meta)
+            return lib.get_photo(tx.conn, owner, photo_id)
+
+        return await self.store.transact_async(command)
+
+    async def restore(self, owner: str, photo_id: str, meta: Meta) -> PhotoView:
+        def command(tx: Transaction) -> PhotoView:
+            state = load_photo(tx, photo_id, owner)
+            if state.state == "library":
+                return lib.get_photo(tx.conn, owner, photo_id)
+            require_state(state, "trash")
+            append_photo(tx, state, [PhotoRestored(photo_id=photo_id)], meta)
+            return lib.get_photo(tx.conn, owner, photo_id)
+
+        return await self.store.transact_async(command)
+
+    # -- permanent deletion ------------------------------------------------------------------------
+    def purge_in(self, tx: Transaction, owner: str, photo_id: str, reason: str, meta: Meta) -> str | None:
+        """Append the tombstone and destroy the photo's keys, inside the caller's transaction.
+
+        Returns the blob hash to delete after commit, or None when other photos still use it.
+        """
+        state = load_photo(tx, photo_id, owner)
+        row = lib.photo_row(tx.conn, owner, photo_id)
+        sha = row[4] if row else None
+        append_photo(tx, state, [PhotoPurged(photo_id=photo_id, reason=reason)], meta)
+        keystore.delete_prefix(tx.conn, key_prefix(photo_id))
+        for hook in PURGE_HOOKS:
+            hook(tx, owner, photo_id)
+        if sha and not lib.sha_in_use(tx.conn, sha, except_photo=photo_id):
+            return sha
+        return None
+
+    async def purge(self, owner: str, photo_id: str, meta: Meta, *, reason: str = "deleted") -> None:
+        sha = await self.store.transact_async(lambda tx: self.purge_in(tx, owner, photo_id, reason, meta))
+        await self.after_purge([sha] if sha else [])
+
+    async def after_purge(self, hashes: Sequence[str]) -> None:
+        """Delete blobs no photo uses any more, then make SQLite forget the deleted rows."""
+        for sha in hashes:
+            await self.octopus.media(self.blobs.delete_all, sha)
+        await self.octopus.forget()
+
+    async def purge_expired(self, now: datetime | None = None) -> int:
+        """Purge every trashed photo whose retention ran out; returns how many."""
+        moment = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
+        due = await self.octopus.read(lambda: lib.due_for_purge(self.store.reader(), moment))
+        hashes = []
+        for photo_id, owner in due:
+            try:
+                sha = await self.store.transact_async(
+                    lambda tx, p=photo_id, o=owner: self.purge_in(tx, o, p, "trash_expired", Meta(actor="system", owner=o))
+                )
+            except NotFound:
+                continue  # restored or purged meanwhile
+            if sha:
+                hashes.append(sha)
+        if due:
+            await self.after_purge(hashes)
+        return len(due)
+
+    # -- derivatives ---------------------------------------------------------------------------------
+    async def derivative(self, owner: str, photo_id: str, kind: str) -> tuple[Path, str]:
+        """Path of an upright derivative (made now if missing) and the photo's hash (its ETag)."""
+        if kind not in ("thumb", "preview"):
+            raise Invalid("size: must be thumb or preview")
+        row = await self.octopus.read(lambda: lib.photo_row(self.store.reader(), owner, photo_id))
+        if row is None or row[2] not in ("library", "trash") or not row[4]:
+            raise NotFound(f"no photo {photo_id}")
+        sha, mime, orientation = row[4], row[6], row[9]
+        path = self.blobs.derivative_path(kind, sha)
+        if path.is_file():
+            if kind == "preview" and self.blobs.previews is not None:
+                self.blobs.previews.touch(sha)
+            return path, sha
+        key = f"{kind}:{sha}"
+        pending = self._previews_in_flight.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self.octopus.media(self._render, sha, kind, orientation, mime))
+            self._previews_in_flight[key] = pending
+            pending.add_done_callback(lambda _: self._previews_in_flight.pop(key, None))
+        return await asyncio.shield(pending), sha
+
+    def _render(self, sha: str, kind: str, orientation: int, mime: str) -> Path:
+        original = self.blobs.original_path(sha)
+        if not original.is_file():
+            raise NotFound("the original of this photo is missing; run `octopus verify`")
+        image = render(original, kind, orientation, mime)
+        return self.blobs.put_derivative(kind, sha, image.data)
+
+    async def original(self, owner: str, photo_id: str) -> tuple[Path, PhotoView]:
+        view = await self.octopus.read(lambda: lib.get_photo(self.store.reader(), owner, photo_id))
+        if not view.sha256:
+            raise NotFound(f"no photo {photo_id}")
+        path = self.blobs.original_path(view.sha256)
+        if not path.is_file():
+            raise NotFound("the original of this photo is missing; run `octopus verify`")
+        return path, view
+
+
+def _existing(octopus: Octopus, owner: str, sha: str) -> PhotoView | None:
+    conn = octopus.store.reader()
+    found = lib.existing_by_sha(conn, owner, [sha])
+    if not found:
+        return None
+    return lib.get_photo(conn, owner, found[sha])
+
+
+# Other modules (albums, vault) add what purging a photo means for them: hook(tx, owner, photo_id).
+PURGE_HOOKS: list[Any] = []

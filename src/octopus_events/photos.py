@@ -1,0 +1,332 @@
+"""Photos: events, the personal fields they seal, and the commands that produce them.
+
+A photo lives in stream `photo-<id>`; its events carry what is not personal (size, type,
+dimensions) in the clear and seal everything personal (hash of the bytes, filename,
+description, tags, dates, camera, GPS, perceptual hash) under the photo's own data key, which
+sits in the keystore. Purging the photo destroys the key: the log keeps only that a photo with
+that id existed and was deleted.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
+
+import msgspec
+
+from . import keystore, sealing
+from .errors import ConcurrencyConflict, Conflict, Invalid, NotFound
+from .events import Event
+from .eventstore import Meta, RecordedEvent, Transaction
+
+# -- personal fields, always sealed ------------------------------------------------------------
+
+
+class Camera(msgspec.Struct, kw_only=True):
+    make: str | None = None
+    model: str | None = None
+    lens: str | None = None
+
+
+class Exposure(msgspec.Struct, kw_only=True):
+    iso: int | None = None
+    f_number: float | None = None
+    exposure_time: str | None = None
+    focal_length: float | None = None
+
+
+class Gps(msgspec.Struct, kw_only=True):
+    lat: float
+    lon: float
+
+
+class PhotoDate(msgspec.Struct, kw_only=True):
+    """When a photo was taken: RFC 3339 with offset, the local wall-clock time used for days and
+    "on this day", and where the date came from (DateTimeOriginal, …, upload, user)."""
+
+    taken_at: str
+    taken_local: str
+    source: str
+
+
+class PhotoDetails(msgspec.Struct, kw_only=True):
+    sha256: str
+    filename: str
+    description: str = ""
+    tags: list[str] = []
+    date: PhotoDate
+    camera: Camera = msgspec.field(default_factory=Camera)
+    exposure: Exposure = msgspec.field(default_factory=Exposure)
+    gps: Gps | None = None
+    phash: int = 0
+
+
+class DescriptionSeal(msgspec.Struct):
+    description: str
+
+
+class TagsSeal(msgspec.Struct):
+    tags: list[str]
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+class PhotoUploaded(Event):
+    photo_id: str
+    key_id: str
+    mime: str
+    size: int
+    width: int
+    height: int
+    orientation: int
+    sealed: bytes  # PhotoDetails
+
+
+class PhotoDescribed(Event):
+    photo_id: str
+    key_id: str
+    sealed: bytes  # DescriptionSeal
+
+
+class PhotoRedated(Event):
+    photo_id: str
+    key_id: str
+    sealed: bytes  # PhotoDate
+
+
+class PhotoTagsSet(Event):
+    photo_id: str
+    key_id: str
+    sealed: bytes  # TagsSeal
+
+
+class PhotoFavourited(Event):
+    photo_id: str
+
+
+class PhotoUnfavourited(Event):
+    photo_id: str
+
+
+class PhotoTrashed(Event):
+    photo_id: str
+    purge_at: str
+
+
+class PhotoRestored(Event):
+    photo_id: str
+
+
+class PhotoPurged(Event):
+    """The tombstone: all that remains of a photo once it is deleted for good."""
+
+    photo_id: str
+    reason: str  # deleted | trash_expired | account_deleted
+
+
+PHOTO_EVENTS = (
+    PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited,
+    PhotoTrashed, PhotoRestored, PhotoPurged,
+)
+
+# -- sealing helpers -----------------------------------------------------------------------------
+
+
+def photo_stream(photo_id: str) -> str:
+    return f"photo-{photo_id}"
+
+
+def new_photo_id() -> str:
+    return "p" + secrets.token_hex(10)
+
+
+def key_prefix(photo_id: str) -> str:
+    return f"photo:{photo_id}:"
+
+
+def _context(photo_id: str, event_type: str) -> bytes:
+    return f"{photo_id}|{event_type}".encode()
+
+
+def seal_for(key: bytes, photo_id: str, event_type: str, obj: msgspec.Struct) -> bytes:
+    return sealing.seal_struct(key, obj, context=_context(photo_id, event_type))
+
+
+class Unsealer:
+    """Opens sealed fields inside projectors; caches keys for one batch of events.
+
+    A missing key means the photo was purged or moved into the vault: the fields are gone, and
+    `open` returns None so projectors skip them.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent] = ()) -> None:
+        self.conn = conn
+        ids = [getattr(r.event, "key_id") for r in batch if hasattr(r.event, "key_id")]
+        self.keys: dict[str, bytes] = keystore.get_many(conn, ids) if len(ids) > 1 else {}
+
+    def open(self, event: Event, type_: type[msgspec.Struct]) -> msgspec.Struct | None:
+        key_id: str = getattr(event, "key_id")
+        key = self.keys.get(key_id)
+        if key is None:
+            key = keystore.get(self.conn, key_id)
+            if key is None:
+                return None
+            self.keys[key_id] = key
+        tag = type(event).__struct_config__.tag
+        assert isinstance(tag, str)
+        try:
+            return sealing.unseal_struct(key, getattr(event, "sealed"), type_, context=_context(event.photo_id, tag))  # type: ignore[attr-defined]
+        except sealing.SealError:
+            return None
+
+
+# -- normalising user input ------------------------------------------------------------------------
+
+MAX_TAGS = 100
+MAX_TAG_LENGTH = 64
+MAX_DESCRIPTION = 10_000
+
+
+def normalise_tags(tags: Sequence[str]) -> list[str]:
+    """Trimmed, case-insensitively unique, in the order given; commas are not allowed in a tag."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in tags:
+        if not isinstance(raw, str):
+            raise Invalid("tags must be strings")
+        tag = " ".join(raw.split())
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise Invalid(f"a tag may have at most {MAX_TAG_LENGTH} characters")
+        if any(ord(ch) < 32 for ch in tag):
+            raise Invalid("tags may not contain control characters")
+        key = tag.casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise Invalid(f"a photo may have at most {MAX_TAGS} tags")
+    return out
+
+
+def check_description(text: str) -> str:
+    if len(text) > MAX_DESCRIPTION:
+        raise Invalid(f"a description may have at most {MAX_DESCRIPTION} characters")
+    return text.strip()
+
+
+def parse_taken_at(value: str) -> PhotoDate:
+    """A user-supplied date: RFC 3339 with offset (or a bare date/time, read as UTC)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            moment = datetime.fromisoformat(text + "T12:00:00")
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"taken_at: {value!r} is not an RFC 3339 date-time") from None
+    if not 1800 <= moment.year <= 2200:
+        raise Invalid("taken_at: the year must be between 1800 and 2200")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.replace(tzinfo=None).isoformat(timespec="seconds")
+    return PhotoDate(taken_at=moment.isoformat(timespec="seconds"), taken_local=local, source="user")
+
+
+def date_from_exif(taken_local: str | None, offset_minutes: int | None, source: str) -> PhotoDate | None:
+    if not taken_local:
+        return None
+    try:
+        local = datetime.fromisoformat(taken_local)
+    except ValueError:
+        return None
+    tz = timezone(timedelta(minutes=offset_minutes)) if offset_minutes is not None else timezone.utc
+    return PhotoDate(
+        taken_at=local.replace(tzinfo=tz).isoformat(timespec="seconds"),
+        taken_local=local.isoformat(timespec="seconds"),
+        source=source,
+    )
+
+
+def upload_date(now: datetime) -> PhotoDate:
+    local = now.astimezone()
+    return PhotoDate(
+        taken_at=local.isoformat(timespec="seconds"),
+        taken_local=local.replace(tzinfo=None).isoformat(timespec="seconds"),
+        source="upload",
+    )
+
+
+# -- the photo aggregate ---------------------------------------------------------------------------
+
+
+class PhotoState(msgspec.Struct):
+    """What commands need to decide: folded from the photo's own stream."""
+
+    photo_id: str
+    owner: str | None = None
+    state: str = "none"  # none | library | trash | vault | purged
+    favourite: bool = False
+    key_id: str = ""
+    version: int = 0
+
+
+def load_photo(tx: Transaction, photo_id: str, owner: str) -> PhotoState:
+    """The photo as its owner may act on it; another user's photo is NotFound, like no photo."""
+    state = PhotoState(photo_id)
+    for recorded in tx.read_stream(photo_stream(photo_id)):
+        state.version = recorded.stream_version
+        event = recorded.event
+        if isinstance(event, PhotoUploaded):
+            state.owner, state.state, state.key_id = recorded.owner, "library", event.key_id
+        elif isinstance(event, PhotoFavourited):
+            state.favourite = True
+        elif isinstance(event, PhotoUnfavourited):
+            state.favourite = False
+        elif isinstance(event, PhotoTrashed):
+            state.state = "trash"
+        elif isinstance(event, PhotoRestored):
+            state.state = "library"
+        elif isinstance(event, PhotoPurged):
+            state.state = "purged"
+        else:
+            apply_other = _EXTRA_FOLDS.get(type(event))
+            if apply_other is not None:
+                apply_other(state, event)
+    if state.owner != owner or state.state in ("none", "purged"):
+        raise NotFound(f"no photo {photo_id}")
+    return state
+
+
+# Other modules (the vault) teach the aggregate about their events here.
+_EXTRA_FOLDS: dict[type[Event], object] = {}
+
+
+def check_version(state: PhotoState, version: int | None) -> None:
+    if version is not None and version != state.version:
+        raise ConcurrencyConflict(
+            f"photo {state.photo_id} is at version {state.version}, not {version}; reload and try again",
+            stream=photo_stream(state.photo_id), expected=version, actual=state.version,
+        )
+
+
+def data_key(tx: Transaction, state: PhotoState) -> bytes:
+    key = keystore.get(tx.conn, state.key_id)
+    if key is None:
+        raise NotFound(f"no photo {state.photo_id}")
+    return key
+
+
+def append_photo(tx: Transaction, state: PhotoState, events: list[Event], meta: Meta) -> int:
+    result = tx.append(photo_stream(state.photo_id), state.version, events, meta=meta)
+    state.version = result.stream_version
+    return result.stream_version
+
+
+def require_state(state: PhotoState, *allowed: str) -> None:
+    if state.state not in allowed:
+        raise Conflict(f"photo {state.photo_id} is in the {state.state}; this needs it in the {' or '.join(allowed)}")

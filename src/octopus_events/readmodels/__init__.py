@@ -1,0 +1,18 @@
+"""Read models: for each, the projector that builds its tables and the queries that read them.
+
+The tables are defined in `projections/<name>.sql`; a change there rebuilds the read model.
+"""
+
+from __future__ import annotations
+
+from ..projection import Projector
+from .albums import AlbumsProjector
+from .duplicates import DuplicatesProjector
+from .library import LibraryProjector
+from .search import SearchProjector
+from .storage import StorageProjector
+from .users import UsersProjector
+
+PROJECTORS: list[type[Projector]] = [
+    UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
+]

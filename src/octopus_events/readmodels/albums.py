@@ -1,0 +1,147 @@
+"""The albums read model: albums with their visible photos, covers and counts."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Sequence
+
+import msgspec
+
+from ..albums import AlbumCreated, AlbumDeleted, AlbumName, AlbumPhotosAdded, AlbumPhotosRemoved, AlbumRenamed
+from ..errors import NotFound
+from ..eventstore import RecordedEvent
+from ..photos import PhotoPurged
+from ..projection import Projector
+from .. import keystore, sealing
+from .library import PHOTO_SELECT, PhotoView, rfc3339_us, to_view
+
+
+def _open_name(conn: sqlite3.Connection, event: Any) -> str | None:
+    key = keystore.get(conn, event.key_id)
+    if key is None:
+        return None
+    tag = type(event).__struct_config__.tag
+    try:
+        return sealing.unseal_struct(key, event.sealed, AlbumName, context=f"{event.album_id}|{tag}".encode()).name
+    except sealing.SealError:
+        return None
+
+
+class AlbumsProjector(Projector):
+    name = "albums"
+    sql_file = "albums.sql"
+
+    def on_AlbumCreated(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, AlbumCreated)
+        name = _open_name(conn, event)
+        if name is None:
+            return
+        conn.execute(
+            f"INSERT OR REPLACE INTO {self.t.album} VALUES (?, ?, ?, ?, ?)",
+            (event.album_id, recorded.owner, name, rfc3339_us(recorded.recorded_us), recorded.stream_version),
+        )
+
+    def on_AlbumRenamed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, AlbumRenamed)
+        name = _open_name(conn, event)
+        if name is not None:
+            conn.execute(f"UPDATE {self.t.album} SET name = ?, version = ? WHERE id = ?", (name, recorded.stream_version, event.album_id))
+
+    def on_AlbumDeleted(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, AlbumDeleted)
+        conn.execute(f"DELETE FROM {self.t.album} WHERE id = ?", (event.album_id,))
+        conn.execute(f"DELETE FROM {self.t.album_photo} WHERE album_id = ?", (event.album_id,))
+
+    def on_AlbumPhotosAdded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, AlbumPhotosAdded)
+        conn.executemany(
+            f"INSERT OR IGNORE INTO {self.t.album_photo} VALUES (?, ?, ?)",
+            [(event.album_id, p, recorded.position * 10_000 + i) for i, p in enumerate(event.photo_ids)],
+        )
+        conn.execute(f"UPDATE {self.t.album} SET version = ? WHERE id = ?", (recorded.stream_version, event.album_id))
+
+    def on_AlbumPhotosRemoved(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, AlbumPhotosRemoved)
+        conn.executemany(
+            f"DELETE FROM {self.t.album_photo} WHERE album_id = ? AND photo_id = ?",
+            [(event.album_id, p) for p in event.photo_ids],
+        )
+        conn.execute(f"UPDATE {self.t.album} SET version = ? WHERE id = ?", (recorded.stream_version, event.album_id))
+
+    def on_PhotoPurged(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoPurged)
+        conn.execute(f"DELETE FROM {self.t.album_photo} WHERE photo_id = ?", (event.photo_id,))
+
+
+class Album(msgspec.Struct):
+    id: str
+    name: str
+    cover: str | None
+    count: int
+    created_at: str
+    version: int
+
+
+class AlbumDetail(Album):
+    photos: list[PhotoView] = []
+
+
+_VISIBLE = "JOIN photo p ON p.id = ap.photo_id AND p.state = 'library'"
+
+
+def _album(conn: sqlite3.Connection, row: Sequence[Any]) -> Album:
+    count, cover = conn.execute(
+        f"SELECT count(*), (SELECT ap2.photo_id FROM album_photo ap2 JOIN photo p2 ON p2.id = ap2.photo_id "
+        f"AND p2.state = 'library' WHERE ap2.album_id = ?1 ORDER BY ap2.position LIMIT 1) "
+        f"FROM album_photo ap {_VISIBLE} WHERE ap.album_id = ?1",
+        (row[0],),
+    ).fetchone()
+    return Album(row[0], row[1], cover, count, row[2], row[3])
+
+
+def list_albums(conn: sqlite3.Connection, owner: str) -> list[Album]:
+    rows = conn.execute(
+        "SELECT id, name, created_at, version FROM album WHERE owner = ? ORDER BY created_at DESC, id", (owner,)
+    ).fetchall()
+    return [_album(conn, r) for r in rows]
+
+
+def get(conn: sqlite3.Connection, owner: str, album_id: str) -> AlbumDetail:
+    row = conn.execute("SELECT id, name, created_at, version FROM album WHERE id = ? AND owner = ?", (album_id, owner)).fetchone()
+    if row is None:
+        raise NotFound(f"no album {album_id}")
+    album = _album(conn, row)
+    photos = conn.execute(
+        f"{PHOTO_SELECT} JOIN album_photo ap ON ap.photo_id = p.id WHERE ap.album_id = ? AND p.state = 'library' "
+        f"ORDER BY ap.position",
+        (album_id,),
+    ).fetchall()
+    return AlbumDetail(**msgspec.structs.asdict(album), photos=[to_view(r) for r in photos])
+
+
+def owned(conn: sqlite3.Connection, owner: str, album_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM album WHERE id = ? AND owner = ?", (album_id, owner)).fetchone() is not None
+
+
+def ids_of(conn: sqlite3.Connection, owner: str) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT id FROM album WHERE owner = ?", (owner,))]
+
+
+def visible_photos(conn: sqlite3.Connection, owner: str, photo_ids: Sequence[str]) -> set[str]:
+    marks = ",".join("?" * len(photo_ids))
+    return {r[0] for r in conn.execute(
+        f"SELECT id FROM photo WHERE owner = ? AND state = 'library' AND id IN ({marks})", (owner, *photo_ids)
+    )}
+
+
+def members(conn: sqlite3.Connection, album_id: str, photo_ids: Sequence[str]) -> set[str]:
+    marks = ",".join("?" * len(photo_ids))
+    return {r[0] for r in conn.execute(
+        f"SELECT photo_id FROM album_photo WHERE album_id = ? AND photo_id IN ({marks})", (album_id, *photo_ids)
+    )}

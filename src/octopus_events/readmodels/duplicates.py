@@ -1,0 +1,104 @@
+"""The duplicates read model: groups of near-identical photos by perceptual hash."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import msgspec
+
+from ..eventstore import RecordedEvent
+from ..media import hamming
+from ..photos import PhotoDetails, PhotoPurged, PhotoUploaded, Unsealer
+from ..projection import Projector
+from .library import PHOTO_SELECT, PhotoView, to_view
+
+MAX_DISTANCE = 4
+# 13+13+13+13+12 bits: any two hashes within MAX_DISTANCE agree on at least one band.
+BANDS = ((0, 13), (13, 13), (26, 13), (39, 13), (52, 12))
+
+
+def bands(phash: int) -> list[tuple[int, int]]:
+    unsigned = phash & 0xFFFFFFFFFFFFFFFF
+    return [(i, (unsigned >> shift) & ((1 << width) - 1)) for i, (shift, width) in enumerate(BANDS)]
+
+
+class DuplicatesProjector(Projector):
+    name = "duplicates"
+    sql_file = "duplicates.sql"
+
+    def on_PhotoUploaded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoUploaded)
+        details = Unsealer(conn).open(event, PhotoDetails)
+        if not isinstance(details, PhotoDetails):
+            return
+        owner, photo_id, phash = recorded.owner, event.photo_id, details.phash
+        candidates: dict[str, int] = {}
+        for band, value in bands(phash):
+            for other, other_hash in conn.execute(
+                f"SELECT photo_id, phash FROM {self.t.dup_band} WHERE owner = ? AND band = ? AND value = ?",
+                (owner, band, value),
+            ):
+                candidates[other] = other_hash
+        pairs = []
+        for other, other_hash in candidates.items():
+            distance = hamming(phash, other_hash)
+            if distance <= MAX_DISTANCE and other != photo_id:
+                a, b = sorted((photo_id, other))
+                pairs.append((owner, a, b, distance))
+        conn.executemany(f"INSERT OR REPLACE INTO {self.t.dup_pair} VALUES (?, ?, ?, ?)", pairs)
+        conn.executemany(
+            f"INSERT OR REPLACE INTO {self.t.dup_band} VALUES (?, ?, ?, ?, ?)",
+            [(owner, band, value, photo_id, phash) for band, value in bands(phash)],
+        )
+
+    def remove(self, conn: sqlite3.Connection, photo_id: str) -> None:
+        conn.execute(f"DELETE FROM {self.t.dup_band} WHERE photo_id = ?", (photo_id,))
+        conn.execute(f"DELETE FROM {self.t.dup_pair} WHERE b = ?", (photo_id,))
+        conn.execute(f"DELETE FROM {self.t.dup_pair} WHERE a = ?", (photo_id,))
+
+    def on_PhotoPurged(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoPurged)
+        self.remove(conn, event.photo_id)
+
+
+class DuplicateGroup(msgspec.Struct):
+    photos: list[PhotoView]
+    distance: int
+
+
+def groups(conn: sqlite3.Connection, owner: str, limit: int = 200) -> list[DuplicateGroup]:
+    """Connected groups of photos in the library whose hashes are within MAX_DISTANCE."""
+    pairs = conn.execute(
+        "SELECT d.a, d.b, d.distance FROM dup_pair d "
+        "JOIN photo pa ON pa.id = d.a AND pa.state = 'library' "
+        "JOIN photo pb ON pb.id = d.b AND pb.state = 'library' WHERE d.owner = ?",
+        (owner,),
+    ).fetchall()
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    worst: dict[str, int] = {}
+    for a, b, distance in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+    members: dict[str, list[str]] = {}
+    for a, b, distance in pairs:
+        root = find(a)
+        worst[root] = max(worst.get(root, 0), distance)
+    for x in list(parent):
+        members.setdefault(find(x), []).append(x)
+    out = []
+    for root, ids in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:limit]:
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(f"{PHOTO_SELECT} WHERE p.id IN ({marks}) ORDER BY p.taken_local, p.id", ids).fetchall()
+        out.append(DuplicateGroup([to_view(r) for r in rows], worst.get(root, 0)))
+    return out

@@ -1,0 +1,140 @@
+"""The search read model: FTS5 over filename, description, tags and camera, plus filters."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import date
+from typing import Any
+
+from ..errors import BadRequest
+from ..eventstore import RecordedEvent
+from ..photos import (
+    DescriptionSeal, PhotoDescribed, PhotoDetails, PhotoPurged, PhotoTagsSet, PhotoUploaded, TagsSeal, Unsealer,
+)
+from ..projection import Projector
+from .library import PHOTO_SELECT, PhotoPage, check_limit, decode_cursor, encode_cursor, to_view
+
+
+def camera_text(details: PhotoDetails) -> str:
+    c = details.camera
+    return " ".join(x for x in (c.make, c.model, c.lens) if x)
+
+
+class SearchProjector(Projector):
+    name = "search"
+    sql_file = "search.sql"
+
+    def _doc(self, conn: sqlite3.Connection, photo_id: str) -> int | None:
+        row = conn.execute(f"SELECT doc FROM {self.t.search_rowid} WHERE photo_id = ?", (photo_id,)).fetchone()
+        return row[0] if row else None
+
+    def on_PhotoUploaded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoUploaded)
+        details = Unsealer(conn).open(event, PhotoDetails)
+        if not isinstance(details, PhotoDetails):
+            return
+        cur = conn.execute(
+            f"INSERT INTO {self.t.search_doc} (photo_id, owner, filename, description, tags, camera) VALUES (?, ?, ?, ?, ?, ?)",
+            (event.photo_id, recorded.owner, details.filename, details.description, " ".join(details.tags), camera_text(details)),
+        )
+        conn.execute(f"INSERT OR REPLACE INTO {self.t.search_rowid} VALUES (?, ?)", (event.photo_id, cur.lastrowid))
+
+    def on_PhotoDescribed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoDescribed)
+        doc = self._doc(conn, event.photo_id)
+        sealed = Unsealer(conn).open(event, DescriptionSeal)
+        if doc is not None and isinstance(sealed, DescriptionSeal):
+            conn.execute(f"UPDATE {self.t.search_doc} SET description = ? WHERE rowid = ?", (sealed.description, doc))
+
+    def on_PhotoTagsSet(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoTagsSet)
+        doc = self._doc(conn, event.photo_id)
+        sealed = Unsealer(conn).open(event, TagsSeal)
+        if doc is not None and isinstance(sealed, TagsSeal):
+            conn.execute(f"UPDATE {self.t.search_doc} SET tags = ? WHERE rowid = ?", (" ".join(sealed.tags), doc))
+
+    def remove(self, conn: sqlite3.Connection, photo_id: str) -> None:
+        doc = self._doc(conn, photo_id)
+        if doc is not None:
+            conn.execute(f"DELETE FROM {self.t.search_doc} WHERE rowid = ?", (doc,))
+            conn.execute(f"DELETE FROM {self.t.search_rowid} WHERE photo_id = ?", (photo_id,))
+
+    def on_PhotoPurged(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoPurged)
+        self.remove(conn, event.photo_id)
+
+    def compact(self, conn: sqlite3.Connection) -> None:
+        # FTS5 keeps deleted terms in old segments until they merge (SQLite 3.40 has no
+        # 'secure-delete' option), so after a purge merge everything: the terms are then gone.
+        conn.execute(f"INSERT INTO {self.t.search_doc} ({self.t.search_doc}) VALUES ('optimize')")
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """User text as an FTS5 query: every word must match, as a prefix; no operators leak through."""
+    words = _WORD.findall(text)[:20]
+    return " ".join(f'"{w}"*' for w in words)
+
+
+def _day(value: str, name: str) -> str:
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        raise BadRequest(f"{name}: expected a date YYYY-MM-DD") from None
+
+
+def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: str | None = None,
+           date_from: str | None = None, date_to: str | None = None, camera: str | None = None,
+           favourite: bool | None = None, cursor: str | None = None, limit: int | None = None) -> PhotoPage:
+    n = check_limit(limit)
+    where = ["p.owner = ?", "p.state = 'library'"]
+    args: list[Any] = [owner]
+    join = ""
+    match_parts = []
+    if q and q.strip():
+        expr = fts_query(q)
+        if expr:
+            match_parts.append(expr)
+    if camera and camera.strip():
+        words = _WORD.findall(camera)[:10]
+        if words:
+            match_parts.append("camera : (" + " ".join(f'"{w}"*' for w in words) + ")")
+    if match_parts:
+        join = "JOIN search_doc s ON s.photo_id = p.id"
+        where.append("search_doc MATCH ?")
+        args.append(" AND ".join(f"({m})" for m in match_parts))
+        where.append("s.owner = ?")
+        args.append(owner)
+    if tag and tag.strip():
+        join += " JOIN photo_tag t ON t.photo_id = p.id AND t.owner = p.owner AND t.tag = ?"
+        args.insert(0, " ".join(tag.split()).casefold())
+    if date_from:
+        where.append("p.taken_local >= ?")
+        args.append(_day(date_from, "from"))
+    if date_to:
+        where.append("p.taken_local < ?")
+        args.append(_day(date_to, "to") + "T99")  # the whole "to" day is included
+    if favourite is not None:
+        where.append("p.favourite = ?")
+        args.append(int(favourite))
+    if cursor:
+        taken, pid = decode_cursor(cursor, 2)
+        where.append("(p.taken_local, p.id) < (?, ?)")
+        args += [taken, pid]
+    sql = f"{PHOTO_SELECT} {join} WHERE {' AND '.join(where)} ORDER BY p.taken_local DESC, p.id DESC LIMIT ?"
+    try:
+        rows = conn.execute(sql, (*args, n + 1)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "fts5" in str(exc):
+            raise BadRequest("q: the search text could not be understood") from None
+        raise
+    more = len(rows) > n
+    rows = rows[:n]
+    return PhotoPage([to_view(r) for r in rows], encode_cursor(rows[-1][14], rows[-1][0]) if more else None)

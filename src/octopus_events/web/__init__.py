@@ -1,0 +1,6 @@
+"""The HTTP shell: a Litestar app over `Octopus`. Nothing in here holds domain logic."""
+
+from types import ModuleType
+
+# Route modules register here as they are written; each exposes ROUTES.
+ROUTE_MODULES: list[ModuleType] = []

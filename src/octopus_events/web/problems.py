@@ -1,0 +1,111 @@
+"""The one place where errors become `application/problem+json` (RFC 9457).
+
+Domain errors map to statuses by class; validation errors from msgspec/Litestar become 400/422
+with the path of the bad field; anything else is a bug: logged with its traceback, answered as
+a plain 500 problem that reveals nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, ValidationException
+
+from .. import errors
+from ..media import errors as media_errors
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+STATUS: dict[type[Exception], int] = {
+    errors.BadRequest: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.ConcurrencyConflict: 409,
+    errors.Conflict: 409,
+    errors.Gone: 410,
+    errors.TooLarge: 413,
+    errors.UnsupportedMedia: 415,
+    errors.Invalid: 422,
+    errors.RateLimited: 429,
+    errors.Unavailable: 503,
+    errors.InsufficientStorage: 507,
+    errors.ConfigError: 500,
+    errors.IntegrityError: 500,
+    media_errors.UnsupportedMediaType: 415,
+    media_errors.BrokenImage: 422,
+    media_errors.ImageTooLarge: 422,
+}
+
+TITLES = {
+    400: "Malformed request", 401: "Not signed in", 403: "Not allowed", 404: "Not found",
+    405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Too large",
+    415: "Unsupported media type", 422: "Invalid field", 429: "Too many requests",
+    500: "Internal error", 503: "Temporarily unavailable", 507: "Insufficient storage",
+}
+
+
+def problem(status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
+            **extra: Any) -> Response[bytes]:
+    body = {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status, "detail": detail}
+    body.update(extra)
+    return Response(msgspec.json.encode(body), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _status_for(exc: Exception) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def handle_domain(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    status = _status_for(exc)
+    detail = getattr(exc, "detail", None) or str(exc)
+    headers = None
+    if isinstance(exc, errors.RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    if status >= 500 and status != 503 and status != 507:
+        log.error("%s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    title = getattr(exc, "title", None) if status < 500 else None
+    return problem(status, detail, title=title, headers=headers)
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    detail = exc.detail or TITLES.get(status, "Error")
+    if isinstance(exc, ValidationException):
+        # Litestar reports body/parameter decoding failures here; keep its field path.
+        extra = exc.extra
+        if isinstance(extra, list) and extra:
+            parts = []
+            for item in extra:
+                if isinstance(item, dict):
+                    key = item.get("key") or item.get("source") or ""
+                    parts.append(f"{key}: {item.get('message', '')}".strip(": "))
+            if parts:
+                detail = f"{detail}: " + "; ".join(parts)
+        return problem(400, detail)
+    if isinstance(exc, NotAuthorizedException):
+        return problem(401, exc.detail or "sign in first")
+    if isinstance(exc, NotFoundException):
+        return problem(404, "no such resource")
+    return problem(status, detail, headers=exc.headers)
+
+
+def handle_bug(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return problem(500, "the server hit a bug; it has been logged")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    errors.OctopusError: handle_domain,
+    media_errors.MediaError: handle_domain,
+    HTTPException: handle_http,
+    Exception: handle_bug,
+}
