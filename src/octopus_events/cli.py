@@ -1,0 +1,429 @@
+"""The `octopus` command: a thin shell over `Octopus`, `backup` and `verify`.
+
+Each command group is added by one function `add_<group>(commands, common)` listed in
+`COMMAND_GROUPS`; a new group (users, import, gc) writes its own function and appends it there.
+A command's handler takes the parsed arguments and returns the exit code. Expected failures
+(`OctopusError`, a file that cannot be read, a locked database) become one line on stderr,
+`octopus: <message>`, and exit 1; usage mistakes exit 2. A traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, NoReturn, Sequence
+
+import msgspec
+
+from . import __version__
+from .application import DataPaths, Octopus
+from .config import Config, load_config
+from .errors import ConfigError, OctopusError
+from .eventstore import RecordedEvent
+from .events import Event
+
+PROG = "octopus"
+
+
+class UsageError(Exception):
+    """A mistake in the command line itself (exit 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line instead of usage text plus message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog.removeprefix(PROG + ' ')}: {message} (see {self.prog} --help)")
+
+
+def _common() -> argparse.ArgumentParser:
+    common = Parser(add_help=False)
+    # SUPPRESS: a subcommand's own default must not overwrite `--config` given before it.
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default: $OCTOPUS_CONFIG, else <data_dir>/config.toml, else built-in)")
+    return common
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    return load_config(getattr(args, "config", None))
+
+
+def _existing_library(config: Config) -> DataPaths:
+    """Commands that inspect a library refuse to create an empty one where none was."""
+    paths = DataPaths(config.data_dir)
+    if not paths.db.is_file():
+        raise ConfigError(f"no library at {paths.root} (start it once with: octopus serve)")
+    return paths
+
+
+@contextmanager
+def open_library(args: argparse.Namespace, *, start_projections: bool = True) -> Iterator[Octopus]:
+    """The library for a command. Without `start_projections` nothing is caught up or rebuilt, so
+    inspecting commands (status, verify, export) see the library exactly as it is and write nothing."""
+    config = config_from(args)
+    _existing_library(config)
+    octopus = Octopus(config)
+    try:
+        if start_projections:
+            octopus.open(background_rebuilds=False)
+        else:
+            octopus.store.open()
+        yield octopus
+    finally:
+        octopus.close()
+
+
+# -- serve ------------------------------------------------------------------------------------
+class _Stop(BaseException):
+    """Raised by our SIGINT/SIGTERM handler to unwind into the clean shutdown path."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise _Stop(signum)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before opening the library, so a busy port fails fast with one line."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    try:
+        return socket.create_server((host, port), family=family, backlog=128)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason.lower()}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .web.app import create_app
+
+    config = config_from(args)
+    host = args.host or config.server.host
+    port = config.server.port if args.port is None else args.port
+    if not 0 <= port < 65536:
+        raise UsageError(f"serve: --port {port} is not a TCP port")
+    level = config.log.level
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sock = _listen(host, port)
+    actual_port = sock.getsockname()[1]
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    octopus = Octopus(config)
+    try:
+        octopus.open()
+        app = create_app(octopus)
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_level=level, lifespan="on", access_log=level == "debug", server_header=False)
+        )
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{actual_port}/"
+
+        async def run() -> None:
+            task = asyncio.create_task(server.serve(sockets=[sock]))
+            while not server.started and not task.done():
+                await asyncio.sleep(0.02)
+            if server.started:
+                _say(f"Octopus Photos is running at {url} (data: {octopus.paths.root})")
+            await task
+
+        try:
+            asyncio.run(run())
+        except SystemExit as exc:
+            # uvicorn exits this way when the app's start-up fails; it has logged why.
+            if exc.code not in (0, None):
+                return _fail("the server failed to start (see the log above)")
+        return 0
+    except _Stop:
+        # uvicorn re-raises the signal it handled once it has shut down; either way we land here.
+        return 0
+    finally:
+        try:
+            octopus.close()
+        finally:
+            sock.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def add_serve(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("serve", parents=[common], help="run the server (UI + API)",
+                            description="Serve the UI and the API; creates the data dir on first start.")
+    p.add_argument("--host", help="address to listen on (default: server.host)")
+    p.add_argument("--port", type=int, help="port to listen on (default: server.port; 0 picks a free one)")
+    p.set_defaults(handler=cmd_serve)
+
+
+# -- projections ------------------------------------------------------------------------------
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def cmd_projections_status(args: argparse.Namespace) -> int:
+    with open_library(args, start_projections=False) as octopus:
+        statuses = octopus.engine.status()
+    if not statuses:
+        _say("no projections")
+        return 0
+    rows = [("name", "mode", "version", "position", "lag", "state", "rebuilt_at", "progress")]
+    for s in statuses:
+        progress = "-" if s.progress is None else f"{s.progress:.0%}"
+        rows.append((s.name, s.mode, s.version, str(s.position), str(s.lag), s.state, s.rebuilt_at or "-", progress))
+    _say(_table(rows))
+    for s in statuses:
+        if s.error:
+            _say(f"{s.name}: {s.error}")
+    return 0
+
+
+def cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    from concurrent.futures import ThreadPoolExecutor, TimeoutError as Pending
+
+    from .application import all_projectors
+
+    known = [p.name for p in all_projectors()]
+    if args.all == bool(args.names):
+        raise UsageError("projections rebuild: name one or more projections, or pass --all")
+    names = known if args.all else args.names
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        return _fail(f"no projection named {unknown[0]!r} (known: {', '.join(known) or 'none'})")
+    # Opening catches every projector up first, so the ones not named are current as well.
+    with open_library(args) as octopus, ThreadPoolExecutor(1) as pool:
+        engine = octopus.engine
+        for name in names:
+            started = time.perf_counter()
+            done = pool.submit(engine.rebuild, name, wait=True)
+            shown = -1.0
+            while True:
+                try:
+                    done.result(timeout=0.5)  # re-raises a failed rebuild (Unavailable: one line)
+                    break
+                except Pending:
+                    progress = next(s.progress for s in engine.status() if s.name == name)
+                    if progress is not None and progress - shown >= 0.05:
+                        shown = progress
+                        print(f"{name}: {progress:.0%}", file=sys.stderr, flush=True)
+            status = next(s for s in engine.status() if s.name == name)
+            _say(f"{name}: rebuilt to position {status.position} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def add_projections(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("projections", parents=[common], help="read models: status and rebuilds",
+                            description="Inspect and rebuild the read models built from the log.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    s = sub.add_parser("status", parents=[common], help="one line per projection",
+                       description="name, mode, version, position, lag, state, rebuilt_at, progress")
+    s.set_defaults(handler=cmd_projections_status)
+    r = sub.add_parser("rebuild", parents=[common], help="rebuild from the log (waits, shows progress)",
+                       description="Rebuild read models from the log; reads and writes keep working meanwhile.")
+    r.add_argument("names", nargs="*", metavar="NAME", help="projections to rebuild")
+    r.add_argument("--all", action="store_true", help="rebuild every projection")
+    r.set_defaults(handler=cmd_projections_rebuild)
+
+
+# -- events -----------------------------------------------------------------------------------
+class ExportedEvent(msgspec.Struct, frozen=True):
+    """One line of `octopus events export`. `data` is the event in its current shape (upcast when
+    it was stored by an older version); `type_version` is the version of that shape."""
+
+    position: int
+    event_id: str
+    stream: str
+    stream_version: int
+    type: str
+    type_version: int
+    recorded_at: str
+    actor: str | None
+    owner: str | None
+    correlation_id: str | None
+    causation_id: str | None
+    data: Event
+
+
+def rfc3339(recorded_us: int) -> str:
+    return datetime.fromtimestamp(recorded_us / 1_000_000, tz=timezone.utc).isoformat(timespec="microseconds")
+
+
+def exported(r: RecordedEvent) -> ExportedEvent:
+    return ExportedEvent(
+        r.position, r.event_id, r.stream, r.stream_version, r.type, type(r.event).version, rfc3339(r.recorded_us),
+        r.actor, r.owner, r.correlation_id, r.causation_id, r.event,
+    )
+
+
+def cmd_events_export(args: argparse.Namespace) -> int:
+    encoder = msgspec.json.Encoder()
+    out = sys.stdout.buffer
+    buf = bytearray()
+    with open_library(args, start_projections=False) as octopus:
+        for batch in octopus.store.iter_all(args.after):
+            for r in batch:
+                encoder.encode_into(exported(r), buf, -1)
+                buf += b"\n"
+            out.write(buf)
+            buf.clear()
+    out.flush()
+    return 0
+
+
+def _tail_line(r: RecordedEvent) -> str:
+    when = datetime.fromtimestamp(r.recorded_us / 1_000_000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{r.position:>8}  {when}  {r.stream}  {r.type}  {r.actor or '-'}"
+
+
+def cmd_events_tail(args: argparse.Namespace) -> int:
+    with open_library(args, start_projections=False) as octopus:
+        store = octopus.store
+        after = args.after if args.after is not None else max(0, store.head() - args.lines)
+        try:
+            while True:
+                for batch in store.iter_all(after):
+                    for r in batch:
+                        print(_tail_line(r))
+                    after = batch[-1].position
+                sys.stdout.flush()
+                if not args.follow:
+                    return 0
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            return 0
+
+
+def add_events(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("events", parents=[common], help="read the event log",
+                            description="Read the event log: follow it, or export it as NDJSON.")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    t = sub.add_parser("tail", parents=[common], help="recent events, one line each",
+                       description="Print events as: position, time (UTC), stream, type, actor.")
+    t.add_argument("--after", type=int, metavar="N", help="start after position N (default: the last --lines)")
+    t.add_argument("-n", "--lines", type=int, default=20, metavar="K", help="how many recent events (default 20)")
+    t.add_argument("-f", "--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    t.set_defaults(handler=cmd_events_tail)
+    e = sub.add_parser("export", parents=[common], help="NDJSON to stdout, one event a line",
+                       description="Write the log as NDJSON: one JSON object per event, in log order.")
+    e.add_argument("--after", type=int, default=0, metavar="N", help="start after position N (default 0)")
+    e.set_defaults(handler=cmd_events_export)
+
+
+# -- verify -----------------------------------------------------------------------------------
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import check_library
+
+    with open_library(args, start_projections=False) as octopus:
+        report = check_library(octopus)
+    if report.ok:
+        _say(f"ok: {report.events} events, head {report.head}, {report.projections_current} projections current")
+        return 0
+    for problem in report.problems:
+        _say(f"FAILED: {problem}")
+    return 1
+
+
+def add_verify(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("verify", parents=[common], help="check the log and what is built from it",
+                            description="Check the log's hash chain and positions and every projection's "
+                                        "checkpoint and version; exit 1 on the first problem.")
+    p.set_defaults(handler=cmd_verify)
+
+
+# -- backup -----------------------------------------------------------------------------------
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import backup
+
+    config = config_from(args)
+    paths = _existing_library(config)
+    config_file = Path(args.config) if getattr(args, "config", None) else None
+    report = backup(paths.root, Path(args.dest), config_file=config_file,
+                    progress=lambda step: print(f"backup: {step}", file=sys.stderr, flush=True))
+    how = "hard-linked" if report.blobs_linked else "copied"
+    _say(f"backup: {report.events} events (head {report.head}), database {report.db_bytes} bytes, "
+         f"{report.blobs} blobs {how} ({report.blob_bytes} bytes)"
+         f"{', config.toml' if report.config_copied else ''} -> {report.dest} in {report.seconds:.1f} s")
+    if not report.verified:
+        return _fail(f"the backup in {report.dest} does not verify: {report.problem}")
+    _say("backup: the copy verifies")
+    return 0
+
+
+def add_backup(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("backup", parents=[common], help="consistent copy, also while the server runs",
+                            description="Copy the database (SQLite online backup), the blobs and config.toml "
+                                        "into DEST, a new or empty directory, then verify the copy.")
+    p.add_argument("dest", metavar="DEST", help="directory to create (or an empty one)")
+    p.set_defaults(handler=cmd_backup)
+
+
+# -- entry point ------------------------------------------------------------------------------
+COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    add_serve, add_projections, add_events, add_verify, add_backup,
+]
+"""One function per command group; each adds its subcommands with `common` as a parent parser."""
+
+
+def build_parser() -> Parser:
+    common = _common()
+    parser = Parser(prog=PROG, parents=[common], description="Octopus Photos: a self-hosted photo library.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+    for add_group in COMMAND_GROUPS:
+        add_group(commands, common)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the command, and turn expected failures into one line. Returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        code = args.handler(args)
+        sys.stdout.flush()  # inside the try, so a closed pipe is handled below
+        return code
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except OctopusError as exc:
+        return _fail(str(exc))
+    except BrokenPipeError:
+        # `octopus events export | head`: the reader left; that is not our failure. Point stdout
+        # at /dev/null so the interpreter's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except sqlite3.Error as exc:
+        return _fail(f"database: {exc}")
+    except OSError as exc:
+        # Report the path involved when there is one: "permission denied: /srv/photos/octopus.db".
+        where = exc.filename or ""
+        return _fail(f"{exc.strerror or exc}{': ' + str(where) if where else ''}")
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console entry point (`octopus`)."""
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()
