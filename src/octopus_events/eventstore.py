@@ -113,7 +113,10 @@ class Transaction:
         self.store = store
         self.conn = conn
         self.recorded: list[RecordedEvent] = []
-        self._head, self._hash = store._head, store._last_hash
+        # Read the tail inside the transaction, not from a cache: another process (the CLI next
+        # to a running server) may have appended since, and BEGIN IMMEDIATE has locked it out now.
+        row = conn.execute("SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").fetchone()
+        self._head, self._hash = (row[0], row[1]) if row else (0, _GENESIS)
         self._after: list[Callable[[], None]] = []
 
     def stream_version(self, stream: str) -> int:
@@ -314,6 +317,10 @@ class EventStore:
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
+
+    def head_cached(self) -> int:
+        """The head as this process last committed or loaded it (no query: for health checks)."""
+        return self._head
 
     def head(self) -> int:
         """Position of the last committed event (0 for an empty log)."""

@@ -127,9 +127,24 @@ class PhotoPurged(Event):
     reason: str  # deleted | trash_expired | account_deleted
 
 
+class PhotoMovedToVault(Event):
+    """The photo left the library for its owner's vault. Its data key is destroyed with this
+    event, so every sealed copy of its fields in the log is unreadable from now on."""
+
+    photo_id: str
+
+
+class PhotoLeftVault(Event):
+    """The photo came back from the vault, with its fields sealed under a fresh data key."""
+
+    photo_id: str
+    key_id: str
+    sealed: bytes  # PhotoDetails
+
+
 PHOTO_EVENTS = (
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited,
-    PhotoTrashed, PhotoRestored, PhotoPurged,
+    PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault,
 )
 
 # -- sealing helpers -----------------------------------------------------------------------------
@@ -293,17 +308,13 @@ def load_photo(tx: Transaction, photo_id: str, owner: str) -> PhotoState:
             state.state = "library"
         elif isinstance(event, PhotoPurged):
             state.state = "purged"
-        else:
-            apply_other = _EXTRA_FOLDS.get(type(event))
-            if apply_other is not None:
-                apply_other(state, event)
+        elif isinstance(event, PhotoMovedToVault):
+            state.state = "vault"
+        elif isinstance(event, PhotoLeftVault):
+            state.state, state.key_id = "library", event.key_id
     if state.owner != owner or state.state in ("none", "purged"):
         raise NotFound(f"no photo {photo_id}")
     return state
-
-
-# Other modules (the vault) teach the aggregate about their events here.
-_EXTRA_FOLDS: dict[type[Event], object] = {}
 
 
 def check_version(state: PhotoState, version: int | None) -> None:

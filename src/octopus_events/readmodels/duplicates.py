@@ -8,7 +8,7 @@ import msgspec
 
 from ..eventstore import RecordedEvent
 from ..media import hamming
-from ..photos import PhotoDetails, PhotoPurged, PhotoUploaded, Unsealer
+from ..photos import PhotoDetails, PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoUploaded, Unsealer
 from ..projection import Projector
 from .library import PHOTO_SELECT, PhotoView, to_view
 
@@ -28,7 +28,7 @@ class DuplicatesProjector(Projector):
 
     def on_PhotoUploaded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
-        assert isinstance(event, PhotoUploaded)
+        assert isinstance(event, (PhotoUploaded, PhotoLeftVault))
         details = Unsealer(conn).open(event, PhotoDetails)
         if not isinstance(details, PhotoDetails):
             return
@@ -59,8 +59,11 @@ class DuplicatesProjector(Projector):
 
     def on_PhotoPurged(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
-        assert isinstance(event, PhotoPurged)
+        assert isinstance(event, (PhotoPurged, PhotoMovedToVault))
         self.remove(conn, event.photo_id)
+
+    on_PhotoMovedToVault = on_PhotoPurged
+    on_PhotoLeftVault = on_PhotoUploaded
 
 
 class DuplicateGroup(msgspec.Struct):

@@ -22,8 +22,8 @@ from ..errors import BadRequest, NotFound
 from ..eventstore import RecordedEvent
 from ..photos import (
     Camera, DescriptionSeal, Exposure, Gps, PhotoDate, PhotoDescribed, PhotoDetails, PhotoFavourited,
-    PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited,
-    PhotoUploaded, TagsSeal, Unsealer,
+    PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed,
+    PhotoUnfavourited, PhotoUploaded, TagsSeal, Unsealer,
 )
 from ..projection import Projector
 
@@ -128,6 +128,19 @@ class LibraryProjector(Projector):
                 row["state"], row["trashed_at"], row["purge_at"] = "library", None, None
             elif kind is PhotoPurged:
                 rows[photo_id] = None
+            elif kind is PhotoMovedToVault:
+                # Nothing personal stays in the clear: only that a vault photo with this id exists.
+                for column in _PERSONAL:
+                    row[column] = None
+                row.update(state="vault", description="", tags="[]", favourite=0, trashed_at=None, purge_at=None,
+                           taken_local=row["uploaded_at"][:19], md=row["uploaded_at"][5:10])
+            elif kind is PhotoLeftVault:
+                if unsealer is None:
+                    unsealer = Unsealer(conn, batch)
+                back = unsealer.open(event, PhotoDetails)
+                row.update(state="library")
+                if isinstance(back, PhotoDetails):
+                    _apply_details(row, back)
             else:
                 if unsealer is None:
                     unsealer = Unsealer(conn, batch)
@@ -143,9 +156,6 @@ class LibraryProjector(Projector):
                     sealed_date = unsealer.open(event, PhotoDate)
                     if isinstance(sealed_date, PhotoDate):
                         _apply_date(row, sealed_date)
-            apply_other = EXTRA_HANDLERS.get(kind)
-            if apply_other is not None:
-                rows[photo_id] = apply_other(row, recorded)
         if rows:
             self._write(conn, before, rows)
 
@@ -213,15 +223,12 @@ class LibraryProjector(Projector):
 
 _HANDLED = {
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited,
-    PhotoTrashed, PhotoRestored, PhotoPurged,
+    PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault,
 }
-# The vault adds its events here: handler(row, recorded) -> new row or None (gone from view).
-EXTRA_HANDLERS: dict[type, Any] = {}
-
-
-def register_extra(kind: type, handler: Any) -> None:
-    _HANDLED.add(kind)
-    EXTRA_HANDLERS[kind] = handler
+_PERSONAL = (
+    "sha256", "filename", "taken_at", "taken_source", "make", "model", "lens", "iso", "f_number",
+    "exposure_time", "focal_length", "gps_lat", "gps_lon", "phash",
+)
 
 
 # -- views ------------------------------------------------------------------------------------------

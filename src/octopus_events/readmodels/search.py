@@ -10,7 +10,8 @@ from typing import Any
 from ..errors import BadRequest
 from ..eventstore import RecordedEvent
 from ..photos import (
-    DescriptionSeal, PhotoDescribed, PhotoDetails, PhotoPurged, PhotoTagsSet, PhotoUploaded, TagsSeal, Unsealer,
+    DescriptionSeal, PhotoDescribed, PhotoDetails, PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoTagsSet,
+    PhotoUploaded, TagsSeal, Unsealer,
 )
 from ..projection import Projector
 from .library import PHOTO_SELECT, PhotoPage, check_limit, decode_cursor, encode_cursor, to_view
@@ -31,7 +32,7 @@ class SearchProjector(Projector):
 
     def on_PhotoUploaded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
-        assert isinstance(event, PhotoUploaded)
+        assert isinstance(event, (PhotoUploaded, PhotoLeftVault))
         details = Unsealer(conn).open(event, PhotoDetails)
         if not isinstance(details, PhotoDetails):
             return
@@ -65,8 +66,11 @@ class SearchProjector(Projector):
 
     def on_PhotoPurged(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
-        assert isinstance(event, PhotoPurged)
+        assert isinstance(event, (PhotoPurged, PhotoMovedToVault))
         self.remove(conn, event.photo_id)
+
+    on_PhotoMovedToVault = on_PhotoPurged
+    on_PhotoLeftVault = on_PhotoUploaded
 
     def compact(self, conn: sqlite3.Connection) -> None:
         # FTS5 keeps deleted terms in old segments until they merge (SQLite 3.40 has no
