@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, TYPE_CHECKING
 
 import msgspec
 
@@ -45,13 +45,15 @@ class UserRegistered(Event):
     key_id: str
     admin: bool
     quota_bytes: int
-    sealed: bytes  # UserNames
+    sealed: bytes
+    sealed_struct: ClassVar[type] = UserNames
 
 
 class UserProfileChanged(Event):
     user_id: str
     key_id: str
-    sealed: bytes  # DisplayNameSeal
+    sealed: bytes
+    sealed_struct: ClassVar[type] = DisplayNameSeal
 
 
 class UserPasswordChanged(Event):
@@ -62,7 +64,8 @@ class UserSignedIn(Event):
     user_id: str
     key_id: str
     new_device: bool
-    sealed: bytes  # DeviceSeal
+    sealed: bytes
+    sealed_struct: ClassVar[type] = DeviceSeal
 
 
 class UserDeleted(Event):

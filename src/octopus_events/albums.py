@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Sequence
+from typing import ClassVar, Sequence, TYPE_CHECKING
 
 import msgspec
 
@@ -26,13 +26,15 @@ class AlbumName(msgspec.Struct):
 class AlbumCreated(Event):
     album_id: str
     key_id: str
-    sealed: bytes  # AlbumName
+    sealed: bytes
+    sealed_struct: ClassVar[type] = AlbumName
 
 
 class AlbumRenamed(Event):
     album_id: str
     key_id: str
-    sealed: bytes  # AlbumName
+    sealed: bytes
+    sealed_struct: ClassVar[type] = AlbumName
 
 
 class AlbumDeleted(Event):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import msgspec
 
@@ -82,25 +82,29 @@ class PhotoUploaded(Event):
     width: int
     height: int
     orientation: int
-    sealed: bytes  # PhotoDetails
+    sealed: bytes
+    sealed_struct: ClassVar[type] = PhotoDetails
 
 
 class PhotoDescribed(Event):
     photo_id: str
     key_id: str
-    sealed: bytes  # DescriptionSeal
+    sealed: bytes
+    sealed_struct: ClassVar[type] = DescriptionSeal
 
 
 class PhotoRedated(Event):
     photo_id: str
     key_id: str
-    sealed: bytes  # PhotoDate
+    sealed: bytes
+    sealed_struct: ClassVar[type] = PhotoDate
 
 
 class PhotoTagsSet(Event):
     photo_id: str
     key_id: str
-    sealed: bytes  # TagsSeal
+    sealed: bytes
+    sealed_struct: ClassVar[type] = TagsSeal
 
 
 class PhotoFavourited(Event):
@@ -139,7 +143,8 @@ class PhotoLeftVault(Event):
 
     photo_id: str
     key_id: str
-    sealed: bytes  # PhotoDetails
+    sealed: bytes
+    sealed_struct: ClassVar[type] = PhotoDetails
 
 
 PHOTO_EVENTS = (
