@@ -55,6 +55,9 @@ def render() -> str:
     ]
     by_module: dict[str, list[type[Event]]] = {}
     for cls in events_module.event_types().values():
+        # The registry is process-wide: event classes a test defines are not the product's.
+        if not cls.__module__.startswith("octopus_events."):
+            continue
         by_module.setdefault(cls.__module__, []).append(cls)
     for module in sorted(by_module):
         lines.append(f"## {module}")
