@@ -12,11 +12,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from octopus_events.errors import ConcurrencyConflict
 from octopus_events.events import Event
@@ -95,6 +97,17 @@ def wait_for_health(proc: subprocess.Popen[Any], port: int, timeout: float = 30.
             pass
         time.sleep(0.05)
     raise AssertionError(f"no answer from {url} within {timeout} s")
+
+
+@contextmanager
+def watchdog(proc: subprocess.Popen[Any], seconds: float = 60.0) -> Iterator[None]:
+    """Kill `proc` if the block takes longer than `seconds`, so a blocking readline cannot hang the run."""
+    timer = threading.Timer(seconds, proc.kill)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from eventlog_support import (
-    ProbeNoted, ProbeTagged, child_cmd, child_env, flip_byte_of_marker, octopus_cmd, stop, wait_for_health,
+    ProbeNoted, ProbeTagged, child_cmd, child_env, flip_byte_of_marker, octopus_cmd, stop, wait_for_health, watchdog,
 )
 from octopus_events.application import Octopus, all_projectors
 from octopus_events.config import load_config
@@ -130,10 +130,11 @@ def test_events_tail_follow_prints_new_events(library: Path) -> None:
                             env=child_env(OCTOPUS_STORAGE_DATA_DIR=str(library)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)
+        time.sleep(0.5)  # started or not, --after 6 makes it print position 7
         with EventStore(library / "octopus.db") as store:
             store.append("photo-3", 0, [ProbeNoted(text="late")], meta=Meta(actor="dave"))
-        line = proc.stdout.readline()  # type: ignore[union-attr]
+        with watchdog(proc, 30):
+            line = proc.stdout.readline()  # type: ignore[union-attr]
         assert line.split()[0] == "7" and line.split()[-1] == "dave"
     finally:
         proc.kill()
@@ -183,7 +184,8 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], int]:
     """`octopus serve --port 0`; the port is read from the line it prints once listening."""
     proc = subprocess.Popen(octopus_cmd("serve", "--port", "0"), env=child_env(OCTOPUS_STORAGE_DATA_DIR=str(data_dir)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()  # type: ignore[union-attr]
+    with watchdog(proc, 60):
+        line = proc.stdout.readline()  # type: ignore[union-attr]
     if not line.startswith("Octopus Photos is running at http://127.0.0.1:"):
         proc.kill()
         raise AssertionError(f"unexpected first line {line!r}: {proc.stderr.read()}")  # type: ignore[union-attr]

@@ -8,12 +8,13 @@ import random
 import sqlite3
 import subprocess
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from eventlog_support import ProbeNoted, child_cmd, child_env
+from eventlog_support import ProbeNoted, child_cmd, child_env, watchdog
 from octopus_events.application import Octopus
 from octopus_events.config import load_config
 from octopus_events.errors import ConcurrencyConflict
@@ -51,14 +52,17 @@ def test_sigkill_mid_append_loses_nothing_acknowledged(tmp_path: Path, round_: i
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         try:
-            wanted = rng.randint(20, 120)
-            for _ in range(wanted):
-                line = child.stdout.readline()  # type: ignore[union-attr]
-                assert line, f"appender died: {child.stderr.read()}"  # type: ignore[union-attr]
-                acknowledged = max(acknowledged, int(line))
+            with watchdog(child, 60):
+                for _ in range(rng.randint(20, 120)):
+                    line = child.stdout.readline()  # type: ignore[union-attr]
+                    assert line, f"appender died: {child.stderr.read()}"  # type: ignore[union-attr]
+                time.sleep(rng.uniform(0, 0.02))  # land anywhere in the loop, often inside a commit
         finally:
-            child.kill()  # SIGKILL: no handler, no flush, no rollback; the appender is mid-loop
+            child.kill()  # SIGKILL: no handler, no flush, no rollback
             child.wait(10)
+        # Everything it printed was acknowledged, including lines we had not read yet.
+        printed = child.stdout.read().splitlines(keepends=True)  # type: ignore[union-attr]
+        acknowledged = max([acknowledged, int(line)] + [int(l) for l in printed if l.endswith("\n")])
         assert child.returncode == -9
         rows = assert_log_is_whole(data_dir / "octopus.db")
         head = rows[-1][0]
