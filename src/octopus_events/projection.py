@@ -72,7 +72,11 @@ def _split_statements(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def load_sql(filename: str) -> SqlSpec:
-    text = read_text("projections", filename)
+    return parse_sql(read_text("projections", filename), filename)
+
+
+@functools.lru_cache(maxsize=None)
+def parse_sql(text: str, filename: str) -> SqlSpec:
     tables, indexes, table_sql, index_sql = [], [], [], []
     for statement in _split_statements(text):
         body = "\n".join(l for l in statement.splitlines() if not l.strip().startswith("--"))
@@ -102,6 +106,8 @@ class Projector:
 
     name: ClassVar[str]
     sql_file: ClassVar[str]
+    # Tests may define their tables inline instead of in projections/.
+    sql_text: ClassVar[str | None] = None
     code_version: ClassVar[int] = 1
     inline: ClassVar[bool] = True
     # Events folded per rebuild transaction: big enough to amortise a commit, small enough that
@@ -110,15 +116,21 @@ class Projector:
 
     def __init__(self, suffix: str = "") -> None:
         self.suffix = suffix
-        self.spec = load_sql(self.sql_file)
+        self.spec = self.sql_spec()
         self.t = Tables({name: name + suffix for name in self.spec.tables})
         self.handlers: dict[str, Handler] = {
             attr[3:]: getattr(self, attr) for attr in dir(type(self)) if attr.startswith("on_")
         }
 
     @classmethod
+    def sql_spec(cls) -> SqlSpec:
+        if cls.sql_text is not None:
+            return parse_sql(cls.sql_text, cls.name)
+        return load_sql(cls.sql_file)
+
+    @classmethod
     def version(cls) -> str:
-        digest = hashlib.sha256(load_sql(cls.sql_file).text.encode())
+        digest = hashlib.sha256(cls.sql_spec().text.encode())
         digest.update(f"|{cls.code_version}".encode())
         return digest.hexdigest()[:16]
 
@@ -220,7 +232,7 @@ class ProjectionEngine:
 
     def _tables_exist(self, cls: type[Projector], row: dict[str, Any]) -> bool:
         names = set(json.loads(row["tables"] or "[]"))
-        wanted = set(load_sql(cls.sql_file).tables)
+        wanted = set(cls.sql_spec().tables)
         if names != wanted:
             return False
         have = {r[0] for r in self.store.reader().execute("SELECT name FROM sqlite_master WHERE type='table'")}

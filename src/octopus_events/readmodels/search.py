@@ -36,11 +36,14 @@ class SearchProjector(Projector):
         details = Unsealer(conn).open(event, PhotoDetails)
         if not isinstance(details, PhotoDetails):
             return
-        cur = conn.execute(
-            f"INSERT INTO {self.t.search_doc} (photo_id, owner, filename, description, tags, camera) VALUES (?, ?, ?, ?, ?, ?)",
-            (event.photo_id, recorded.owner, details.filename, details.description, " ".join(details.tags), camera_text(details)),
+        # The document's rowid is the event's log position: the same in a replay as it was live.
+        conn.execute(
+            f"INSERT INTO {self.t.search_doc} (rowid, photo_id, owner, filename, description, tags, camera) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (recorded.position, event.photo_id, recorded.owner, details.filename, details.description,
+             " ".join(details.tags), camera_text(details)),
         )
-        conn.execute(f"INSERT OR REPLACE INTO {self.t.search_rowid} VALUES (?, ?)", (event.photo_id, cur.lastrowid))
+        conn.execute(f"INSERT OR REPLACE INTO {self.t.search_rowid} VALUES (?, ?)", (event.photo_id, recorded.position))
 
     def on_PhotoDescribed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
