@@ -53,6 +53,7 @@ def library(tmp_path: Path) -> Path:
                          meta=Meta(actor="alice", correlation_id="req-1"))
         lib.store.append("photo-2", 0, [ProbeNoted(text="MARKER-CLI-7f3e2")], meta=Meta(actor="bob"))
         lib.store.append("album-1", 0, [ProbeNoted(text=f"n{i}") for i in range(3)], meta=Meta(actor="alice", owner="carol"))
+        lib.engine.wait_idle()  # asynchronous projectors too
     return data_dir
 
 
@@ -161,7 +162,7 @@ def test_projections_status_and_rebuild(library: Path) -> None:
     if names:
         assert rows[0].split() == ["name", "mode", "version", "position", "lag", "state", "rebuilt_at", "progress"]
         assert sorted(r.split()[0] for r in rows[1:]) == sorted(names)
-        assert all(r.split()[3:6] == ["6", "0", "live"] for r in rows[1:]), rows
+        assert all(r.split()[3:6] == ["6", "0", "live"] for r in rows[1:]), "\n".join(rows)
     else:
         assert rows == ["no projections"]
     assert_one_line_failure(octopus(library, "projections", "rebuild", "no-such-model"), 1, "no-such-model")
