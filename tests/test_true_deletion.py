@@ -1,0 +1,153 @@
+"""True deletion: after a purge no file in the data dir holds the photo's bytes, derivatives,
+filename, description, tags or GPS in a recoverable form; replay still works and shows the
+tombstone. Real SQLite, real blob files, a real JPEG with EXIF GPS."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from octopus_events.application import Octopus
+from octopus_events.config import Config, StorageConfig
+from octopus_events.eventstore import Meta
+from octopus_events.photos import PhotoPurged, photo_stream
+from octopus_events.readmodels import PROJECTORS
+from octopus_events.readmodels import library as lib
+from octopus_events.readmodels import search
+
+FILENAME = "QZXMARKFILE4417.jpg"
+DESCRIPTION = "QZXMARKDESC8812 at the lake"
+TAG = "QZXMARKTAG5531"
+
+
+def gps_jpeg() -> bytes:
+    """A noisy JPEG (its bytes are unique) with EXIF GPS 12°20'44.4444"N 98°45'55.5555"E."""
+    img = Image.frombytes("RGB", (96, 64), os.urandom(96 * 64 * 3))
+    exif = Image.Exif()
+    exif[0x9003] = "2016:07:14 09:30:00"
+    exif[0x8825] = {1: "N", 2: (12.0, 20.0, 44.4444), 3: "E", 4: (98.0, 45.0, 55.5555)}
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=95, exif=exif)
+    return out.getvalue()
+
+
+def every_file(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def needles_in(root: Path, needles: dict[str, bytes]) -> list[str]:
+    found = []
+    for path in every_file(root):
+        data = path.read_bytes()
+        for name, needle in needles.items():
+            if needle in data:
+                found.append(f"{name} in {path.relative_to(root)}")
+    return found
+
+
+async def _scenario(octopus: Octopus, data_dir: Path) -> None:
+    alice = await octopus.accounts.register("alice", "correct horse battery", meta=Meta())
+    meta = Meta(actor=alice.id, owner=alice.id)
+    original = gps_jpeg()
+    incoming = octopus.photos.new_upload()
+    incoming.write(original)
+    photo, created = await octopus.photos.upload(
+        alice.id, incoming, filename=FILENAME, tags=[TAG, "lake"], description=DESCRIPTION, meta=meta,
+    )
+    assert created and photo.gps is not None
+    # Touch every read model the photo can reach, and make a preview.
+    await octopus.photos.favourite(alice.id, photo.id, True, meta)
+    album = await octopus.albums.create(alice.id, "Summer", meta)
+    await octopus.albums.add(alice.id, album.id, [photo.id], meta)
+    await octopus.photos.derivative(alice.id, photo.id, "preview")
+    conn = octopus.store.reader()
+    assert search.search(conn, alice.id, q="QZXMARKDESC8812").photos
+    thumb = octopus.photos.blobs.derivative_path("thumb", photo.sha256 or "").read_bytes()
+    preview = octopus.photos.blobs.derivative_path("preview", photo.sha256 or "").read_bytes()
+
+    lat, lon = photo.gps.lat, photo.gps.lon
+    needles = {
+        "original bytes": original[len(original) // 2: len(original) // 2 + 64],
+        "thumbnail bytes": thumb[len(thumb) // 2: len(thumb) // 2 + 64],
+        "preview bytes": preview[len(preview) // 2: len(preview) // 2 + 64],
+        "filename": b"QZXMARKFILE4417",
+        "description": b"QZXMARKDESC8812",
+        "tag": b"QZXMARKTAG5531",
+        "tag (case-folded)": TAG.casefold().encode(),
+        "latitude text": repr(lat).encode(),
+        "longitude text": repr(lon).encode(),
+        "latitude as a stored REAL": struct.pack(">d", lat),
+        "longitude as a stored REAL": struct.pack(">d", lon),
+        "latitude (little-endian)": struct.pack("<d", lat),
+    }
+    octopus.forget_now()
+    before = needles_in(data_dir, needles)
+    # The scan itself must be able to see these: before deletion the plaintext is really there.
+    assert any("filename" in f for f in before) and any("original bytes" in f for f in before)
+
+    await octopus.photos.purge(alice.id, photo.id, meta)
+
+    leftovers = needles_in(data_dir, needles)
+    assert leftovers == [], leftovers
+    assert list((data_dir / "tmp").iterdir()) == []
+
+    # Replay after deletion still works, and the log keeps only the tombstone.
+    for cls in PROJECTORS:
+        octopus.engine.rebuild(cls.name, wait=True)
+    assert lib.timeline(conn, alice.id).days == []
+    assert lib.trash(conn, alice.id) == []
+    stream = octopus.store.read_stream(photo_stream(photo.id))
+    assert isinstance(stream[-1].event, PhotoPurged)
+    assert octopus.store.verify().ok
+    octopus.forget_now()
+    assert needles_in(data_dir, needles) == []
+
+
+def test_purged_photo_leaves_nothing_behind(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data_dir)))).open()
+    try:
+        asyncio.run(_scenario(octopus, data_dir))
+    finally:
+        octopus.close()
+    # Closed, the files on disk still hold nothing.
+    assert every_file(data_dir)
+
+
+@pytest.mark.parametrize("reason", ["account"])
+def test_account_deletion_shreds_every_photo(tmp_path: Path, reason: str) -> None:
+    data_dir = tmp_path / "data"
+    octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data_dir)))).open()
+
+    async def scenario() -> None:
+        admin = await octopus.accounts.register("admin", "correct horse battery", meta=Meta())
+        bob = await octopus.accounts.admin_create("bob", "another good password", admin=False, quota_bytes=None,
+                                                  meta=Meta(actor=admin.id))
+        meta = Meta(actor=bob.id, owner=bob.id)
+        originals = []
+        for i in range(3):
+            data = gps_jpeg()
+            originals.append(data)
+            incoming = octopus.photos.new_upload()
+            incoming.write(data)
+            await octopus.photos.upload(bob.id, incoming, filename=f"BOBMARK{i}.jpg", tags=["BOBTAGMARK"], meta=meta)
+        await octopus.albums.create(bob.id, "BOBALBUMMARK", meta)
+        token, _ = await octopus.accounts.login("bob", "another good password", device="phone", client="127.0.0.1", meta=Meta())
+        who = await asyncio.get_running_loop().run_in_executor(None, octopus.accounts.authenticate, token)
+        await octopus.accounts.delete_account(who, "another good password", Meta(actor=bob.id, owner=bob.id))
+        needles = {f"original {i}": d[len(d) // 2: len(d) // 2 + 64] for i, d in enumerate(originals)}
+        needles.update({"filename": b"BOBMARK", "tag": b"BOBTAGMARK", "album": b"BOBALBUMMARK", "bobtag": b"bobtagmark"})
+        assert needles_in(data_dir, needles) == []
+        with pytest.raises(Exception):
+            octopus.accounts.authenticate(token)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        octopus.close()
