@@ -76,6 +76,10 @@ class Octopus:
         # Image work (decode, resize, hash) releases the GIL in Pillow and hashlib; a pool the
         # size of the cores keeps the CPU busy without letting memory grow with concurrency.
         self._media = ThreadPoolExecutor(max_workers=self.media_workers, thread_name_prefix="octopus-media")
+        from .sync import Waiters
+
+        # Long-polling sync requests wait here; the store wakes them when their owner's events commit.
+        self.sync_waiters = Waiters(self.store)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a query function on a reader thread."""
