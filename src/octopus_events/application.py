@@ -68,6 +68,7 @@ class Octopus:
         self.store = EventStore(self.paths.db)
         self.engine = ProjectionEngine(self.store, projectors if projectors is not None else all_projectors())
         self.started_at = 0.0
+        self.notifier: Any = None  # notifications.Notifier when a webhook or ntfy target is configured
         # Queries run on a few threads with their own read connections (WAL readers), so the
         # event loop never waits on SQLite and connections stay few on a 1 GB machine.
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="octopus-read")
@@ -93,6 +94,7 @@ class Octopus:
         from .accounts import Accounts
         from .albums import Albums
         from .library import PhotoLibrary
+        from .notifications import start_notifier
 
         started = time.perf_counter()
         self.paths.create()
@@ -101,6 +103,7 @@ class Octopus:
         self.photos = PhotoLibrary(self)
         self.accounts = Accounts(self)
         self.albums = Albums(self)
+        self.notifier = start_notifier(self)
         self.started_at = time.time()
         log.info("library open in %.0f ms at %s", (time.perf_counter() - started) * 1000, self.paths.root)
         return self
@@ -115,6 +118,9 @@ class Octopus:
         await asyncio.get_running_loop().run_in_executor(None, self.forget_now)
 
     def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.stop()  # before the store: its threads write delivery state
+            self.notifier = None
         self._media.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.engine.stop()

@@ -5,6 +5,7 @@ The tables are defined in `projections/<name>.sql`; a change there rebuilds the 
 
 from __future__ import annotations
 
+from ..notifications import NotificationsProjector
 from ..projection import Projector
 from .albums import AlbumsProjector
 from .duplicates import DuplicatesProjector
@@ -15,4 +16,5 @@ from .users import UsersProjector
 
 PROJECTORS: list[type[Projector]] = [
     UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
+    NotificationsProjector,
 ]
