@@ -1,0 +1,422 @@
+"""Notifications: outbox projector and delivery worker, against real HTTP receivers on loopback.
+
+Events are appended through the store exactly as the commands write them (sealed under real
+keys), so the tests need no images and run in a few seconds with shortened delivery timings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import socket
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import msgspec
+import pytest
+
+from octopus_events import keystore, notifications, sealing
+from octopus_events.accounts import DeviceSeal, UserNames, UserRegistered, UserSignedIn, seal_user, user_key_id, user_stream
+from octopus_events.application import Octopus
+from octopus_events.config import Config, NotificationsConfig, StorageConfig
+from octopus_events.eventstore import EventStore, Meta, Transaction
+from octopus_events.notifications import DeliveryPolicy, NotificationsProjector, record_import_finished
+from octopus_events.photos import (
+    PhotoDate, PhotoDetails, PhotoTrashed, PhotoUploaded, key_prefix, photo_stream, seal_for,
+)
+
+SECRET = "test-webhook-secret-123"
+
+
+# -- a real HTTP receiver -------------------------------------------------------------------------
+
+
+class Received(msgspec.Struct):
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    answer: str  # ok | 500 | close | hang
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that records every request and answers from a script:
+    `script` is consumed one answer per request, then `then` is used for every later one."""
+
+    def __init__(self, script: list[str] | None = None, then: str = "ok") -> None:
+        self.script = list(script or [])
+        self.then = then
+        self.requests: list[Received] = []
+        self.lock = threading.Lock()
+        self.hanging = threading.Event()
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    answer = receiver.script.pop(0) if receiver.script else receiver.then
+                    receiver.requests.append(Received(self.path, dict(self.headers.items()), body, answer))
+                if answer == "hang":
+                    receiver.hanging.set()
+                    receiver.release.wait(10)
+                    self.close_connection = True
+                    return
+                if answer == "close":
+                    self.close_connection = True  # no status line at all: the client sees a dropped connection
+                    return
+                status = 200 if answer == "ok" else int(answer)
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook?token=abc"
+
+    def delivered(self) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.answer == "ok"]
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/never"
+
+
+# -- fixtures and event helpers ---------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch: pytest.MonkeyPatch) -> DeliveryPolicy:
+    policy = DeliveryPolicy(backoff=(0.2, 0.4), jitter=0.0, poll=0.05, timeout=1.0, trash_scan_every=0.1)
+    monkeypatch.setattr(notifications, "DEFAULT_POLICY", policy)
+    monkeypatch.setattr(NotificationsProjector, "batch_quiet_seconds", 0.3)
+    return policy
+
+
+def config(tmp: Path, **notify: Any) -> Config:
+    return Config(storage=StorageConfig(data_dir=str(tmp)), notifications=NotificationsConfig(**notify))
+
+
+@pytest.fixture
+def opened() -> Iterator[Callable[[Config], Octopus]]:
+    libraries: list[Octopus] = []
+
+    def open_(cfg: Config) -> Octopus:
+        octopus = Octopus(cfg).open(background_rebuilds=False)
+        libraries.append(octopus)
+        return octopus
+
+    yield open_
+    for octopus in libraries:
+        if octopus.store._open:
+            octopus.close()
+
+
+def add_user(store: EventStore, user_id: str) -> None:
+    def command(tx: Transaction) -> None:
+        key = sealing.new_data_key()
+        keystore.put(tx.conn, user_key_id(user_id), "user", user_id, key)
+        tx.append(user_stream(user_id), 0, [UserRegistered(
+            user_id=user_id, key_id=user_key_id(user_id), admin=False, quota_bytes=0,
+            sealed=seal_user(key, user_id, "UserRegistered", UserNames(user_id, user_id)),
+        )], meta=Meta(actor=user_id, owner=user_id))
+
+    store.transact(command)
+
+
+def sign_in(store: EventStore, user_id: str, device: str, *, new_device: bool = True) -> None:
+    def command(tx: Transaction) -> None:
+        key = keystore.get(tx.conn, user_key_id(user_id))
+        assert key is not None
+        tx.append(user_stream(user_id), None, [UserSignedIn(
+            user_id=user_id, key_id=user_key_id(user_id), new_device=new_device,
+            sealed=seal_user(key, user_id, "UserSignedIn", DeviceSeal(device)),
+        )], meta=Meta(actor=user_id, owner=user_id))
+
+    store.transact(command)
+
+
+def upload(store: EventStore, owner: str, filename: str = "IMG_0001.JPG") -> str:
+    photo_id = "p" + secrets.token_hex(10)
+
+    def command(tx: Transaction) -> None:
+        key_id = key_prefix(photo_id) + "1"
+        key = sealing.new_data_key()
+        keystore.put(tx.conn, key_id, "photo", owner, key)
+        details = PhotoDetails(
+            sha256=secrets.token_hex(32), filename=filename,
+            date=PhotoDate(taken_at="2020-06-01T12:00:00+00:00", taken_local="2020-06-01T12:00:00", source="upload"),
+        )
+        tx.append(photo_stream(photo_id), 0, [PhotoUploaded(
+            photo_id=photo_id, key_id=key_id, mime="image/jpeg", size=1000, width=40, height=30, orientation=1,
+            sealed=seal_for(key, photo_id, "PhotoUploaded", details),
+        )], meta=Meta(actor=owner, owner=owner))
+
+    store.transact(command)
+    return photo_id
+
+
+def trash(store: EventStore, owner: str, photo_id: str, purge_in: timedelta) -> None:
+    purge_at = (datetime.now(timezone.utc) + purge_in).isoformat(timespec="seconds")
+    store.append(photo_stream(photo_id), 1, [PhotoTrashed(photo_id=photo_id, purge_at=purge_at)],
+                 meta=Meta(actor=owner, owner=owner))
+
+
+def import_finished(store: EventStore, user_id: str, imported: int = 10, skipped: int = 2, failed: int = 1) -> None:
+    store.transact(lambda tx: record_import_finished(tx, user_id, imported, skipped, failed))
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def deliveries(octopus: Octopus) -> list[dict[str, Any]]:
+    cur = octopus.store.reader().execute(
+        "SELECT o.kind, d.* FROM notification_delivery d JOIN notification_outbox o ON o.id = d.notification_id "
+        "ORDER BY d.created_us"
+    )
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def outbox(octopus: Octopus) -> list[tuple[str, str, str]]:
+    return octopus.store.reader().execute("SELECT kind, user_id, data FROM notification_outbox ORDER BY at_us").fetchall()
+
+
+# -- tests ----------------------------------------------------------------------------------------
+
+
+def test_webhook_body_is_minimal_and_signed(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver() as rx:
+        octopus = opened(config(tmp_path, webhooks=[rx.url], webhook_secret=SECRET))
+        add_user(octopus.store, "u1")
+        sign_in(octopus.store, "u1", "old phone", new_device=False)
+        sign_in(octopus.store, "u1", "Pixel 7")
+        wait_for(rx.delivered)
+        time.sleep(0.3)  # give a wrongly sent second notice the chance to arrive
+
+        [got] = rx.requests
+        assert got.path == "/hook?token=abc"
+        expected = "sha256=" + hmac.new(SECRET.encode(), got.body, hashlib.sha256).hexdigest()
+        assert got.headers["X-Octopus-Signature"] == expected
+        assert got.headers["X-Octopus-Event"] == "login_new_device"
+        assert got.headers["Content-Type"] == "application/json"
+        body = json.loads(got.body)
+        assert set(body) == {"id", "kind", "user_id", "at", "data"}
+        assert body["id"] == got.headers["X-Octopus-Delivery"]
+        assert (body["kind"], body["user_id"], body["data"]) == ("login_new_device", "u1", {"device": "Pixel 7"})
+        assert datetime.fromisoformat(body["at"]).tzinfo is not None
+        assert SECRET.encode() not in got.body and b"token" not in got.body
+        [row] = deliveries(octopus)
+        assert (row["state"], row["attempts"], row["last_error"]) == ("delivered", 1, None)
+        assert "127.0.0.1" not in row["target"]  # URLs may carry tokens; the database never stores them
+
+
+def test_failing_receiver_is_retried_and_delivered_exactly_once(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver(script=["500", "close"]) as rx:
+        octopus = opened(config(tmp_path, webhooks=[rx.url], webhook_secret=SECRET))
+        started = time.monotonic()
+        import_finished(octopus.store, "u1", imported=10, skipped=2, failed=1)
+        wait_for(rx.delivered)
+        elapsed = time.monotonic() - started
+        time.sleep(0.3)
+
+        assert [r.answer for r in rx.requests] == ["500", "close", "ok"]
+        # One notification: the same delivery id and the same signed body on every attempt.
+        assert len({r.headers["X-Octopus-Delivery"] for r in rx.requests}) == 1
+        assert len({r.body for r in rx.requests}) == 1
+        assert json.loads(rx.requests[0].body)["data"] == {"imported": 10, "skipped": 2, "failed": 1}
+        [row] = deliveries(octopus)
+        assert (row["kind"], row["state"], row["attempts"], row["last_error"]) == ("import_finished", "delivered", 3, None)
+        assert elapsed >= 0.2 + 0.4  # the backoff was waited out, not skipped
+
+
+def test_errors_are_recorded_without_the_url_and_delivery_gives_up(
+    tmp_path: Path, opened: Callable[[Config], Octopus], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(notifications, "DEFAULT_POLICY",
+                        DeliveryPolicy(backoff=(0.1,), jitter=0.0, poll=0.05, timeout=1.0, give_up_after=0.5))
+    with Receiver(then="503") as rx:
+        octopus = opened(config(tmp_path, webhooks=[rx.url]))
+        import_finished(octopus.store, "u1")
+        row = wait_for(lambda: [d for d in deliveries(octopus) if d["state"] == "failed"])[0]
+        assert row["last_error"] == "HTTP 503"
+        assert 3 <= row["attempts"] == len(rx.requests) <= 10
+        assert "X-Octopus-Signature" not in rx.requests[0].headers  # no secret configured: unsigned
+        count = len(rx.requests)
+        time.sleep(0.3)
+        assert len(rx.requests) == count  # failed for good: no more attempts
+
+
+def test_restart_neither_repeats_nor_loses(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver() as rx:
+        cfg = config(tmp_path, webhooks=[rx.url], webhook_secret=SECRET)
+        octopus = opened(cfg)
+        add_user(octopus.store, "u1")
+        sign_in(octopus.store, "u1", "laptop")
+        wait_for(rx.delivered)
+
+        # The receiver goes down: the next notice is attempted, fails, and stays pending.
+        rx.then = "500"
+        import_finished(octopus.store, "u1", imported=5)
+        wait_for(lambda: [d for d in deliveries(octopus) if d["kind"] == "import_finished" and d["attempts"] >= 1])
+        octopus.close()
+
+        # While the server is down, the CLI (or an import) appends without any projector running.
+        with EventStore(tmp_path / "octopus.db") as store:
+            import_finished(store, "u1", imported=7)
+
+        rx.then = "ok"
+        octopus = opened(cfg)
+        wait_for(lambda: len(rx.delivered()) == 3)
+        time.sleep(0.5)
+
+        ids = [r.headers["X-Octopus-Delivery"] for r in rx.delivered()]
+        assert len(ids) == len(set(ids)) == 3  # the first notice was not sent again after the restart
+        kinds = sorted(json.loads(r.body)["kind"] + str(json.loads(r.body)["data"].get("imported", "")) for r in rx.delivered())
+        assert kinds == ["import_finished5", "import_finished7", "login_new_device"]
+        assert all(d["state"] == "delivered" for d in deliveries(octopus))
+        [failed_first] = [d for d in deliveries(octopus) if d["attempts"] > 1]
+        assert failed_first["kind"] == "import_finished"
+
+
+def test_rebuilding_the_outbox_sends_nothing_again(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver() as rx:
+        octopus = opened(config(tmp_path, webhooks=[rx.url], webhook_secret=SECRET))
+        add_user(octopus.store, "u1")
+        sign_in(octopus.store, "u1", "laptop")
+        upload(octopus.store, "u1")
+        wait_for(lambda: len(rx.delivered()) == 2)
+        octopus.engine.rebuild("notifications", wait=True)
+        octopus.engine.wait_idle()
+        time.sleep(0.6)  # several planner rounds, and longer than the upload quiet time
+        assert len(rx.requests) == 2
+        assert len(outbox(octopus)) == 2
+
+
+def test_a_hanging_receiver_does_not_slow_appends(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    def time_appends(store: EventStore) -> float:
+        started = time.perf_counter()
+        for _ in range(30):
+            upload(store, "u1")
+            import_finished(store, "u1")
+        return time.perf_counter() - started
+
+    with EventStore(tmp_path / "baseline" / "octopus.db") as bare:
+        baseline = time_appends(bare)
+
+    with Receiver(then="hang") as rx:
+        octopus = opened(config(tmp_path / "lib", webhooks=[rx.url], webhook_secret=SECRET))
+        import_finished(octopus.store, "u1")
+        assert rx.hanging.wait(5)  # a delivery is now stuck inside a request
+        during = time_appends(octopus.store)
+        assert len(rx.requests) == 1  # the appends ran while that one request hung
+    # The library also runs its inline projectors on every append, hence the generous factor;
+    # a blocked append would take the full socket timeout (1 s here, 5 s by default).
+    assert during < max(0.8, 4 * baseline), (during, baseline)
+
+
+def test_ntfy_gets_text_while_a_dead_webhook_keeps_failing(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver() as ntfy:
+        topic = f"http://127.0.0.1:{ntfy.server.server_address[1]}/octopus-family"
+        octopus = opened(config(tmp_path, webhooks=[closed_port_url()], ntfy_url=topic))
+        for n in range(3):
+            upload(octopus.store, "u1", filename=f"secret-holiday-{n}.jpg")
+        [got] = wait_for(ntfy.delivered)
+        assert got.path == "/octopus-family"
+        assert got.body.decode() == "3 photos uploaded."
+        assert got.headers["Title"] == "Upload finished"
+        assert "X-Octopus-Signature" not in got.headers
+        webhook = [d for d in deliveries(octopus) if d["target"].startswith("webhook:")]
+        assert webhook and webhook[0]["state"] == "pending" and webhook[0]["attempts"] >= 1
+        assert webhook[0]["last_error"].startswith("ConnectionRefusedError")
+        [(kind, user, data)] = outbox(octopus)
+        assert kind == "upload_batch_finished" and json.loads(data)["photos"] == 3
+        assert "secret-holiday" not in data
+
+
+def test_only_configured_kinds_are_sent(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver() as rx:
+        octopus = opened(config(tmp_path, webhooks=[rx.url], events=["import_finished"]))
+        add_user(octopus.store, "u1")
+        sign_in(octopus.store, "u1", "tablet")
+        upload(octopus.store, "u1")
+        import_finished(octopus.store, "u1")
+        wait_for(rx.delivered)
+        time.sleep(0.6)
+        assert [r.headers["X-Octopus-Event"] for r in rx.requests] == ["import_finished"]
+        assert {d["kind"] for d in deliveries(octopus)} == {"import_finished"}
+        # The outbox records every kind; the choice is made when sending.
+        assert {k for k, _, _ in outbox(octopus)} == {"login_new_device", "upload_batch_finished", "import_finished"}
+
+
+def test_trash_purge_soon_once_per_user_and_day(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver() as rx:
+        octopus = opened(config(tmp_path, webhooks=[rx.url], events=["trash_purge_soon"]))
+        for owner, due in [("u1", [2, 5, 24 * 10]), ("u2", [20])]:
+            for hours in due:
+                trash(octopus.store, owner, upload(octopus.store, owner), timedelta(hours=hours))
+        wait_for(lambda: len(rx.delivered()) == 2)
+        time.sleep(0.5)  # several more scans (every 0.1 s here) find the same photos
+        assert len(rx.requests) == 2
+        assert octopus.notifier is not None
+        octopus.notifier.plan_once()
+        bodies = sorted((json.loads(r.body) for r in rx.requests), key=lambda b: b["user_id"])
+        assert [(b["user_id"], b["data"]["photos"]) for b in bodies] == [("u1", 2), ("u2", 1)]
+        assert len(outbox(octopus)) == 2 + 2  # plus the two users' upload runs, which are not sent
+
+
+def test_upload_runs_split_by_quiet_time_the_same_in_replay(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    octopus = opened(config(tmp_path))  # no target: the outbox still fills, nothing is sent
+    assert octopus.notifier is None
+    upload(octopus.store, "u1")
+    upload(octopus.store, "u1")
+    upload(octopus.store, "u2")
+    time.sleep(0.4)
+    upload(octopus.store, "u1")
+    octopus.engine.wait_idle()
+
+    def state() -> tuple[list[Any], list[Any]]:
+        conn = octopus.store.reader()
+        return (
+            sorted(conn.execute("SELECT id, kind, user_id, at_us, data FROM notification_outbox").fetchall()),
+            sorted(conn.execute("SELECT user_id, photos FROM notification_upload_run").fetchall()),
+        )
+
+    incremental = state()
+    assert [json.loads(r[4])["photos"] for r in incremental[0]] == [2]
+    assert incremental[1] == [("u1", 1), ("u2", 1)]
+    octopus.engine.rebuild("notifications", wait=True)
+    assert state() == incremental
