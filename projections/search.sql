@@ -1,8 +1,11 @@
 -- Full-text search over filename, description, tags and camera (FTS5). Documents stay while a
 -- photo is in the trash (queries join the library to hide it) and go on purge or vault moves.
+-- A document's rowid encodes when the photo was taken (seconds << 20 | log position), so
+-- "newest matches first" walks the index in rowid order and stops after one page, even when a
+-- word matches every photo. The owner is an indexed column, matched like a word.
 CREATE VIRTUAL TABLE IF NOT EXISTS search_doc USING fts5 (
     photo_id UNINDEXED,
-    owner UNINDEXED,
+    owner,
     filename,
     description,
     tags,

@@ -71,8 +71,8 @@ class DuplicateGroup(msgspec.Struct):
     distance: int
 
 
-def groups(conn: sqlite3.Connection, owner: str, limit: int = 200) -> list[DuplicateGroup]:
-    """Connected groups of photos in the library whose hashes are within MAX_DISTANCE."""
+def groups(conn: sqlite3.Connection, owner: str, limit: int = 100) -> list[DuplicateGroup]:
+    """Connected groups of library photos whose hashes are within MAX_DISTANCE, largest first."""
     pairs = conn.execute(
         "SELECT d.a, d.b, d.distance FROM dup_pair d "
         "JOIN photo pa ON pa.id = d.a AND pa.state = 'library' "
@@ -88,20 +88,27 @@ def groups(conn: sqlite3.Connection, owner: str, limit: int = 200) -> list[Dupli
             x = parent[x]
         return x
 
-    worst: dict[str, int] = {}
-    for a, b, distance in pairs:
+    for a, b, _ in pairs:
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[ra] = rb
-    members: dict[str, list[str]] = {}
-    for a, b, distance in pairs:
+    worst: dict[str, int] = {}
+    for a, _, distance in pairs:
         root = find(a)
         worst[root] = max(worst.get(root, 0), distance)
+    members: dict[str, list[str]] = {}
     for x in list(parent):
         members.setdefault(find(x), []).append(x)
+    chosen = sorted(members.items(), key=lambda kv: (-len(kv[1]), min(kv[1])))[:limit]
+    # One query for every photo of every group on the page, not one per group.
+    wanted = [pid for _, ids in chosen for pid in ids]
+    views: dict[str, PhotoView] = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        for row in conn.execute(f"{PHOTO_SELECT} WHERE p.id IN ({','.join('?' * len(part))})", part):
+            views[row[0]] = to_view(row)
     out = []
-    for root, ids in sorted(members.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:limit]:
-        marks = ",".join("?" * len(ids))
-        rows = conn.execute(f"{PHOTO_SELECT} WHERE p.id IN ({marks}) ORDER BY p.taken_local, p.id", ids).fetchall()
-        out.append(DuplicateGroup([to_view(r) for r in rows], worst.get(root, 0)))
+    for root, ids in chosen:
+        photos = sorted((views[i] for i in ids if i in views), key=lambda v: (v.taken_at or "", v.id))
+        out.append(DuplicateGroup(photos, worst.get(root, 0)))
     return out

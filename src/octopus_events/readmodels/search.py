@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from ..errors import BadRequest
 from ..eventstore import RecordedEvent
 from ..photos import (
-    DescriptionSeal, PhotoDescribed, PhotoDetails, PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoTagsSet,
-    PhotoUploaded, TagsSeal, Unsealer,
+    DescriptionSeal, PhotoDate, PhotoDescribed, PhotoDetails, PhotoLeftVault, PhotoMovedToVault, PhotoPurged,
+    PhotoRedated, PhotoTagsSet, PhotoUploaded, TagsSeal, Unsealer,
 )
 from ..projection import Projector
 from .library import PHOTO_SELECT, PhotoPage, check_limit, decode_cursor, encode_cursor, to_view
@@ -20,6 +20,20 @@ from .library import PHOTO_SELECT, PhotoPage, check_limit, decode_cursor, encode
 def camera_text(details: PhotoDetails) -> str:
     c = details.camera
     return " ".join(x for x in (c.make, c.model, c.lens) if x)
+
+
+def doc_rowid(taken_local: str, position: int) -> int:
+    """Newest-taken first is descending rowid order; the position keeps rowids unique."""
+    try:
+        seconds = int(datetime.fromisoformat(taken_local).replace(tzinfo=timezone.utc).timestamp())
+    except ValueError:
+        seconds = 0
+    return (seconds << 20) | (position & 0xFFFFF)
+
+
+def owner_term(owner: str | None) -> str:
+    """The owner id as one FTS word (ids are letters and digits)."""
+    return "".join(ch for ch in (owner or "") if ch.isalnum())
 
 
 class SearchProjector(Projector):
@@ -36,14 +50,34 @@ class SearchProjector(Projector):
         details = Unsealer(conn).open(event, PhotoDetails)
         if not isinstance(details, PhotoDetails):
             return
-        # The document's rowid is the event's log position: the same in a replay as it was live.
+        # The rowid derives from the log, so a replay gives the same rowids as live updates did.
+        doc = doc_rowid(details.date.taken_local, recorded.position)
         conn.execute(
             f"INSERT INTO {self.t.search_doc} (rowid, photo_id, owner, filename, description, tags, camera) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (recorded.position, event.photo_id, recorded.owner, details.filename, details.description,
+            (doc, event.photo_id, owner_term(recorded.owner), details.filename, details.description,
              " ".join(details.tags), camera_text(details)),
         )
-        conn.execute(f"INSERT OR REPLACE INTO {self.t.search_rowid} VALUES (?, ?)", (event.photo_id, recorded.position))
+        conn.execute(f"INSERT OR REPLACE INTO {self.t.search_rowid} VALUES (?, ?)", (event.photo_id, doc))
+
+    def on_PhotoRedated(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, PhotoRedated)
+        doc = self._doc(conn, event.photo_id)
+        when = Unsealer(conn).open(event, PhotoDate)
+        if doc is None or not isinstance(when, PhotoDate):
+            return
+        row = conn.execute(
+            f"SELECT photo_id, owner, filename, description, tags, camera FROM {self.t.search_doc} WHERE rowid = ?", (doc,)
+        ).fetchone()
+        new = doc_rowid(when.taken_local, recorded.position)
+        conn.execute(f"DELETE FROM {self.t.search_doc} WHERE rowid = ?", (doc,))
+        conn.execute(
+            f"INSERT INTO {self.t.search_doc} (rowid, photo_id, owner, filename, description, tags, camera) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (new, *row),
+        )
+        conn.execute(f"UPDATE {self.t.search_rowid} SET doc = ? WHERE photo_id = ?", (new, event.photo_id))
 
     def on_PhotoDescribed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
@@ -100,10 +134,12 @@ def _day(value: str, name: str) -> str:
 def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: str | None = None,
            date_from: str | None = None, date_to: str | None = None, camera: str | None = None,
            favourite: bool | None = None, cursor: str | None = None, limit: int | None = None) -> PhotoPage:
+    """Photos matching the words (prefixes) in filename, description, tags or camera, and the
+    filters; newest taken first. With words, the FTS index drives the walk in rowid (= taken
+    time) order; without, the library's timeline index does."""
     n = check_limit(limit)
     where = ["p.owner = ?", "p.state = 'library'"]
     args: list[Any] = [owner]
-    join = ""
     match_parts = []
     if q and q.strip():
         expr = fts_query(q)
@@ -113,15 +149,11 @@ def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: s
         words = _WORD.findall(camera)[:10]
         if words:
             match_parts.append("camera : (" + " ".join(f'"{w}"*' for w in words) + ")")
-    if match_parts:
-        join = "JOIN search_doc s ON s.photo_id = p.id"
-        where.append("search_doc MATCH ?")
-        args.append(" AND ".join(f"({m})" for m in match_parts))
-        where.append("s.owner = ?")
-        args.append(owner)
+    join_args: list[Any] = []
+    join = ""
     if tag and tag.strip():
-        join += " JOIN photo_tag t ON t.photo_id = p.id AND t.owner = p.owner AND t.tag = ?"
-        args.insert(0, " ".join(tag.split()).casefold())
+        join = " JOIN photo_tag t ON t.photo_id = p.id AND t.owner = p.owner AND t.tag = ?"
+        join_args.append(" ".join(tag.split()).casefold())
     if date_from:
         where.append("p.taken_local >= ?")
         args.append(_day(date_from, "from"))
@@ -131,17 +163,38 @@ def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: s
     if favourite is not None:
         where.append("p.favourite = ?")
         args.append(int(favourite))
-    if cursor:
-        taken, pid = decode_cursor(cursor, 2)
-        where.append("(p.taken_local, p.id) < (?, ?)")
-        args += [taken, pid]
-    sql = f"{PHOTO_SELECT} {join} WHERE {' AND '.join(where)} ORDER BY p.taken_local DESC, p.id DESC LIMIT ?"
+    if match_parts:
+        match = f'owner : "{owner_term(owner)}" AND ' + " AND ".join(f"({m})" for m in match_parts)
+        fts_where = ["search_doc MATCH ?"]
+        fts_args: list[Any] = [match]
+        if cursor:
+            (last,) = decode_cursor(cursor, 1)
+            if not last.lstrip("-").isdigit():
+                raise BadRequest("cursor: not a cursor this server gave out")
+            fts_where.append("s.rowid < ?")
+            fts_args.append(int(last))
+        sql = (
+            f"SELECT s.rowid, {PHOTO_SELECT[len('SELECT '):]} JOIN search_doc s ON s.photo_id = p.id{join} "
+            f"WHERE {' AND '.join(fts_where + where)} ORDER BY s.rowid DESC LIMIT ?"
+        )
+        params = (*join_args, *fts_args, *args, n + 1)
+    else:
+        if cursor:
+            taken, pid = decode_cursor(cursor, 2)
+            where.append("(p.taken_local, p.id) < (?, ?)")
+            args += [taken, pid]
+        sql = f"SELECT 0, {PHOTO_SELECT[len('SELECT '):]}{join} WHERE {' AND '.join(where)} ORDER BY p.taken_local DESC, p.id DESC LIMIT ?"
+        params = (*join_args, *args, n + 1)
     try:
-        rows = conn.execute(sql, (*args, n + 1)).fetchall()
+        rows = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError as exc:
         if "fts5" in str(exc):
             raise BadRequest("q: the search text could not be understood") from None
         raise
     more = len(rows) > n
     rows = rows[:n]
-    return PhotoPage([to_view(r) for r in rows], encode_cursor(rows[-1][14], rows[-1][0]) if more else None)
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = encode_cursor(str(last[0])) if match_parts else encode_cursor(last[15], last[1])
+    return PhotoPage([to_view(r[1:]) for r in rows], next_cursor)
