@@ -76,11 +76,13 @@ def _existing_library(config: Config) -> DataPaths:
 
 
 @contextmanager
-def open_library(args: argparse.Namespace, *, start_projections: bool = True) -> Iterator[Octopus]:
+def open_library(args: argparse.Namespace, *, start_projections: bool = True, create: bool = False) -> Iterator[Octopus]:
     """The library for a command. Without `start_projections` nothing is caught up or rebuilt, so
-    inspecting commands (status, verify, export) see the library exactly as it is and write nothing."""
+    inspecting commands (status, verify, export) see the library exactly as it is and write nothing.
+    With `create`, a missing library is made (the first admin can be added before the first serve)."""
     config = config_from(args)
-    _existing_library(config)
+    if not create:
+        _existing_library(config)
     octopus = Octopus(config)
     try:
         if start_projections:
@@ -376,9 +378,97 @@ def add_backup(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_backup)
 
 
+# -- users ------------------------------------------------------------------------------------
+def _read_password(args: argparse.Namespace, prompt: str) -> str:
+    """From stdin with --password-stdin (scripts), else asked twice without echo."""
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+
+        if not sys.stdin.isatty():
+            raise UsageError("users: no terminal to ask for the password; use --password-stdin")
+        password = getpass.getpass(prompt)
+        if getpass.getpass("again: ") != password:
+            raise OctopusError("the two passwords differ")
+    from .accounts import check_password
+
+    return check_password(password)
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from .eventstore import Meta
+    from .readmodels import users
+
+    with open_library(args, create=args.action == "add") as octopus:
+        accounts = octopus.accounts
+        meta = Meta(actor="cli", correlation_id="cli")
+        if args.action == "list":
+            rows = users.all_users(octopus.store.reader())
+            _say(f"{'username':<24}{'role':<8}{'quota':>14}  created")
+            for user in rows:
+                quota = f"{user.quota_bytes // (1024 * 1024)} MB" if user.quota_bytes else "unlimited"
+                _say(f"{user.username:<24}{'admin' if user.admin else 'user':<8}{quota:>14}  {user.created_at}")
+            return 0
+        name = args.name
+        if args.action == "add":
+            password = _read_password(args, f"password for {name}: ")
+            user = asyncio.run(accounts.admin_create(name, password, admin=args.admin, quota_bytes=None, meta=meta))
+            _say(f"users: created {user.username}{' (admin)' if user.admin else ''}")
+            return 0
+        found = users.find_by_name(octopus.store.reader(), name)
+        if found is None:
+            return _fail(f"users: no user named {name!r}")
+        if args.action == "passwd":
+            password = _read_password(args, f"new password for {name}: ")
+            hashed = asyncio.run(accounts.hash_password(password))
+            octopus.store.transact(lambda tx: accounts.set_password_in(tx, found.id, hashed, keep=None, meta=meta))
+            _say(f"users: password of {found.username} changed; every session of theirs was ended")
+            return 0
+        if not args.yes:
+            return _fail(f"users: deleting {found.username} erases every photo of theirs for good; add --yes to confirm")
+        asyncio.run(accounts.delete_user(found.id, meta))
+        _say(f"users: deleted {found.username} and every photo, album and key of theirs")
+        return 0
+
+
+def add_users(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("users", parents=[common], help="add, list, change or delete accounts",
+                            description="Manage accounts on the same data the server uses (it may be running).")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    add = actions.add_parser("add", parents=[common], help="create an account")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--admin", action="store_true", help="make the account an admin")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    actions.add_parser("list", parents=[common], help="list accounts")
+    passwd = actions.add_parser("passwd", parents=[common], help="set a new password (ends their sessions)")
+    passwd.add_argument("name", metavar="NAME")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    delete = actions.add_parser("delete", parents=[common], help="delete an account and all its photos for good")
+    delete.add_argument("name", metavar="NAME")
+    delete.add_argument("--yes", action="store_true", help="confirm: this cannot be undone")
+    p.set_defaults(handler=cmd_users)
+
+
+# -- gc ---------------------------------------------------------------------------------------
+def cmd_gc(args: argparse.Namespace) -> int:
+    with open_library(args) as octopus:
+        report = asyncio.run(octopus.photos.collect_garbage())
+    _say(f"gc: purged {report.purged} expired trash photos, removed {report.orphans} orphan blobs "
+         f"and {report.temp_files} temp files")
+    return 0
+
+
+def add_gc(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("gc", parents=[common], help="purge expired trash, orphan blobs and temp files",
+                            description="Purge trashed photos past their retention, blobs no photo references "
+                                        "(older than an hour, so uploads in flight are safe) and stale temp files.")
+    p.set_defaults(handler=cmd_gc)
+
+
 # -- entry point ------------------------------------------------------------------------------
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
-    add_serve, add_projections, add_events, add_verify, add_backup,
+    add_serve, add_projections, add_events, add_verify, add_backup, add_users, add_gc,
 ]
 """One function per command group; each adds its subcommands with `common` as a parent parser."""
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
+
+import msgspec
 
 from . import keystore, sealing
 from .errors import InsufficientStorage, Invalid, NotFound, TooLarge
@@ -289,6 +292,30 @@ class PhotoLibrary:
             await self.after_purge(hashes)
         return len(due)
 
+    async def collect_garbage(self) -> GarbageReport:
+        """`octopus gc`: expired trash, blobs no photo references, stale temp files."""
+        purged = await self.purge_expired()
+
+        def sweep() -> tuple[int, int]:
+            conn = self.store.reader()
+            used = {row[0] for row in conn.execute("SELECT sha256 FROM photo WHERE sha256 IS NOT NULL")}
+            cutoff = time.time() - ORPHAN_AGE_S
+            orphans = 0
+            for sha in list(self.blobs.iter_originals()):
+                if sha in used:
+                    continue
+                try:
+                    if self.blobs.original_path(sha).stat().st_mtime > cutoff:
+                        continue  # may belong to an upload whose event is being appended now
+                except FileNotFoundError:
+                    continue
+                self.blobs.delete_all(sha)
+                orphans += 1
+            return orphans, self.blobs.clean_tmp(ORPHAN_AGE_S)
+
+        orphans, temp_files = await self.octopus.media(sweep)
+        return GarbageReport(purged, orphans, temp_files)
+
     # -- derivatives ---------------------------------------------------------------------------------
     async def derivative(self, owner: str, photo_id: str, kind: str) -> tuple[Path, str]:
         """Path of an upright derivative (made now if missing) and the photo's hash (its ETag)."""
@@ -326,6 +353,15 @@ class PhotoLibrary:
         if not path.is_file():
             raise NotFound("the original of this photo is missing; run `octopus verify`")
         return path, view
+
+
+ORPHAN_AGE_S = 3600
+
+
+class GarbageReport(msgspec.Struct):
+    purged: int
+    orphans: int
+    temp_files: int
 
 
 def _existing(octopus: Octopus, owner: str, sha: str) -> PhotoView | None:
