@@ -2,5 +2,7 @@
 
 from types import ModuleType
 
+from . import accounts
+
 # Route modules register here as they are written; each exposes ROUTES.
-ROUTE_MODULES: list[ModuleType] = []
+ROUTE_MODULES: list[ModuleType] = [accounts]
