@@ -1,0 +1,335 @@
+"""Photo routes: the streaming upload, "already backed up?", one photo, its bytes and derivatives,
+and the commands on it (describe, re-date, tags, favourite, trash, restore, delete)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import msgspec
+import multipart
+from litestar import Request, Response, delete, get, patch, post, put
+from litestar.exceptions import InternalServerException
+from litestar.response import Stream
+
+from ..application import Octopus
+from ..errors import BadRequest, Invalid, TooLarge
+from ..media import IncomingBlob
+from ..readmodels import library as lib
+from ..readmodels.library import PhotoView
+from .auth import Caller
+from .problems import problem
+
+TAGS = ["photos"]
+
+# Text fields of an upload are small; the whole form around the file may add this much.
+MAX_TEXT_FIELD = 64 * 1024
+MAX_FORM_OVERHEAD = 256 * 1024
+MAX_PARTS = 64
+# After a body turns out too large we keep reading (and dropping) up to this much more, so a
+# client that cannot stop mid-send still reads our 413 instead of a reset connection.
+DRAIN_LIMIT = 32 * 1024 * 1024
+CHUNK = 64 * 1024
+IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+class CheckBody(msgspec.Struct):
+    sha256: list[str]
+
+
+class CheckResult(msgspec.Struct):
+    existing: dict[str, str]
+
+
+class EditBody(msgspec.Struct):
+    description: str | None = None
+    taken_at: str | None = None
+    version: int | None = None
+
+
+class TagsBody(msgspec.Struct):
+    tags: list[str]
+
+
+# -- upload ----------------------------------------------------------------------------------------
+
+
+class _Form:
+    """What the multipart body carried besides the file."""
+
+    def __init__(self) -> None:
+        self.filename: str | None = None
+        self.taken_at: str | None = None
+        self.description: str | None = None
+        self.tags: list[str] = []
+        self.text_bytes = 0
+
+
+def _boundary(request: Request[Any, Any, Any]) -> str:
+    kind, options = multipart.parse_options_header(request.headers.get("content-type", ""))
+    if kind != "multipart/form-data" or not options.get("boundary"):
+        raise BadRequest("send the photo as multipart/form-data with a field named 'file'")
+    return options["boundary"]
+
+
+async def _drain(chunks: AsyncIterator[bytes], limit: int) -> None:
+    seen = 0
+    async for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            return
+
+
+async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> tuple[IncomingBlob, _Form]:
+    """Stream the multipart body: the `file` part into a temp file (hashed as it is written),
+    the small text fields into memory. On any failure nothing is left behind."""
+    limit = octopus.photos.max_upload_bytes
+    announced = request.headers.get("content-length")
+    if announced is not None and announced.isdigit():
+        if int(announced) > limit + MAX_FORM_OVERHEAD:
+            # Refused before reading a byte: a client that sent `Expect: 100-continue` never
+            # sends the body at all.
+            raise TooLarge(f"the upload is larger than the limit of {limit // (1024 * 1024)} MB")
+        octopus.photos.check_disk(int(announced))
+    parser = multipart.PushMultipartParser(_boundary(request), max_segment_count=MAX_PARTS)
+    form = _Form()
+    incoming: IncomingBlob | None = None
+    segment: multipart.MultipartSegment | None = None
+    text = bytearray()
+    chunks = request.stream()
+    try:
+        async for chunk in chunks:
+            for event in parser.parse(chunk):
+                if isinstance(event, multipart.MultipartSegment):
+                    segment, text = event, bytearray()
+                    if segment.name == "file":
+                        if incoming is not None:
+                            raise BadRequest("file: send one photo per request")
+                        form.filename = segment.filename
+                        incoming = octopus.photos.new_upload()
+                elif event is None:
+                    if segment is not None and segment.name != "file":
+                        _text_field(form, segment.name or "", bytes(text))
+                    segment = None
+                elif segment is not None and segment.name == "file":
+                    assert incoming is not None
+                    if incoming.size + len(event) > limit:
+                        incoming.discard()
+                        await _drain(chunks, DRAIN_LIMIT)
+                        raise TooLarge(f"the photo is larger than the limit of {limit // (1024 * 1024)} MB")
+                    # Written on the event loop: a 64 KB write to the page cache plus its hash
+                    # costs well under a millisecond, less than a hop to a worker thread.
+                    incoming.write(event)
+                else:
+                    form.text_bytes += len(event)
+                    if len(text) + len(event) > MAX_TEXT_FIELD or form.text_bytes > MAX_FORM_OVERHEAD:
+                        raise TooLarge(f"form field {segment.name if segment else ''!r} is too long")
+                    text += event
+            if parser.closed:
+                break
+        parser.close()  # raises when the body ended before the closing boundary
+    except multipart.MultipartError as exc:
+        if incoming is not None:
+            incoming.discard()
+        raise BadRequest(f"the multipart body is malformed: {exc}") from None
+    except InternalServerException:
+        # Litestar's stream reports a client that went away mid-upload this way.
+        if incoming is not None:
+            incoming.discard()
+        raise BadRequest("the upload was interrupted before it finished") from None
+    except BaseException:
+        if incoming is not None:
+            incoming.discard()
+        raise
+    if incoming is None:
+        raise Invalid("file: the form has no field named 'file'")
+    if incoming.size == 0:
+        incoming.discard()
+        raise Invalid("file: the file is empty")
+    return incoming, form
+
+
+def _text_field(form: _Form, name: str, raw: bytes) -> None:
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest(f"{name}: not UTF-8 text") from None
+    if name == "taken_at":
+        form.taken_at = value.strip() or None
+    elif name == "description":
+        form.description = value
+    elif name in ("tags", "tags[]"):
+        # Repeated fields or one comma-separated field; both shapes may be mixed.
+        form.tags.extend(part for part in value.split(","))
+    # Other fields are ignored, like unknown JSON fields.
+
+
+@post("/api/photos", tags=TAGS, request_max_body_size=None, summary="Upload one photo (multipart field `file`; streamed to disk)")
+async def upload(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller) -> Response[PhotoView]:
+    incoming, form = await _receive_upload(request, octopus)
+    view, created = await octopus.photos.upload(
+        caller.owner, incoming, filename=form.filename, taken_at=form.taken_at, tags=form.tags,
+        description=form.description, meta=caller.meta(),
+    )
+    if created:
+        return Response(view, status_code=201, headers={"Location": f"/api/photos/{view.id}"})
+    return Response(view, status_code=200)
+
+
+@post("/api/photos/check", tags=TAGS, status_code=200, summary="Which of these SHA-256 hashes are already stored")
+async def check(octopus: Octopus, caller: Caller, data: CheckBody) -> CheckResult:
+    return CheckResult(await octopus.photos.check(caller.owner, data.sha256))
+
+
+# -- one photo -----------------------------------------------------------------------------------------
+
+
+@get("/api/photos/{photo_id:str}", tags=TAGS, summary="One photo")
+async def get_photo(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+    return await octopus.read(lambda: lib.get_photo(octopus.store.reader(), caller.owner, photo_id))
+
+
+@patch("/api/photos/{photo_id:str}", tags=TAGS, summary="Describe or re-date; a stale version answers 409")
+async def edit_photo(octopus: Octopus, caller: Caller, photo_id: str, data: EditBody) -> PhotoView:
+    return await octopus.photos.edit(
+        caller.owner, photo_id, description=data.description, taken_at=data.taken_at, version=data.version,
+        meta=caller.meta(),
+    )
+
+
+@put("/api/photos/{photo_id:str}/tags", tags=TAGS, summary="Replace the photo's tags")
+async def set_tags(octopus: Octopus, caller: Caller, photo_id: str, data: TagsBody) -> PhotoView:
+    return await octopus.photos.set_tags(caller.owner, photo_id, data.tags, caller.meta())
+
+
+@put("/api/photos/{photo_id:str}/favourite", tags=TAGS, summary="Mark as favourite")
+async def favourite(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+    return await octopus.photos.favourite(caller.owner, photo_id, True, caller.meta())
+
+
+@delete("/api/photos/{photo_id:str}/favourite", tags=TAGS, status_code=200, summary="Unmark as favourite")
+async def unfavourite(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+    return await octopus.photos.favourite(caller.owner, photo_id, False, caller.meta())
+
+
+@post("/api/photos/{photo_id:str}/trash", tags=TAGS, status_code=200, summary="Move into the trash")
+async def trash(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+    return await octopus.photos.trash(caller.owner, photo_id, caller.meta())
+
+
+@post("/api/photos/{photo_id:str}/restore", tags=TAGS, status_code=200, summary="Back from the trash")
+async def restore(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+    return await octopus.photos.restore(caller.owner, photo_id, caller.meta())
+
+
+@delete("/api/photos/{photo_id:str}", tags=TAGS, status_code=204, summary="Delete for good (bytes, metadata, keys)")
+async def purge(octopus: Octopus, caller: Caller, photo_id: str) -> None:
+    await octopus.photos.purge(caller.owner, photo_id, caller.meta())
+
+
+# -- bytes -------------------------------------------------------------------------------------------
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a single `bytes=` range; None to send everything.
+
+    Raises `_Unsatisfiable` for a range that cannot be served (416).
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if match is None:
+        return None  # several ranges or another unit: the whole file is a correct answer
+    start, end = match.groups()
+    if not start and not end:
+        return None
+    if not start:
+        suffix = int(end)
+        if suffix == 0 or size == 0:
+            raise _Unsatisfiable
+        return max(0, size - suffix), size - 1
+    first = int(start)
+    last = min(int(end), size - 1) if end else size - 1
+    if first >= size or (end and int(end) < first):
+        raise _Unsatisfiable
+    return first, last
+
+
+class _Unsatisfiable(Exception):
+    """The requested range lies outside the file (mapped to 416 right where it is raised)."""
+
+
+async def _file_chunks(path: Path, first: int, length: int) -> AsyncIterator[bytes]:
+    # anyio runs each read on a worker thread, so a slow disk never stalls the event loop.
+    async with await anyio.open_file(path, "rb") as fh:
+        await fh.seek(first)
+        left = length
+        while left > 0:
+            chunk = await fh.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+
+
+def _serve_file(request: Request[Any, Any, Any], path: Path, *, etag: str, media_type: str,
+                cache: str, filename: str | None = None, ranges: bool = False) -> Response[Any]:
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+    if filename:
+        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename, safe='')}"
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(b"", status_code=304, headers=headers)
+    size = os.stat(path).st_size
+    span = None
+    if ranges:
+        headers["Accept-Ranges"] = "bytes"
+        if_range = request.headers.get("if-range")
+        if if_range is None or if_range.strip() == etag:
+            try:
+                span = _byte_range(request.headers.get("range"), size)
+            except _Unsatisfiable:
+                return problem(416, f"the photo has {size} bytes; that range is outside it",
+                               title="Range not satisfiable", headers={"Content-Range": f"bytes */{size}", **headers})
+    first, last = span if span is not None else (0, size - 1)
+    length = max(0, last - first + 1)
+    headers["Content-Length"] = str(length)
+    status = 200
+    if span is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return Stream(_file_chunks(path, first, length), status_code=status, media_type=media_type, headers=headers)
+
+
+@get("/api/photos/{photo_id:str}/original", tags=TAGS, summary="The bytes as uploaded (ETag, Range)")
+async def original(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, photo_id: str) -> Response[Any]:
+    path, view = await octopus.photos.original(caller.owner, photo_id)
+    assert view.sha256 is not None
+    return _serve_file(request, path, etag=f'"{view.sha256}"', media_type=view.mime,
+                       cache="private, no-cache", filename=view.filename, ranges=True)
+
+
+@get("/api/photos/{photo_id:str}/thumbnail", tags=TAGS, summary="Upright derivative: size=thumb (~256 px) or preview (~1440 px)")
+async def thumbnail(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, photo_id: str,
+                    size: str = "thumb") -> Response[Any]:
+    path, sha = await octopus.photos.derivative(caller.owner, photo_id, size)
+    # A photo's bytes never change, so neither do its derivatives: the browser may keep them.
+    return _serve_file(request, path, etag=f'"{sha}.{size}"', media_type="image/jpeg", cache=IMMUTABLE)
+
+
+ROUTES = [upload, check, get_photo, edit_photo, set_tags, favourite, unfavourite, trash, restore, purge, original, thumbnail]
