@@ -95,6 +95,7 @@ class Octopus:
         from .albums import Albums
         from .library import PhotoLibrary
         from .notifications import start_notifier
+        from .vault import Vault
 
         started = time.perf_counter()
         self.paths.create()
@@ -103,6 +104,7 @@ class Octopus:
         self.photos = PhotoLibrary(self)
         self.accounts = Accounts(self)
         self.albums = Albums(self)
+        self.vault = Vault(self)
         self.notifier = start_notifier(self)
         self.started_at = time.time()
         log.info("library open in %.0f ms at %s", (time.perf_counter() - started) * 1000, self.paths.root)

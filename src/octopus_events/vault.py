@@ -1,0 +1,702 @@
+"""The vault: photos encrypted under a key that only the owner's passphrase can unwrap.
+
+A user's *vault key* is random; only its passphrase-wrapped form (`vaultcrypto.WrappedVaultKey`)
+is stored, in the keystore under `vault:<user id>`. Unlocking unwraps it and keeps it in this
+process's memory only, behind a short-lived token (see `VaultTokens`). Moving a photo in encrypts
+its original, thumbnail, preview and metadata under the vault key into
+`<data>/blobs/vault/<user id>/<photo id>/`, appends `PhotoMovedToVault` and destroys the photo's
+data keys in the same transaction (so every sealed copy of its fields in the log is shredded), and
+only then deletes the plaintext blob and derivatives. Moving it out reverses this with a fresh
+data key. How and why: docs/vault.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from . import keystore, sealing, vaultcrypto
+from .accounts import ACCOUNT_DELETE_HOOKS, LoginLimiter
+from .errors import ConcurrencyConflict, Conflict, Forbidden, Invalid, NotFound
+from .events import Event
+from .eventstore import Meta, Transaction
+from .library import PURGE_HOOKS
+from .media import render
+from .photos import (
+    Camera, Exposure, Gps, PhotoDate, PhotoDetails, PhotoFavourited, PhotoLeftVault, PhotoMovedToVault,
+    append_photo, key_prefix, load_photo, photo_stream, require_state, seal_for,
+)
+from .readmodels import library as lib
+from .readmodels.library import PhotoView
+
+if TYPE_CHECKING:
+    from .application import Octopus
+
+log = logging.getLogger(__name__)
+
+# -- events ---------------------------------------------------------------------------------------
+# No secret and nothing personal goes into these: the wrapped key lives in the keystore.
+
+
+class VaultCreated(Event):
+    """The user made a vault. Its wrapped key is in the keystore (`vault:<user id>`), not here."""
+
+    user_id: str
+
+
+class VaultPassphraseChanged(Event):
+    """The vault key was re-wrapped under a new passphrase; no photo was re-encrypted."""
+
+    user_id: str
+
+
+def vault_stream(user_id: str) -> str:
+    return f"vault-{user_id}"
+
+
+def vault_key_id(user_id: str) -> str:
+    return f"vault:{user_id}"
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class VaultDamaged(Invalid):
+    """A vault file failed authentication (altered, truncated, swapped) or is missing.
+
+    422 rather than 500: nothing is wrong with the server, the stored data is not what was
+    written, and the client must learn that no bytes will come rather than get garbage.
+    """
+
+    title = "Vault data damaged"
+
+
+# -- what is encrypted ------------------------------------------------------------------------------
+
+
+class VaultMetadata(msgspec.Struct, kw_only=True):
+    """Everything about a vault photo that is not its pixels, encrypted as one record."""
+
+    details: PhotoDetails  # hash, filename, description, tags, dates, camera, exposure, GPS, phash
+    mime: str
+    size: int
+    width: int
+    height: int
+    orientation: int
+    favourite: bool
+    uploaded_at: str
+    format: int = 1
+
+
+class UnlockResult(msgspec.Struct):
+    vault_token: str
+    expires_at: str
+
+
+class VaultPage(msgspec.Struct):
+    photos: list[PhotoView]
+    cursor: str | None
+
+
+class VaultStatus(msgspec.Struct):
+    exists: bool
+
+
+_meta_decoder = msgspec.msgpack.Decoder(VaultMetadata)
+_wrapped_decoder = msgspec.msgpack.Decoder(vaultcrypto.WrappedVaultKey)
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MIN_PASSPHRASE = 8
+MAX_PASSPHRASE = 1024
+FILES = ("original", "thumb", "preview", "meta")
+
+
+def vault_root(data_root: Path) -> Path:
+    """Where every user's vault files live (inside the blob dir, so backups copy them)."""
+    return Path(data_root) / "blobs" / "vault"
+
+
+def _photo_dir(root: Path, user_id: str, photo_id: str) -> Path:
+    # Both ids end up in a path; anything but plain id characters could escape the root.
+    if not _ID.fullmatch(user_id) or not _ID.fullmatch(photo_id):
+        raise NotFound(f"no photo {photo_id}")
+    return root / user_id / photo_id
+
+
+def _context(user_id: str, photo_id: str, part: str) -> bytes:
+    # Bound into every chunk: a file copied to another photo, user or part fails to open.
+    return f"{user_id}|{photo_id}|{part}".encode()
+
+
+def _check_passphrase(passphrase: Any, field: str = "passphrase") -> str:
+    if not isinstance(passphrase, str) or not MIN_PASSPHRASE <= len(passphrase) <= MAX_PASSPHRASE:
+        raise Invalid(f"{field}: must have {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters")
+    return passphrase
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name == "nt":  # no directory handles to fsync on Windows; NTFS journals renames
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# -- unlocked keys, in memory only ---------------------------------------------------------------------
+
+
+class _Unlocked(msgspec.Struct):
+    user_id: str
+    key: bytes
+    expires_mono: float
+
+
+class VaultTokens:
+    """Unlocked vault keys by token digest, for a few minutes, in this process only.
+
+    Never persisted: a restart locks every vault. Expiry uses the monotonic clock so changing the
+    wall clock cannot extend a token. A user holds at most `per_user` live tokens (oldest go
+    first), so memory stays bounded however often someone unlocks.
+    """
+
+    def __init__(self, minutes: int, *, per_user: int = 16, clock: Any = time.monotonic) -> None:
+        self.lifetime = minutes * 60
+        self.per_user = per_user
+        self.clock = clock
+        self._entries: dict[str, _Unlocked] = {}
+        self._lock = threading.Lock()
+
+    def _sweep(self, now: float) -> None:
+        for digest in [d for d, e in self._entries.items() if e.expires_mono <= now]:
+            del self._entries[digest]
+
+    def issue(self, user_id: str, key: bytes) -> UnlockResult:
+        token = vaultcrypto.new_vault_token()
+        now = self.clock()
+        with self._lock:
+            self._sweep(now)
+            mine = [d for d, e in self._entries.items() if e.user_id == user_id]  # insertion order
+            for digest in mine[: max(0, len(mine) - self.per_user + 1)]:
+                del self._entries[digest]
+            self._entries[vaultcrypto.vault_token_digest(token)] = _Unlocked(user_id, key, now + self.lifetime)
+        expires = datetime.now(timezone.utc) + timedelta(seconds=self.lifetime)
+        return UnlockResult(token, expires.isoformat(timespec="seconds"))
+
+    def key_for(self, user_id: str, token: str | None) -> bytes:
+        """The vault key behind `token` if it is live and `user_id`'s; Forbidden otherwise."""
+        if not token or not isinstance(token, str) or len(token) > 200:
+            raise Forbidden("the vault is locked; unlock it first (X-Vault-Token)")
+        digest = vaultcrypto.vault_token_digest(token)
+        with self._lock:
+            self._sweep(self.clock())
+            entry = self._entries.get(digest)
+        # Another user's token is refused exactly like an unknown one.
+        if entry is None or entry.user_id != user_id:
+            raise Forbidden("the vault is locked or the vault token has expired; unlock it again")
+        return entry.key
+
+    def revoke_user(self, user_id: str, *, keep: str | None = None) -> None:
+        keep_digest = vaultcrypto.vault_token_digest(keep) if keep else None
+        with self._lock:
+            for digest in [d for d, e in self._entries.items() if e.user_id == user_id and d != keep_digest]:
+                del self._entries[digest]
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._sweep(self.clock())
+            return len(self._entries)
+
+
+# -- the service ---------------------------------------------------------------------------------------
+
+
+class Vault:
+    """Vault commands and reads for every user of one library."""
+
+    def __init__(self, octopus: Octopus) -> None:
+        self.octopus = octopus
+        self.store = octopus.store
+        self.blobs = octopus.photos.blobs
+        self.root = vault_root(octopus.paths.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        auth = octopus.config.auth
+        self.tokens = VaultTokens(auth.vault_token_minutes)
+        # Same policy as sign-ins: each wrong passphrase costs an argon2id run, so guesses are
+        # limited per user and per client address.
+        self.limiter = LoginLimiter(auth.login_max_failures, auth.login_window_seconds)
+
+    def photo_dir(self, user_id: str, photo_id: str) -> Path:
+        return _photo_dir(self.root, user_id, photo_id)
+
+    # -- the vault key ------------------------------------------------------------------------------
+    async def status(self, user_id: str) -> VaultStatus:
+        material = await self.octopus.read(lambda: keystore.get(self.store.reader(), vault_key_id(user_id)))
+        return VaultStatus(exists=material is not None)
+
+    async def create(self, user_id: str, passphrase: str, meta: Meta) -> VaultStatus:
+        """Create the user's vault; Conflict if it exists. The new vault starts locked."""
+        _check_passphrase(passphrase)
+        if (await self.status(user_id)).exists:
+            raise Conflict("you already have a vault")
+        wrapped, _key = await self.octopus.media(vaultcrypto.create_vault, passphrase)
+
+        def command(tx: Transaction) -> None:
+            # Checked again under the writer lock: two creates may race, the second must not
+            # replace the first one's key (that would lose whatever the first one encrypted).
+            if keystore.get(tx.conn, vault_key_id(user_id)) is not None:
+                raise Conflict("you already have a vault")
+            keystore.put(tx.conn, vault_key_id(user_id), "vault", user_id, msgspec.msgpack.encode(wrapped))
+            tx.append(vault_stream(user_id), None, [VaultCreated(user_id=user_id)], meta=_owned(meta, user_id))
+
+        await self.store.transact_async(command)
+        return VaultStatus(exists=True)
+
+    async def _wrapped(self, user_id: str) -> tuple[vaultcrypto.WrappedVaultKey, bytes]:
+        material = await self.octopus.read(lambda: keystore.get(self.store.reader(), vault_key_id(user_id)))
+        if material is None:
+            raise NotFound("you have no vault yet; create one first")
+        return _wrapped_decoder.decode(material), material
+
+    async def _unwrap(self, user_id: str, passphrase: Any, client: str, wrapped: vaultcrypto.WrappedVaultKey,
+                      new: str | None = None) -> tuple[bytes, vaultcrypto.WrappedVaultKey | None]:
+        """Run the KDF under the rate limit; Forbidden (and a counted failure) if wrong."""
+        keys = (f"vault:{user_id}", f"addr:{client}")
+        self.limiter.check(*keys)
+        if not isinstance(passphrase, str) or len(passphrase) > MAX_PASSPHRASE or not passphrase:
+            self.limiter.failed(*keys)
+            raise Forbidden("wrong vault passphrase")
+
+        def work() -> tuple[bytes, vaultcrypto.WrappedVaultKey | None]:
+            key = vaultcrypto.unwrap_vault_key(wrapped, passphrase)
+            return key, (vaultcrypto.rewrap_vault_key(wrapped, passphrase, new) if new is not None else None)
+
+        try:
+            result = await self.octopus.media(work)
+        except vaultcrypto.WrongPassphrase:
+            self.limiter.failed(*keys)
+            raise Forbidden("wrong vault passphrase") from None
+        self.limiter.succeeded(keys[0])
+        return result
+
+    async def unlock(self, user_id: str, passphrase: str, *, client: str = "") -> UnlockResult:
+        """Unwrap the vault key into memory; returns a token valid for `auth.vault_token_minutes`."""
+        wrapped, _ = await self._wrapped(user_id)
+        key, _ = await self._unwrap(user_id, passphrase, client, wrapped)
+        return self.tokens.issue(user_id, key)
+
+    async def change_passphrase(self, user_id: str, old: str, new: str, meta: Meta, *, client: str = "",
+                                keep_token: str | None = None) -> None:
+        """Re-wrap the same vault key under `new`; no photo is re-encrypted.
+
+        Every other unlocked session of this user ends (whoever learnt the old passphrase may
+        hold one); `keep_token`, the caller's own, stays valid.
+        """
+        _check_passphrase(new, "new")
+        wrapped, material = await self._wrapped(user_id)
+        _key, rewrapped = await self._unwrap(user_id, old, client, wrapped, new=new)
+        assert rewrapped is not None
+
+        def command(tx: Transaction) -> None:
+            if keystore.get(tx.conn, vault_key_id(user_id)) != material:
+                raise Conflict("the vault passphrase was changed meanwhile; try again")
+            keystore.put(tx.conn, vault_key_id(user_id), "vault", user_id, msgspec.msgpack.encode(rewrapped))
+            tx.append(vault_stream(user_id), None, [VaultPassphraseChanged(user_id=user_id)], meta=_owned(meta, user_id))
+
+        await self.store.transact_async(command)
+        self.tokens.revoke_user(user_id, keep=keep_token)
+        # The old record plus the old passphrase still opens the vault: fold the WAL so no copy
+        # of it lingers in the data dir (backups made before the change still hold it).
+        await self.octopus.forget()
+
+    def key_for(self, user_id: str, token: str | None) -> bytes:
+        return self.tokens.key_for(user_id, token)
+
+    # -- moving in --------------------------------------------------------------------------------------
+    async def move_in(self, user_id: str, photo_id: str, token: str | None, meta: Meta) -> PhotoView:
+        """Encrypt the photo into the vault, then remove every plaintext copy of it."""
+        key = self.key_for(user_id, token)
+        row = await self.octopus.read(lambda: lib.photo_row(self.store.reader(), user_id, photo_id))
+        if row is None:
+            raise NotFound(f"no photo {photo_id}")
+        fields = dict(zip(lib.COLUMNS, row))
+        if fields["state"] == "vault":
+            raise Conflict(f"photo {photo_id} is already in the vault")
+        if fields["state"] != "library":
+            raise Conflict(f"photo {photo_id} is in the {fields['state']}; restore it before moving it to the vault")
+        if not fields["sha256"]:
+            raise NotFound(f"no photo {photo_id}")
+        record = _metadata_from_row(fields)
+        version = fields["version"]
+        directory = self.photo_dir(user_id, photo_id)
+        await self.octopus.media(self._seal_files, directory, user_id, photo_id, key, record)
+
+        def command(tx: Transaction) -> str | None:
+            state = load_photo(tx, photo_id, user_id)
+            require_state(state, "library")
+            if state.version != version:
+                # An edit landed while we were encrypting: the metadata record would be stale.
+                raise ConcurrencyConflict(
+                    f"photo {photo_id} changed while it was being moved to the vault; try again",
+                    stream=photo_stream(photo_id), expected=version, actual=state.version,
+                )
+            append_photo(tx, state, [PhotoMovedToVault(photo_id=photo_id)], meta)
+            keystore.delete_prefix(tx.conn, key_prefix(photo_id))
+            sha = record.details.sha256
+            return None if lib.sha_in_use(tx.conn, sha, except_photo=photo_id) else sha
+
+        try:
+            unused_sha = await self.store.transact_async(command)
+        except BaseException:
+            await self.octopus.media(_remove_tree, directory)
+            raise
+        if unused_sha:
+            await self._settle_renders(unused_sha)
+            await self.octopus.media(self.blobs.delete_all, unused_sha)
+        await self.octopus.forget()
+        return _view(photo_id, version + 1, record)
+
+    async def _settle_renders(self, sha: str) -> None:
+        """Wait for a library preview/thumb render of these bytes that started before the move
+        committed: it would otherwise write a plaintext derivative after we deleted them. (No
+        new one can start: the library serves derivatives only for photos in the library.)"""
+        in_flight = getattr(self.octopus.photos, "_previews_in_flight", {})
+        pending = [future for name, future in list(in_flight.items()) if name.endswith(f":{sha}")]
+        if pending:
+            await asyncio.gather(*(asyncio.shield(f) for f in pending), return_exceptions=True)
+
+    def _seal_files(self, directory: Path, user_id: str, photo_id: str, key: bytes, record: VaultMetadata) -> None:
+        """Encrypt original, derivatives and metadata into `directory` (blocking; media pool)."""
+        sha = record.details.sha256
+        original = self.blobs.original_path(sha)
+        if not original.is_file():
+            raise NotFound("the original of this photo is missing; run `octopus verify`")
+        directory.mkdir(parents=True, exist_ok=True)
+        vaultcrypto.encrypt_file(original, directory / "original", key, context=_context(user_id, photo_id, "original"))
+        for kind in ("thumb", "preview"):
+            existing = self.blobs.derivative_path(kind, sha)
+            try:
+                data = existing.read_bytes()
+            except FileNotFoundError:
+                # Rendered in memory and encrypted straight away: a plaintext preview never
+                # touches the disk just so that it can be vaulted.
+                data = render(original, kind, record.orientation, record.mime).data  # type: ignore[arg-type]
+            _write_atomic(directory / kind, vaultcrypto.encrypt_bytes(data, key, context=_context(user_id, photo_id, kind)))
+        _write_atomic(directory / "meta", vaultcrypto.encrypt_bytes(
+            msgspec.msgpack.encode(record), key, context=_context(user_id, photo_id, "meta")))
+        _fsync_dir(directory)
+        _fsync_dir(directory.parent)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def _vault_row(self, user_id: str, photo_id: str) -> dict[str, Any]:
+        row = lib.photo_row(self.store.reader(), user_id, photo_id)
+        if row is None or row[2] != "vault":
+            raise NotFound(f"no vault photo {photo_id}")
+        return dict(zip(lib.COLUMNS, row))
+
+    def _read_metadata(self, user_id: str, photo_id: str, key: bytes) -> VaultMetadata:
+        path = self.photo_dir(user_id, photo_id) / "meta"
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise VaultDamaged(f"the vault files of photo {photo_id} are missing") from None
+        try:
+            plain = vaultcrypto.decrypt_bytes(blob, key, context=_context(user_id, photo_id, "meta"))
+        except vaultcrypto.VaultTampered as exc:
+            raise VaultDamaged(f"the vault metadata of photo {photo_id} failed authentication ({exc}); "
+                               "it was altered or damaged on disk and cannot be shown") from None
+        return _meta_decoder.decode(plain)
+
+    async def photo(self, user_id: str, photo_id: str, token: str | None) -> PhotoView:
+        key = self.key_for(user_id, token)
+
+        def work() -> PhotoView:
+            row = self._vault_row(user_id, photo_id)
+            return _view(photo_id, row["version"], self._read_metadata(user_id, photo_id, key))
+
+        return await self.octopus.media(work)
+
+    async def list(self, user_id: str, token: str | None, *, cursor: str | None = None,
+                   limit: int | None = None) -> VaultPage:
+        """The user's vault photos, newest upload first, with their decrypted metadata."""
+        key = self.key_for(user_id, token)
+        n = lib.check_limit(limit)
+
+        def work() -> VaultPage:
+            # Paged on the read model's non-personal columns, so a page decrypts only its own
+            # metadata records, whatever the size of the vault.
+            args: list[Any] = [user_id]
+            where = "owner = ? AND state = 'vault'"
+            if cursor:
+                uploaded, pid = lib.decode_cursor(cursor, 2)
+                where += " AND (uploaded_at, id) < (?, ?)"
+                args += [uploaded, pid]
+            rows = self.store.reader().execute(
+                f"SELECT {', '.join(lib.COLUMNS)} FROM photo WHERE {where} ORDER BY uploaded_at DESC, id DESC LIMIT ?",
+                (*args, n + 1),
+            ).fetchall()
+            more = len(rows) > n
+            photos = []
+            for row in rows[:n]:
+                fields = dict(zip(lib.COLUMNS, row))
+                try:
+                    photos.append(_view(fields["id"], fields["version"], self._read_metadata(user_id, fields["id"], key)))
+                except VaultDamaged as exc:
+                    # One damaged record must not hide the rest; the photo is listed without
+                    # metadata so its owner can still see and delete it.
+                    log.warning("%s", exc.detail)
+                    photos.append(lib.to_view(row))
+            last = dict(zip(lib.COLUMNS, rows[n - 1])) if more else None
+            next_cursor = lib.encode_cursor(last["uploaded_at"], last["id"]) if last else None
+            return VaultPage(photos, next_cursor)
+
+        return await self.octopus.media(work)
+
+    async def open_original(self, user_id: str, photo_id: str, token: str | None) -> tuple[int, Iterator[bytes], PhotoView]:
+        """(plaintext size, chunk iterator, photo) after authenticating the whole file first,
+        so a response never starts with genuine bytes and then breaks off on tampering."""
+        key = self.key_for(user_id, token)
+
+        def work() -> tuple[int, Path, PhotoView]:
+            row = self._vault_row(user_id, photo_id)
+            record = self._read_metadata(user_id, photo_id, key)
+            path = self.photo_dir(user_id, photo_id) / "original"
+            size = self._verify(path, key, user_id, photo_id, "original")
+            return size, path, _view(photo_id, row["version"], record)
+
+        size, path, view = await self.octopus.media(work)
+        context = _context(user_id, photo_id, "original")
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from vaultcrypto.iter_decrypt_file(path, key, context=context)
+            except vaultcrypto.VaultTampered:
+                # Changed on disk after verification: stop the stream rather than send more.
+                log.error("vault original of %s changed while being served", photo_id)
+                raise
+
+        return size, chunks(), view
+
+    def _verify(self, path: Path, key: bytes, user_id: str, photo_id: str, part: str) -> int:
+        try:
+            return vaultcrypto.verify_file(path, key, context=_context(user_id, photo_id, part))
+        except FileNotFoundError:
+            raise VaultDamaged(f"the vault {part} of photo {photo_id} is missing") from None
+        except vaultcrypto.VaultTampered as exc:
+            raise VaultDamaged(f"the vault {part} of photo {photo_id} failed authentication ({exc}); "
+                               "it was altered or damaged on disk, so no bytes are served") from None
+
+    def _decrypt_small(self, user_id: str, photo_id: str, part: str, key: bytes) -> bytes:
+        path = self.photo_dir(user_id, photo_id) / part
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            raise VaultDamaged(f"the vault {part} of photo {photo_id} is missing") from None
+        try:
+            return vaultcrypto.decrypt_bytes(blob, key, context=_context(user_id, photo_id, part))
+        except vaultcrypto.VaultTampered as exc:
+            raise VaultDamaged(f"the vault {part} of photo {photo_id} failed authentication ({exc}); "
+                               "it was altered or damaged on disk, so no bytes are served") from None
+
+    async def thumbnail(self, user_id: str, photo_id: str, kind: str, token: str | None) -> bytes:
+        """The decrypted thumb or preview JPEG (small enough to hold whole)."""
+        if kind not in ("thumb", "preview"):
+            raise Invalid("size: must be thumb or preview")
+        key = self.key_for(user_id, token)
+
+        def work() -> bytes:
+            self._vault_row(user_id, photo_id)
+            return self._decrypt_small(user_id, photo_id, kind, key)
+
+        return await self.octopus.media(work)
+
+    # -- moving out -------------------------------------------------------------------------------------
+    async def restore(self, user_id: str, photo_id: str, token: str | None, meta: Meta) -> PhotoView:
+        """Back into the library with its metadata, sealed under a fresh data key."""
+        key = self.key_for(user_id, token)
+        row = await self.octopus.read(lambda: lib.photo_row(self.store.reader(), user_id, photo_id))
+        if row is None:
+            raise NotFound(f"no photo {photo_id}")
+        if row[2] != "vault":
+            raise Conflict(f"photo {photo_id} is not in the vault")
+        record, sha = await self.octopus.media(self._unseal_files, user_id, photo_id, key)
+
+        def command(tx: Transaction) -> PhotoView:
+            state = load_photo(tx, photo_id, user_id)
+            require_state(state, "vault")
+            # A new generation under a new key id: the old key id belongs to a shredded key, and
+            # reusing it would make old sealed events readable again under the new key's name.
+            key_id = key_prefix(photo_id) + str(_highest_generation(tx, photo_id) + 1)
+            data_key = sealing.new_data_key()
+            keystore.put(tx.conn, key_id, "photo", user_id, data_key)
+            events: list[Event] = [PhotoLeftVault(
+                photo_id=photo_id, key_id=key_id,
+                sealed=seal_for(data_key, photo_id, "PhotoLeftVault", record.details),
+            )]
+            if record.favourite:
+                events.append(PhotoFavourited(photo_id=photo_id))
+            append_photo(tx, state, events, meta)
+            return lib.get_photo(tx.conn, user_id, photo_id)
+
+        try:
+            view = await self.store.transact_async(command)
+        except BaseException:
+            # The plaintext written back must not outlive a failed restore (unless others use it).
+            in_use = await self.octopus.read(
+                lambda: lib.sha_in_use(self.store.reader(), sha, except_photo=photo_id))
+            if not in_use:
+                await self.octopus.media(self.blobs.delete_all, sha)
+            raise
+        await self.octopus.media(_remove_tree, self.photo_dir(user_id, photo_id))
+        return view
+
+    def _unseal_files(self, user_id: str, photo_id: str, key: bytes) -> tuple[VaultMetadata, str]:
+        """Authenticate every vault file, then write the original and thumb back (media pool)."""
+        record = self._read_metadata(user_id, photo_id, key)
+        directory = self.photo_dir(user_id, photo_id)
+        self._verify(directory / "original", key, user_id, photo_id, "original")
+        thumb = self._decrypt_small(user_id, photo_id, "thumb", key)
+        sha = record.details.sha256
+        incoming = self.blobs.new_upload()
+        try:
+            try:
+                for chunk in vaultcrypto.iter_decrypt_file(directory / "original", key,
+                                                           context=_context(user_id, photo_id, "original")):
+                    incoming.write(chunk)
+            except vaultcrypto.VaultTampered as exc:
+                raise VaultDamaged(f"the vault original of photo {photo_id} changed while being restored ({exc})") from None
+            incoming.close()
+            if incoming.sha256 != sha:
+                raise VaultDamaged(f"the vault original of photo {photo_id} does not match its recorded hash")
+            self.blobs.put_original(incoming)
+        finally:
+            incoming.discard()  # no-op once moved into the blob store
+        self.blobs.put_derivative("thumb", sha, thumb)
+        return record, sha
+
+    # -- housekeeping -----------------------------------------------------------------------------------
+    def clean_orphans(self, older_than_s: float = 3600) -> int:
+        """Remove vault folders of photos that are not in the vault (blocking; returns how many).
+
+        They are left by a crash between encrypting and committing a move in, or between
+        committing a restore or purge and deleting the files. The age limit spares a move in that
+        is encrypting right now and has not committed yet.
+        """
+        cutoff = time.time() - older_than_s
+        conn = self.store.reader()
+        removed = 0
+        for user_dir in (p for p in self.root.iterdir() if p.is_dir()):
+            for photo_dir in (p for p in user_dir.iterdir() if p.is_dir()):
+                row = conn.execute("SELECT state FROM photo WHERE id = ? AND owner = ?",
+                                   (photo_dir.name, user_dir.name)).fetchone()
+                if (row is None or row[0] != "vault") and photo_dir.stat().st_mtime < cutoff:
+                    _remove_tree(photo_dir)
+                    removed += 1
+        return removed
+
+
+def _owned(meta: Meta, user_id: str) -> Meta:
+    return Meta(actor=meta.actor or user_id, owner=user_id, correlation_id=meta.correlation_id,
+                causation_id=meta.causation_id)
+
+
+def _highest_generation(tx: Transaction, photo_id: str) -> int:
+    highest = 0
+    prefix = key_prefix(photo_id)
+    for recorded in tx.read_stream(photo_stream(photo_id)):
+        key_id = getattr(recorded.event, "key_id", "")
+        if key_id.startswith(prefix) and key_id[len(prefix):].isdigit():
+            highest = max(highest, int(key_id[len(prefix):]))
+    return highest
+
+
+def _metadata_from_row(f: dict[str, Any]) -> VaultMetadata:
+    """The photo's current fields as the read model holds them (edits included)."""
+    details = PhotoDetails(
+        sha256=f["sha256"],
+        filename=f["filename"] or "photo",
+        description=f["description"] or "",
+        tags=msgspec.json.decode(f["tags"] or "[]", type=list[str]),
+        date=PhotoDate(taken_at=f["taken_at"] or f["uploaded_at"], taken_local=f["taken_local"],
+                       source=f["taken_source"] or "upload"),
+        camera=Camera(make=f["make"], model=f["model"], lens=f["lens"]),
+        exposure=Exposure(iso=f["iso"], f_number=f["f_number"], exposure_time=f["exposure_time"],
+                          focal_length=f["focal_length"]),
+        gps=Gps(lat=f["gps_lat"], lon=f["gps_lon"]) if f["gps_lat"] is not None and f["gps_lon"] is not None else None,
+        phash=f["phash"] or 0,
+    )
+    return VaultMetadata(
+        details=details, mime=f["mime"], size=f["bytes"], width=f["width"], height=f["height"],
+        orientation=f["orientation"], favourite=bool(f["favourite"]), uploaded_at=f["uploaded_at"],
+    )
+
+
+def _view(photo_id: str, version: int, m: VaultMetadata) -> PhotoView:
+    d = m.details
+    return PhotoView(
+        id=photo_id, filename=d.filename, sha256=d.sha256, bytes=m.size, mime=m.mime, width=m.width,
+        height=m.height, taken_at=d.date.taken_at, uploaded_at=m.uploaded_at, tags=list(d.tags),
+        favourite=m.favourite, description=d.description, camera=d.camera, exposure=d.exposure, gps=d.gps,
+        state="vault", version=version, taken_source=d.date.source,
+    )
+
+
+# -- deletion hooks (module level: the photo and account code call them inside their transaction) --
+
+
+def _data_root(tx: Transaction) -> Path:
+    # The keystore and the blob dir share the data dir with the database file.
+    return tx.store.path.parent
+
+
+def _on_purge(tx: Transaction, owner: str, photo_id: str) -> None:
+    """A purged vault photo's encrypted files go too, once the tombstone has committed."""
+    try:
+        directory = _photo_dir(vault_root(_data_root(tx)), owner, photo_id)
+    except NotFound:
+        return
+    tx.after_commit(lambda: _remove_tree(directory))
+
+
+def _on_account_deleted(tx: Transaction, user_id: str, meta: Meta) -> None:
+    """Account deletion takes the wrapped vault key and every vault file with it."""
+    keystore.delete(tx.conn, vault_key_id(user_id))
+    if _ID.fullmatch(user_id):
+        directory = vault_root(_data_root(tx)) / user_id
+        tx.after_commit(lambda: _remove_tree(directory))
+
+
+if _on_purge not in PURGE_HOOKS:
+    PURGE_HOOKS.append(_on_purge)
+if _on_account_deleted not in ACCOUNT_DELETE_HOOKS:
+    ACCOUNT_DELETE_HOOKS.append(_on_account_deleted)

@@ -1,0 +1,405 @@
+"""The vault service over real SQLite and real files: what is encrypted, what is left, what breaks.
+
+The central test moves a photo with distinctive bytes, filename, description, tag and GPS
+position into the vault, locks it, and then reads every byte of every file in the data dir
+looking for any of them.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from PIL import Image
+
+from octopus_events import keystore
+from octopus_events.application import Octopus
+from octopus_events.config import AuthConfig, Config, StorageConfig
+from octopus_events.errors import Conflict, Forbidden, NotFound, RateLimited
+from octopus_events.eventstore import Meta
+from octopus_events.readmodels import albums as albums_rm
+from octopus_events.readmodels import duplicates, search
+from octopus_events.readmodels import library as lib
+from octopus_events.vault import VaultDamaged, vault_key_id
+from vault_support import (
+    DESCRIPTION, FILENAME, LAT_DEGREES, PASSPHRASE, TAG, assert_findable, find_markers, flip, markers_of, noisy_jpeg,
+    reencoded,
+)
+
+
+def config_for(data_dir: Path, **auth: Any) -> Config:
+    return Config(storage=StorageConfig(data_dir=str(data_dir), min_free_mb=0), auth=AuthConfig(**auth))
+
+
+class Library:
+    """An open Octopus plus the helpers these tests need."""
+
+    def __init__(self, data_dir: Path, **auth: Any) -> None:
+        self.data_dir = data_dir
+        self.auth = auth
+        self.octopus = Octopus(config_for(data_dir, **auth)).open(background_rebuilds=False)
+
+    def reopen(self) -> None:
+        self.octopus.close()
+        self.octopus = Octopus(config_for(self.data_dir, **self.auth)).open(background_rebuilds=False)
+
+    async def user(self, name: str) -> str:
+        user = await self.octopus.accounts.admin_create(name, "password123", admin=False, quota_bytes=None, meta=Meta())
+        return user.id
+
+    async def upload(self, owner: str, data: bytes, filename: str = "photo.jpg", **fields: Any) -> lib.PhotoView:
+        incoming = self.octopus.photos.new_upload()
+        incoming.write(data)
+        view, created = await self.octopus.photos.upload(owner, incoming, filename=filename, meta=Meta(actor=owner), **fields)
+        assert created
+        return view
+
+    def conn(self) -> Any:
+        return self.octopus.store.reader()
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Iterator[Library]:
+    lib_ = Library(tmp_path / "data", login_max_failures=3)
+    try:
+        yield lib_
+    finally:
+        lib_.octopus.close()
+
+
+async def vaulted(library: Library, *, seed: int = 1) -> tuple[str, str, bytes, lib.PhotoView]:
+    """A user with an unlocked vault and one photo full of markers; returns (owner, token, bytes, photo)."""
+    owner = await library.user(f"alice{seed}")
+    data = noisy_jpeg(seed, gps=True)
+    view = await library.upload(owner, data, FILENAME, description=DESCRIPTION, tags=[TAG, "summer"])
+    await library.octopus.vault.create(owner, PASSPHRASE, Meta(actor=owner))
+    unlocked = await library.octopus.vault.unlock(owner, PASSPHRASE)
+    return owner, unlocked.vault_token, data, view
+
+
+# -- the locked vault leaves no plaintext --------------------------------------------------------------
+
+
+async def test_locked_vault_leaves_no_plaintext_anywhere_in_the_data_dir(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    assert view.gps is not None and abs(view.gps.lat - LAT_DEGREES) < 1e-6
+    sha = view.sha256
+    assert sha is not None
+    preview_path, _ = await octopus.photos.derivative(owner, view.id, "preview")
+    thumb = octopus.photos.blobs.derivative_path("thumb", sha).read_bytes()
+    preview = preview_path.read_bytes()
+    markers = markers_of(data, thumb, preview, sha, view.gps.lat, view.gps.lon)
+    # The markers must be findable while the photo is in the library, or this test proves nothing.
+    assert_findable(find_markers(library.data_dir, markers))
+
+    moved = await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    assert moved.state == "vault" and moved.filename == FILENAME
+
+    # Locked: every token has expired (the registry's clock is moved past their lifetime).
+    real_clock = octopus.vault.tokens.clock
+    octopus.vault.tokens.clock = lambda: real_clock() + 24 * 3600
+    assert len(octopus.vault.tokens) == 0
+    with pytest.raises(Forbidden):
+        await octopus.vault.list(owner, token)
+    assert find_markers(library.data_dir, markers) == []
+
+    # And after a restart (nothing in memory at all, the WAL folded on close).
+    library.reopen()
+    assert find_markers(library.data_dir, markers) == []
+
+    # The same photo comes back whole with the passphrase.
+    token = (await library.octopus.vault.unlock(owner, PASSPHRASE)).vault_token
+    back = await library.octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
+    assert back.state == "library"
+    path, _ = await library.octopus.photos.original(owner, view.id)
+    assert path.read_bytes() == data
+
+
+async def test_move_out_keeps_every_field_and_uses_a_new_key(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    await octopus.photos.favourite(owner, view.id, True, Meta(actor=owner))
+    view = await octopus.read(lambda: lib.get_photo(library.conn(), owner, view.id))
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    assert keystore.get(library.conn(), f"photo:{view.id}:1") is None
+
+    listed = await octopus.vault.list(owner, token)
+    assert [p.id for p in listed.photos] == [view.id]
+    inside = listed.photos[0]
+    assert (inside.filename, inside.tags, inside.description, inside.gps, inside.taken_at, inside.favourite) == (
+        view.filename, view.tags, view.description, view.gps, view.taken_at, True)
+
+    back = await octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
+    for field in ("filename", "sha256", "bytes", "mime", "width", "height", "taken_at", "tags", "favourite",
+                  "description", "camera", "exposure", "gps", "taken_source"):
+        assert getattr(back, field) == getattr(view, field), field
+    assert back.state == "library" and back.version > view.version
+    assert keystore.get(library.conn(), f"photo:{view.id}:2") is not None
+    assert not octopus.vault.photo_dir(owner, view.id).exists()
+    # Derivatives work again: the thumb came back, the preview is rendered on demand.
+    thumb_path, _ = await octopus.photos.derivative(owner, view.id, "thumb")
+    preview_path, _ = await octopus.photos.derivative(owner, view.id, "preview")
+    assert Image.open(thumb_path).format == "JPEG" and Image.open(preview_path).format == "JPEG"
+    # Edits work on the restored photo (its new key opens and seals).
+    edited = await octopus.photos.set_tags(owner, view.id, ["again"], Meta(actor=owner))
+    assert edited.tags == ["again"]
+
+    # A second round trip takes generation 3, never reusing a shredded key's id.
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    await octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
+    assert keystore.get(library.conn(), f"photo:{view.id}:3") is not None
+    final = await octopus.read(lambda: lib.get_photo(library.conn(), owner, view.id))
+    assert final.tags == ["again"] and final.filename == FILENAME
+
+
+async def test_vault_photos_appear_in_no_read_model(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    # A near-identical copy (re-encoded) so the pair shows up under duplicates.
+    twin = await library.upload(owner, reencoded(data), "twin.jpg")
+    await octopus.photos.favourite(owner, view.id, True, Meta(actor=owner))
+    album = await octopus.albums.create(owner, "Holiday", Meta(actor=owner))
+    await octopus.albums.add(owner, album.id, [view.id, twin.id], Meta(actor=owner))
+
+    def visible() -> dict[str, set[str]]:
+        conn = library.conn()
+        page = lib.timeline(conn, owner)
+        return {
+            "timeline": {p.id for d in page.days for p in d.photos},
+            "tags": {p.id for p in lib.tag_photos(conn, owner, TAG).photos},
+            "tag counts": {t.tag for t in lib.tags(conn, owner)} & {TAG},
+            "favourites": {p.id for p in lib.favourites(conn, owner).photos},
+            "memories": {p.id for m in lib.memories(conn, owner, date(2024, 5, 4)) for p in m.photos},
+            "search": {p.id for p in search.search(conn, owner, q="VaultDescMarkerK4W").photos},
+            "search by name": {p.id for p in search.search(conn, owner, q="VaultFileMarkerQ7Z").photos},
+            "duplicates": {p.id for g in duplicates.groups(conn, owner) for p in g.photos},
+            "album": {p.id for p in albums_rm.get(conn, owner, album.id).photos},
+            "trash": {p.id for p in lib.trash(conn, owner)},
+        }
+
+    seen = visible()
+    for name in ("timeline", "tags", "favourites", "memories", "search", "search by name", "duplicates", "album"):
+        assert view.id in seen[name], (name, seen)
+    assert seen["tag counts"] == {TAG}
+
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    seen = visible()
+    for name, ids in seen.items():
+        assert view.id not in ids and TAG not in ids, (name, ids)
+    assert twin.id in seen["timeline"] and twin.id in seen["album"]
+    with pytest.raises(NotFound):
+        await octopus.read(lambda: lib.get_photo(library.conn(), owner, view.id))
+    with pytest.raises(NotFound):  # the library's own routes do not serve it either
+        await octopus.photos.derivative(owner, view.id, "thumb")
+    # Library commands refuse it; trash cannot take it.
+    with pytest.raises(Conflict):
+        await octopus.photos.trash(owner, view.id, Meta(actor=owner))
+    album_after = await octopus.read(lambda: albums_rm.get(library.conn(), owner, album.id))
+    assert album_after.count == 1
+
+    await octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
+    seen = visible()
+    for name in ("timeline", "tags", "favourites", "search", "duplicates", "album"):
+        assert view.id in seen[name], (name, seen)
+
+
+# -- keys, tokens and passphrases ---------------------------------------------------------------------
+
+
+async def test_wrong_passphrase_is_forbidden_then_rate_limited(library: Library) -> None:
+    octopus = library.octopus
+    owner = await library.user("carol")
+    with pytest.raises(NotFound):
+        await octopus.vault.unlock(owner, PASSPHRASE)
+    await octopus.vault.create(owner, PASSPHRASE, Meta(actor=owner))
+    with pytest.raises(Conflict):
+        await octopus.vault.create(owner, "another passphrase", Meta(actor=owner))
+    for _ in range(3):
+        with pytest.raises(Forbidden):
+            await octopus.vault.unlock(owner, "not the passphrase", client="10.0.0.1")
+    with pytest.raises(RateLimited) as limited:
+        await octopus.vault.unlock(owner, PASSPHRASE, client="10.0.0.2")
+    assert limited.value.retry_after >= 1
+    # The stored record holds no passphrase and is not the vault key itself.
+    material = keystore.get(library.conn(), vault_key_id(owner))
+    assert material is not None and PASSPHRASE.encode() not in material
+
+
+async def test_tokens_are_per_user_and_expire(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, _data, view = await vaulted(library)
+    other = await library.user("bob")
+    await octopus.vault.create(other, PASSPHRASE, Meta(actor=other))
+    other_token = (await octopus.vault.unlock(other, PASSPHRASE)).vault_token
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    for bad in (None, "", other_token, token + "x"):
+        with pytest.raises(Forbidden):
+            await octopus.vault.list(owner, bad)
+    # Bob, even unlocked, cannot see Alice's vault photo: it is not his.
+    with pytest.raises(NotFound):
+        await octopus.vault.thumbnail(other, view.id, "thumb", other_token)
+    assert (await octopus.vault.list(other, other_token)).photos == []
+    thumb = await octopus.vault.thumbnail(owner, view.id, "thumb", token)
+    assert Image.open(io.BytesIO(thumb)).format == "JPEG"
+    real_clock = octopus.vault.tokens.clock
+    octopus.vault.tokens.clock = lambda: real_clock() + octopus.config.auth.vault_token_minutes * 60 + 1
+    with pytest.raises(Forbidden):
+        await octopus.vault.thumbnail(owner, view.id, "thumb", token)
+
+
+async def test_changing_the_passphrase_rewraps_only(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    sealed_before = (octopus.vault.photo_dir(owner, view.id) / "original").read_bytes()
+    other_session = (await octopus.vault.unlock(owner, PASSPHRASE)).vault_token
+    with pytest.raises(Forbidden):
+        await octopus.vault.change_passphrase(owner, "wrong passphrase", "new passphrase 2", Meta(actor=owner))
+    await octopus.vault.change_passphrase(owner, PASSPHRASE, "new passphrase 2", Meta(actor=owner), keep_token=token)
+    # No photo was re-encrypted.
+    assert (octopus.vault.photo_dir(owner, view.id) / "original").read_bytes() == sealed_before
+    with pytest.raises(Forbidden):
+        await octopus.vault.unlock(owner, PASSPHRASE)
+    # The caller's own token survives; every other unlocked session ended.
+    await octopus.vault.list(owner, token)
+    with pytest.raises(Forbidden):
+        await octopus.vault.list(owner, other_session)
+    fresh = (await octopus.vault.unlock(owner, "new passphrase 2")).vault_token
+    size, chunks, _ = await octopus.vault.open_original(owner, view.id, fresh)
+    assert size == len(data) and b"".join(chunks) == data
+
+
+# -- tampering -------------------------------------------------------------------------------------------
+
+
+async def test_tampered_original_is_a_clear_error_never_bytes(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    original = octopus.vault.photo_dir(owner, view.id) / "original"
+    flip(original, original.stat().st_size // 2)
+    with pytest.raises(VaultDamaged) as damaged:
+        await octopus.vault.open_original(owner, view.id, token)
+    assert "failed authentication" in damaged.value.detail
+    with pytest.raises(VaultDamaged):
+        await octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
+    # The failed restore left the photo where it was and wrote no plaintext anywhere.
+    assert view.sha256 is not None
+    assert not octopus.photos.blobs.original_path(view.sha256).exists()
+    row = lib.photo_row(library.conn(), owner, view.id)
+    assert row is not None and row[2] == "vault"
+    assert [p.id for p in (await octopus.vault.list(owner, token)).photos] == [view.id]
+    # Undo the flip: everything works again (the error was about the bytes, nothing else).
+    flip(original, original.stat().st_size // 2)
+    back = await octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
+    assert back.filename == FILENAME
+
+
+async def test_tampered_thumbnail_and_metadata(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, _data, view = await vaulted(library)
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    directory = octopus.vault.photo_dir(owner, view.id)
+    flip(directory / "thumb", 40)
+    with pytest.raises(VaultDamaged):
+        await octopus.vault.thumbnail(owner, view.id, "thumb", token)
+    flip(directory / "meta", (directory / "meta").stat().st_size - 3)
+    with pytest.raises(VaultDamaged):
+        await octopus.vault.photo(owner, view.id, token)
+    # A damaged record does not hide the photo from its owner, who can still delete it.
+    listed = await octopus.vault.list(owner, token)
+    assert [(p.id, p.filename) for p in listed.photos] == [(view.id, None)]
+    # Files swapped between photos fail too (each is bound to its photo id).
+    second = await library.upload(owner, noisy_jpeg(99), "second.jpg")
+    await octopus.vault.move_in(owner, second.id, token, Meta(actor=owner))
+    other_dir = octopus.vault.photo_dir(owner, second.id)
+    (other_dir / "preview").write_bytes((directory / "preview").read_bytes())
+    with pytest.raises(VaultDamaged):
+        await octopus.vault.thumbnail(owner, second.id, "preview", token)
+
+
+# -- states and deletion ------------------------------------------------------------------------------------
+
+
+async def test_only_library_photos_move_in(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, _data, view = await vaulted(library)
+    await octopus.photos.trash(owner, view.id, Meta(actor=owner))
+    with pytest.raises(Conflict):
+        await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    await octopus.photos.restore(owner, view.id, Meta(actor=owner))
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    with pytest.raises(Conflict):
+        await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    with pytest.raises(NotFound):
+        await octopus.vault.move_in(owner, "pdoesnotexist", token, Meta(actor=owner))
+    other = await library.user("mallory")
+    mine = await library.upload(other, noisy_jpeg(5), "m.jpg")
+    with pytest.raises(NotFound):  # someone else's photo is unknown, whatever the token
+        await octopus.vault.move_in(owner, mine.id, token, Meta(actor=owner))
+    with pytest.raises(Forbidden):  # and without a live token nothing moves
+        await octopus.vault.move_in(other, mine.id, None, Meta(actor=other))
+
+
+async def test_shared_bytes_stay_for_the_other_photo(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    other = await library.user("dave")
+    theirs = await library.upload(other, data, "theirs.jpg")
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    path, _ = await octopus.photos.original(other, theirs.id)
+    assert path.read_bytes() == data
+
+
+async def test_purging_a_vault_photo_and_deleting_the_account_remove_vault_files(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, _data, view = await vaulted(library)
+    second = await library.upload(owner, noisy_jpeg(7), "second.jpg")
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    await octopus.vault.move_in(owner, second.id, token, Meta(actor=owner))
+    assert octopus.vault.photo_dir(owner, view.id).is_dir()
+
+    await octopus.photos.purge(owner, view.id, Meta(actor=owner))
+    assert not octopus.vault.photo_dir(owner, view.id).exists()
+    assert [p.id for p in (await octopus.vault.list(owner, token)).photos] == [second.id]
+
+    await octopus.accounts.delete_user(owner, Meta(actor=owner))
+    assert not (octopus.vault.root / owner).exists()
+    assert keystore.get(library.conn(), vault_key_id(owner)) is None
+
+
+async def test_listing_pages(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, _data, view = await vaulted(library)
+    ids = [view.id]
+    for seed in range(20, 24):
+        ids.append((await library.upload(owner, noisy_jpeg(seed, size=(64, 48)), f"p{seed}.jpg")).id)
+    for photo_id in ids:
+        await octopus.vault.move_in(owner, photo_id, token, Meta(actor=owner))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await octopus.vault.list(owner, token, cursor=cursor, limit=2)
+        seen += [p.id for p in page.photos]
+        assert len(page.photos) <= 2
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(ids) and len(seen) == len(ids)
+
+
+async def test_orphaned_vault_folders_are_cleaned_but_live_ones_kept(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, _data, view = await vaulted(library)
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    # As a crash between encrypting and committing would leave it: files, no vault photo.
+    orphan = octopus.vault.photo_dir(owner, "pnotinthevault")
+    orphan.mkdir(parents=True)
+    (orphan / "original").write_bytes(b"ciphertext")
+    assert octopus.vault.clean_orphans(older_than_s=3600) == 0  # too young: may be a move in progress
+    assert octopus.vault.clean_orphans(older_than_s=-1) == 1
+    assert not orphan.exists() and octopus.vault.photo_dir(owner, view.id).is_dir()
