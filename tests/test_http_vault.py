@@ -1,0 +1,231 @@
+"""The vault over real HTTP: `octopus serve` in a child process, real files on disk."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from PIL import Image
+
+from http_support import Server, User, assert_problem
+from vault_support import (
+    DESCRIPTION, FILENAME, LAT_DEGREES, PASSPHRASE, TAG, assert_findable, find_markers, flip, markers_of, noisy_jpeg,
+    reencoded,
+)
+
+_seeds = iter(range(1000, 100000))
+
+
+def open_vault(user: User, passphrase: str = PASSPHRASE) -> str:
+    with user.client() as c:
+        r = c.post("/api/vault", json={"passphrase": passphrase})
+        assert r.status_code == 201, r.text
+        r = c.post("/api/vault/unlock", json={"passphrase": passphrase})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert set(body) == {"vault_token", "expires_at"} and "+00:00" in body["expires_at"]
+        assert r.headers["cache-control"] == "no-store"
+        return str(body["vault_token"])
+
+
+def upload_marked(user: User, data: bytes | None = None) -> dict[str, Any]:
+    data = data or noisy_jpeg(next(_seeds), gps=True)
+    r = user.upload(data, FILENAME, description=DESCRIPTION, tags=[TAG, "summer"])
+    assert r.status_code == 201, r.text
+    photo = r.json()
+    photo["_bytes"] = data
+    return photo
+
+
+def vault_dir(server: Server, user: User, photo_id: str) -> Path:
+    return server.data_dir / "blobs" / "vault" / user.id / photo_id
+
+
+def move_in(c: httpx.Client, photo_id: str, token: str) -> httpx.Response:
+    return c.post(f"/api/photos/{photo_id}/vault", headers={"X-Vault-Token": token})
+
+
+def test_round_trip_and_every_read_model_hides_the_photo(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    photo = upload_marked(alice)
+    twin = alice.upload(reencoded(photo["_bytes"]), "twin.jpg").json()
+    pid = photo["id"]
+    with alice.client() as c:
+        assert c.put(f"/api/photos/{pid}/favourite").status_code == 200
+        album = c.post("/api/albums", json={"name": "Trip"}).json()
+        assert c.post(f"/api/albums/{album['id']}/photos", json={"photo_ids": [pid, twin["id"]]}).status_code == 200
+        assert c.get("/api/vault").json() == {"exists": True}
+        assert_problem(c.post("/api/vault", json={"passphrase": PASSPHRASE}), 409)
+
+        r = move_in(c, pid, token)
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "vault" and r.headers["cache-control"] == "no-store"
+
+        assert_problem(c.get(f"/api/photos/{pid}"), 404)
+        assert_problem(c.get(f"/api/photos/{pid}/original"), 404)
+        assert_problem(c.get(f"/api/photos/{pid}/thumbnail"), 404)
+        listings = {
+            "timeline": c.get("/api/timeline").text,
+            "months": c.get("/api/timeline/months").text,
+            "tags": c.get("/api/tags").text,
+            "tag": c.get(f"/api/tags/{TAG}").text,
+            "favourites": c.get("/api/favourites").text,
+            "memories": c.get("/api/memories", params={"date": "2024-05-04"}).text,
+            "search": c.get("/api/search", params={"q": "VaultDescMarkerK4W"}).text,
+            "search by name": c.get("/api/search", params={"q": "VaultFileMarkerQ7Z"}).text,
+            "duplicates": c.get("/api/duplicates").text,
+            "trash": c.get("/api/trash").text,
+            "album": c.get(f"/api/albums/{album['id']}").text,
+        }
+        for name, text in listings.items():
+            assert pid not in text and TAG not in text and "VaultFileMarker" not in text, (name, text)
+        assert twin["id"] in listings["timeline"] and twin["id"] in listings["album"]
+
+        r = c.get("/api/vault/photos", headers={"X-Vault-Token": token})
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+        [inside] = r.json()["photos"]
+        assert (inside["id"], inside["filename"], inside["state"], inside["description"]) == (pid, FILENAME, "vault", DESCRIPTION)
+        assert inside["tags"] == [TAG, "summer"] and inside["favourite"] is True
+        assert abs(inside["gps"]["lat"] - LAT_DEGREES) < 1e-6
+
+        r = c.get(f"/api/vault/photos/{pid}/original", headers={"X-Vault-Token": token})
+        assert r.status_code == 200 and r.content == photo["_bytes"]
+        assert r.headers["cache-control"] == "no-store" and "etag" not in r.headers
+        assert r.headers["content-type"] == "image/jpeg"
+        for size in ("thumb", "preview"):
+            r = c.get(f"/api/vault/photos/{pid}/thumbnail", params={"size": size}, headers={"X-Vault-Token": token})
+            assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+            assert Image.open(io.BytesIO(r.content)).format == "JPEG"
+        assert_problem(c.get(f"/api/vault/photos/{pid}/thumbnail", params={"size": "huge"},
+                             headers={"X-Vault-Token": token}), 422)
+
+        r = c.post(f"/api/vault/photos/{pid}/restore", headers={"X-Vault-Token": token})
+        assert r.status_code == 200, r.text
+        back = c.get(f"/api/photos/{pid}").json()
+        for field in ("filename", "sha256", "bytes", "taken_at", "tags", "description", "gps", "camera", "favourite"):
+            assert back[field] == photo[field] or (field == "favourite" and back[field] is True), field
+        assert back["state"] == "library"
+        assert c.get(f"/api/photos/{pid}/original").content == photo["_bytes"]
+        assert pid in c.get(f"/api/tags/{TAG}").text and pid in c.get(f"/api/albums/{album['id']}").text
+        assert pid in c.get("/api/search", params={"q": "VaultDescMarkerK4W"}).text
+        assert not vault_dir(server, alice, pid).exists()
+
+
+def test_vault_routes_need_a_session_and_a_token_of_the_same_user(server: Server, alice: User, bob: User) -> None:
+    token = open_vault(alice)
+    bob_token = open_vault(bob)
+    pid = upload_marked(alice)["id"]
+    with server.client() as anonymous:
+        assert_problem(anonymous.get("/api/vault/photos", headers={"X-Vault-Token": token}), 401)
+        assert_problem(anonymous.post("/api/vault/unlock", json={"passphrase": PASSPHRASE}), 401)
+    with alice.client() as c:
+        assert_problem(c.post(f"/api/photos/{pid}/vault"), 403)
+        assert_problem(move_in(c, pid, bob_token), 403)
+        assert_problem(move_in(c, pid, "not-a-token"), 403)
+        assert move_in(c, pid, token).status_code == 200
+        for path in ("/api/vault/photos", f"/api/vault/photos/{pid}", f"/api/vault/photos/{pid}/original",
+                     f"/api/vault/photos/{pid}/thumbnail"):
+            assert_problem(c.get(path), 403)
+            assert_problem(c.get(path, headers={"X-Vault-Token": bob_token}), 403)
+        assert_problem(c.post(f"/api/vault/photos/{pid}/restore", headers={"X-Vault-Token": bob_token}), 403)
+    with bob.client() as c:
+        # Bob's own, valid token does not reach Alice's photo: to him it does not exist.
+        assert_problem(c.get(f"/api/vault/photos/{pid}/original", headers={"X-Vault-Token": bob_token}), 404)
+        assert_problem(c.post(f"/api/vault/photos/{pid}/restore", headers={"X-Vault-Token": bob_token}), 404)
+        assert c.get("/api/vault/photos", headers={"X-Vault-Token": bob_token}).json()["photos"] == []
+
+
+def test_changing_the_passphrase(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    photo = upload_marked(alice)
+    with alice.client() as c:
+        assert move_in(c, photo["id"], token).status_code == 200
+        assert_problem(c.post("/api/vault/passphrase", json={"old": "wrong one!", "new": "a new passphrase"}), 403)
+        assert_problem(c.post("/api/vault/passphrase", json={"old": PASSPHRASE, "new": "short"}), 422)
+        r = c.post("/api/vault/passphrase", json={"old": PASSPHRASE, "new": "a new passphrase"},
+                   headers={"X-Vault-Token": token})
+        assert r.status_code == 204, r.text
+        assert_problem(c.post("/api/vault/unlock", json={"passphrase": PASSPHRASE}), 403)
+        fresh = c.post("/api/vault/unlock", json={"passphrase": "a new passphrase"}).json()["vault_token"]
+        r = c.get(f"/api/vault/photos/{photo['id']}/original", headers={"X-Vault-Token": fresh})
+        assert r.content == photo["_bytes"]
+        # The token that made the change still works.
+        assert c.get("/api/vault/photos", headers={"X-Vault-Token": token}).status_code == 200
+
+
+def test_tampered_ciphertext_is_a_clear_422_never_bytes(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    photo = upload_marked(alice)
+    pid = photo["id"]
+    headers = {"X-Vault-Token": token}
+    with alice.client() as c:
+        assert move_in(c, pid, token).status_code == 200
+        original = vault_dir(server, alice, pid) / "original"
+        middle = original.stat().st_size // 2
+        flip(original, middle)
+        body = assert_problem(c.get(f"/api/vault/photos/{pid}/original", headers=headers), 422)
+        assert "failed authentication" in body["detail"] and body["title"] == "Vault data damaged"
+        assert_problem(c.post(f"/api/vault/photos/{pid}/restore", headers=headers), 422)
+        # Still in the vault, and its thumbnail (a separate, intact file) still shows.
+        assert c.get(f"/api/vault/photos/{pid}/thumbnail", headers=headers).status_code == 200
+        assert [p["id"] for p in c.get("/api/vault/photos", headers=headers).json()["photos"]] == [pid]
+        flip(original, middle)
+        assert c.post(f"/api/vault/photos/{pid}/restore", headers=headers).status_code == 200
+
+
+def test_deleting_a_vault_photo_removes_its_vault_files(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    pid = upload_marked(alice)["id"]
+    with alice.client() as c:
+        assert move_in(c, pid, token).status_code == 200
+        assert vault_dir(server, alice, pid).is_dir()
+        assert c.delete(f"/api/photos/{pid}").status_code == 204
+        assert not vault_dir(server, alice, pid).exists()
+        assert c.get("/api/vault/photos", headers={"X-Vault-Token": token}).json()["photos"] == []
+
+
+# -- a server of its own: restarted to lock the vault, and its rate limit is not shared ------------
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[Server]:
+    (tmp_path / "data").mkdir()
+    srv = Server(tmp_path / "data", env={"OCTOPUS_AUTH_LOGIN_MAX_FAILURES": "3"}).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_locked_vault_leaves_no_plaintext_and_guessing_is_limited(own_server: Server) -> None:
+    server = own_server
+    user = server.new_user("vaultowner")
+    token = open_vault(user)
+    photo = upload_marked(user)
+    pid = photo["id"]
+    with user.client() as c:
+        thumb = c.get(f"/api/photos/{pid}/thumbnail", params={"size": "thumb"}).content
+        preview = c.get(f"/api/photos/{pid}/thumbnail", params={"size": "preview"}).content
+        markers = markers_of(photo["_bytes"], thumb, preview, photo["sha256"], photo["gps"]["lat"], photo["gps"]["lon"])
+        assert_findable(find_markers(server.data_dir, markers))
+        assert move_in(c, pid, token).status_code == 200
+
+    # Locked: the server restarts, and with it every unlocked key is gone from memory.
+    server.stop()
+    assert find_markers(server.data_dir, markers) == []
+    server.start()
+    user = server.sign_in("vaultowner")
+    with user.client() as c:
+        assert_problem(c.get("/api/vault/photos", headers={"X-Vault-Token": token}), 403)
+        # Scanned while running, too (WAL and shared memory files present).
+        assert find_markers(server.data_dir, markers) == []
+
+        for _ in range(3):
+            assert_problem(c.post("/api/vault/unlock", json={"passphrase": "not my passphrase"}), 403)
+        limited = assert_problem(c.post("/api/vault/unlock", json={"passphrase": PASSPHRASE}), 429)
+        assert "detail" in limited
+        r = c.post("/api/vault/unlock", json={"passphrase": PASSPHRASE})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
