@@ -314,9 +314,7 @@ class PhotoLibrary:
             return orphans, self.blobs.clean_tmp(ORPHAN_AGE_S)
 
         orphans, temp_files = await self.octopus.media(sweep)
-        vault = getattr(self.octopus, "vault", None)
-        if vault is not None:
-            orphans += await self.octopus.media(vault.clean_orphans)
+        orphans += await self.octopus.media(self.octopus.vault.clean_orphans)
         return GarbageReport(purged, orphans, temp_files)
 
     # -- derivatives ---------------------------------------------------------------------------------
