@@ -20,6 +20,7 @@ from octopus_events import sync
 from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.errors import BadRequest, Gone
+from octopus_events.readmodels import sync as sync_index
 from test_replay_property import op, run
 
 # -- a client: what a phone does with the wire shapes (docs/sync.md, "Applying events") ----------
@@ -96,6 +97,16 @@ def wire(obj: Any) -> Any:
     return msgspec.json.decode(msgspec.json.encode(obj))
 
 
+def check_shape(event: dict[str, Any]) -> None:
+    """Every event has the documented envelope and a `data` of exactly its type's shape."""
+    assert set(event) - {"photo_id", "album_id"} == {"type", "cursor", "at", "data"}, event
+    assert ("photo_id" in event) == event["type"].startswith("photo."), event
+    assert ("album_id" in event) == event["type"].startswith("album."), event
+    data_type = sync_index.WIRE_DATA[event["type"]]
+    decoded = msgspec.convert(event["data"], data_type)
+    assert wire(decoded) == event["data"], event
+
+
 def snapshot_of(octopus: Octopus, owner: str) -> dict[str, Any]:
     return wire(sync.read_snapshot(octopus.store.reader(), owner))
 
@@ -105,6 +116,8 @@ def pull_all(octopus: Octopus, owner: str, cursor: str | None, limit: int = 1000
     after = sync.decode_cursor(cursor)
     while True:
         page = wire(sync.read_feed(octopus.store.reader(), owner, after, limit).page)
+        for event in page["events"]:
+            check_shape(event)
         events.extend(page["events"])
         after = sync.decode_cursor(page["cursor"])
         if not page["more"]:
@@ -131,9 +144,19 @@ def test_snapshot_plus_deltas_equals_the_library(ops: list[tuple], split: int, l
         octopus = Octopus(Config(storage=StorageConfig(data_dir=str(Path(tmp) / "data")))).open()
         try:
             octopus.store.transact(lambda tx: (f.add_user(tx, "u1", "one"), f.add_user(tx, "u2", "two")))
-            run(octopus, ops[:split])
-            middle = {u: snapshot_of(octopus, u) for u in ("u1", "u2")}
-            run(octopus, ops[split:])
+            middle: dict[str, dict[str, Any]] = {}
+            commits = [0]
+
+            def take_middle(head: int, owners: Any) -> None:
+                # Right after the split-th commit of the history (on the committing thread).
+                commits[0] += 1
+                if commits[0] == split:
+                    middle.update({u: snapshot_of(octopus, u) for u in ("u1", "u2")})
+
+            octopus.store.add_commit_listener(take_middle)
+            run(octopus, ops)
+            if not middle:
+                middle.update({u: snapshot_of(octopus, u) for u in ("u1", "u2")})
             for user in ("u1", "u2"):
                 final = snapshot_of(octopus, user)
                 for start in (middle[user], {"photos": [], "albums": [], "cursor": None}):
@@ -236,9 +259,8 @@ def test_another_users_events_never_appear(octopus: Octopus) -> None:
 
 
 def test_the_feed_query_filters_by_owner_in_sql(octopus: Octopus) -> None:
-    plan = octopus.store.reader().execute(
-        "EXPLAIN QUERY PLAN " + sync.FEED_SQL, ("u1", 0, *sync.FEED_TYPES, 10)).fetchall()
-    assert any("events_by_owner" in str(row) for row in plan), plan
+    plan = octopus.store.reader().execute("EXPLAIN QUERY PLAN " + sync_index.FEED_SQL, ("u1", 0, 10)).fetchall()
+    assert any("PRIMARY KEY (owner=? AND position>?)" in str(row) for row in plan), plan
 
 
 # -- cursors and paging ----------------------------------------------------------------------------

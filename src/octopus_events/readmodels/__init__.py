@@ -12,9 +12,10 @@ from .duplicates import DuplicatesProjector
 from .library import LibraryProjector
 from .search import SearchProjector
 from .storage import StorageProjector
+from .sync import SyncProjector
 from .users import UsersProjector
 
 PROJECTORS: list[type[Projector]] = [
     UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
-    NotificationsProjector,
+    NotificationsProjector, SyncProjector,
 ]
