@@ -2,7 +2,7 @@
 
 from types import ModuleType
 
-from . import accounts, admin, library, photos
+from . import accounts, admin, library, photos, sync
 
 # Route modules register here as they are written; each exposes ROUTES.
-ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin]
+ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, sync]
