@@ -2,6 +2,7 @@
 -- log event that a mirroring client needs; `position` is the event's log position (the cursor).
 -- When a photo is purged or moved into the vault, every row that carried its content is deleted
 -- (that content is shredded in the log too) and only the tombstone / left-library row remains.
+-- A deleted album keeps only its album.deleted row; a deleted account keeps nothing.
 CREATE TABLE IF NOT EXISTS sync_event (
     owner    TEXT    NOT NULL,
     position INTEGER NOT NULL,
@@ -30,4 +31,5 @@ CREATE TABLE IF NOT EXISTS sync_album_member (
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS sync_event_by_subject ON sync_event (subject);
+CREATE INDEX IF NOT EXISTS sync_event_by_album ON sync_event (album_id);
 CREATE INDEX IF NOT EXISTS sync_album_member_by_photo ON sync_album_member (photo_id);

@@ -5,7 +5,8 @@ event is appended, instead of on every pull by every phone, is what makes a pull
 more than reading rows (tests/benchmarks/bench_sync.py). The wire `data` objects are defined
 here because this is where they are made; `sync.py` serves them, docs/sync.md documents them.
 
-Shredding follows the log: when a photo is purged or moved into the vault, its key is destroyed,
+Shredding follows the log: a deleted album keeps only its `album.deleted` row, a deleted
+account nothing at all, and when a photo is purged or moved into the vault, its key is destroyed,
 so every row that carried its content goes too (including its id in album rows) and only the
 tombstone (`photo.removed`) or `photo.left_library` row, which carries nothing but the id, stays.
 A rebuild reaches the same rows: the shredded events no longer unseal, and the ones that do not
@@ -237,8 +238,16 @@ class SyncProjector(Projector):
     def on_AlbumDeleted(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
         assert isinstance(event, AlbumDeleted)
+        # Its name is personal and the album is gone: a client that never saw it needs only this.
+        conn.execute(f"DELETE FROM {self.t.sync_event} WHERE album_id = ?", (event.album_id,))
         conn.execute(f"DELETE FROM {self.t.sync_album_member} WHERE album_id = ?", (event.album_id,))
         self._row(conn, recorded, "album.deleted", _NOTHING, album_id=event.album_id)
+
+    def on_UserDeleted(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        # Nobody can pull this feed any more; what it said about albums and photos must go.
+        user_id = recorded.event.user_id  # type: ignore[attr-defined]
+        conn.execute(f"DELETE FROM {self.t.sync_event} WHERE owner = ?", (user_id,))
+        conn.execute(f"DELETE FROM {self.t.sync_album_ref} WHERE owner = ?", (user_id,))
 
     def on_AlbumPhotosAdded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         self._members(conn, recorded, "album.photos_added")
