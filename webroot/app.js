@@ -87,6 +87,9 @@ async function route() {
 
 async function openPhoto(id) {
   const v = current.view;
+  // Opened from the address (a reload, a shared link): wait for the first page of the grid
+  // under the viewer, or the photo has no neighbours and ← / → do nothing.
+  if (v.grid && v.grid.loading) await v.grid.loading;
   const list = v.photos ? v.photos() : v.grid ? v.grid.photos() : [];
   let photo = list.find((p) => p.id === id);
   // Near the end of what is loaded: fetch the next page so "next" keeps working.
