@@ -100,6 +100,14 @@ export function fmtTaken(iso) {
   return m ? dateTimeFmt.format(new Date(m[1] + "Z")) : iso;
 }
 
+const instantFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** A moment the server recorded (upload time): shown in the viewer's own time zone. */
+export function fmtInstant(iso) {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isNaN(t) ? iso || "" : instantFmt.format(t);
+}
+
 export function fmtBytes(n) {
   if (n === null || n === undefined) return "";
   const units = ["B", "KB", "MB", "GB", "TB"];

@@ -3,7 +3,7 @@
 // Library photos are addressed by #/photo/<id>; vault photos are shown in-place (their bytes
 // need the X-Vault-Token header, so they come as blob URLs and are revoked when replaced).
 import { api, thumbUrl, originalUrl, photoPath, vaultBlobUrl, ApiError } from "./api.js";
-import { h, $, icon, fmtTaken, fmtBytes, toast, showError, confirmDialog } from "./ui.js";
+import { h, $, icon, fmtTaken, fmtInstant, fmtBytes, toast, showError, confirmDialog } from "./ui.js";
 import { setFavourite, trashPhotos, restorePhotos, addToAlbum, moveToVault, notify } from "./actions.js";
 import { altText } from "./grid.js";
 
@@ -213,7 +213,7 @@ function info(p) {
       row("Lens", cam.lens),
       row("Exposure", exposureText(p.exposure)),
       row("Location", osm),
-      row("Uploaded", fmtTaken(p.uploaded_at))),
+      row("Uploaded", fmtInstant(p.uploaded_at))),
     state.vault || state.mode ? null : tagsEditor(p));
 }
 

@@ -1,7 +1,7 @@
 // Settings: profile, password, storage, sign out, delete account; for admins: users and
 // read-model (projection) status.
 import { api, listOf } from "../api.js";
-import { h, fmtBytes, fmtTaken, plural, showError, toast, confirmDialog } from "../ui.js";
+import { h, fmtBytes, fmtInstant, plural, showError, toast, confirmDialog } from "../ui.js";
 import { header } from "./library.js";
 
 export const isAdmin = (u) => !!(u && (u.admin || u.is_admin || u.role === "admin"));
@@ -40,7 +40,8 @@ export function settings({ user, signOut }) {
     const quota = s.quota_bytes;
     storage.replaceChildren(h("h3", "Storage"),
       h("p", `${plural(s.photos ?? 0, "photo")} · ${fmtBytes(s.bytes ?? 0)}${quota ? ` of ${fmtBytes(quota)}` : " (no quota)"}`),
-      quota ? h("meter", { min: 0, max: quota, value: s.bytes || 0, high: quota * 0.9, "aria-label": "Storage used" }) : null);
+      // replaceChildren is the DOM's own: a null here would be shown as the text "null".
+      ...(quota ? [h("meter", { min: 0, max: quota, value: s.bytes || 0, high: quota * 0.9, "aria-label": "Storage used" })] : []));
   }).catch(showError);
 
   const account = h("section.card", h("h3", "Session"),
@@ -97,7 +98,7 @@ function adminProjections() {
   const load = () => api("/api/admin/projections").then((res) => {
     tbody.replaceChildren(...listOf(res, "projections").map((p) => h("tr", { testid: "projection-row" },
       h("td", p.name), h("td", String(p.version ?? "")), h("td", String(p.position ?? "")), h("td", String(p.lag ?? "")),
-      h("td", p.state || ""), h("td", p.rebuilt_at ? fmtTaken(p.rebuilt_at) : "—"),
+      h("td", p.state || ""), h("td", p.rebuilt_at ? fmtInstant(p.rebuilt_at) : "—"),
       h("td", h("button", { type: "button", onclick: async () => {
         try {
           await api(`/api/admin/projections/${encodeURIComponent(p.name)}/rebuild`, { method: "POST" });
