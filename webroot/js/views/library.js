@@ -125,7 +125,8 @@ export function duplicates() {
   const grids = [];
   api("/api/duplicates").then((res) => {
     const groups = listOf(res, "groups").map((g) => (Array.isArray(g) ? g : g.photos || [])).filter((g) => g.length > 1);
-    if (!groups.length) return box.append(h("p.empty", "No duplicates found."));
+    const none = () => box.append(h("p.empty", "No duplicates found."));
+    if (!groups.length) return none();
     groups.forEach((photos, n) => {
       const best = photos.reduce((a, b) => ((b.width || 0) * (b.height || 0) > (a.width || 0) * (a.height || 0) ? b : a));
       const name = `keep-${n}`;
@@ -136,7 +137,9 @@ export function duplicates() {
         h("button.danger", { type: "button", testid: "duplicate-trash-others", onclick: async () => {
           const keep = section.querySelector(`input[name="${name}"]:checked`).value;
           const others = photos.map((p) => p.id).filter((id) => id !== keep);
-          if ((await trashPhotos(others)).length === others.length) section.remove();
+          if ((await trashPhotos(others)).length !== others.length) return;
+          section.remove();
+          if (!box.querySelector("[data-testid=duplicate-group]")) none();
         } }, `Keep selected, trash ${plural(photos.length - 1, "other")}`));
       box.append(section);
     });
