@@ -50,11 +50,14 @@ CREATE TABLE IF NOT EXISTS photo_tag (
     PRIMARY KEY (owner, tag, taken_local, photo_id)
 ) WITHOUT ROWID;
 
+-- `labels` counts each spelling in use ({"Beach": 3, "beach": 1}); `label` is the most common
+-- one (ties: the smallest), so it depends only on the current photos, never on their history.
 CREATE TABLE IF NOT EXISTS tag_count (
-    owner TEXT NOT NULL,
-    tag   TEXT NOT NULL,
-    label TEXT NOT NULL,
-    count INTEGER NOT NULL,
+    owner  TEXT NOT NULL,
+    tag    TEXT NOT NULL,
+    label  TEXT NOT NULL,
+    count  INTEGER NOT NULL,
+    labels TEXT NOT NULL,
     PRIMARY KEY (owner, tag)
 ) WITHOUT ROWID;
 

@@ -62,16 +62,20 @@ def _apply_date(row: dict[str, Any], d: PhotoDate) -> None:
     row["md"] = d.taken_local[5:10]
 
 
-def _contribution(row: dict[str, Any] | None) -> tuple[Counter[tuple[str, str]], dict[tuple[str, str], str], set[str]]:
-    """What one photo adds to the month and tag counters (only photos in the library count)."""
-    months: Counter[tuple[str, str]] = Counter()
-    tags: dict[tuple[str, str], str] = {}
+def _contribution(row: dict[str, Any] | None) -> tuple[tuple[str, str] | None, dict[tuple[str, str], str]]:
+    """What one photo adds to the month and tag counters (only photos in the library count):
+    its (owner, month) and its tags as {(owner, case-folded tag): spelling}."""
     if row is None or row["state"] != "library":
-        return months, tags, set()
-    months[(row["owner"], row["taken_local"][:7])] += 1
-    for label in _tags_decoder.decode(row["tags"]):
-        tags[(row["owner"], label.casefold())] = label
-    return months, tags, {row["taken_local"]}
+        return None, {}
+    tags = {(row["owner"], label.casefold()): label for label in _tags_decoder.decode(row["tags"])}
+    return (row["owner"], row["taken_local"][:7]), tags
+
+
+_labels_decoder = msgspec.json.Decoder(dict[str, int])
+
+
+def _display_label(labels: dict[str, int]) -> str:
+    return min(labels.items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
 
 class LibraryProjector(Projector):
@@ -167,26 +171,33 @@ class LibraryProjector(Projector):
                rows: dict[str, dict[str, Any] | None]) -> None:
         t = self.t
         months: Counter[tuple[str, str]] = Counter()
-        tag_delta: Counter[tuple[str, str]] = Counter()
-        labels: dict[tuple[str, str], str] = {}
+        label_delta: Counter[tuple[str, str, str]] = Counter()  # (owner, tag, spelling) -> change
         tag_rows_out: list[tuple[str, str]] = []
         tag_rows_in: list[tuple[str, str, str, str]] = []
         upserts: list[tuple[Any, ...]] = []
         deletes: list[tuple[str]] = []
         for photo_id, row in rows.items():
             old = before.get(photo_id)
-            old_months, old_tags, _ = _contribution(old)
-            new_months, new_tags, _ = _contribution(row)
-            months.update(new_months)
-            months.subtract(old_months)
-            for key in old_tags:
-                tag_delta[key] -= 1
-            for key, label in new_tags.items():
-                tag_delta[key] += 1
-                labels[key] = label
-            if old is not None and (old_tags or new_tags):
+            old_month, old_tags = _contribution(old)
+            new_month, new_tags = _contribution(row)
+            if old_month != new_month:
+                if old_month:
+                    months[old_month] -= 1
+                if new_month:
+                    months[new_month] += 1
+            if old_tags != new_tags:
+                for (owner, tag), label in old_tags.items():
+                    label_delta[(owner, tag, label)] -= 1
+                for (owner, tag), label in new_tags.items():
+                    label_delta[(owner, tag, label)] += 1
+            # photo_tag holds a row per tag of each photo in the library; rewrite a photo's rows
+            # only when its tags, its state or its date (the rows' sort key) changed.
+            changed = (
+                row is None or old is None or old_tags != new_tags or old["taken_local"] != row["taken_local"]
+            )
+            if old_tags and changed:
                 tag_rows_out.append((photo_id,))
-            if row is not None:
+            if row is not None and new_tags and changed:
                 for (owner, tag) in new_tags:
                     tag_rows_in.append((owner, tag, row["taken_local"], photo_id))
             if row is None:
@@ -211,14 +222,23 @@ class LibraryProjector(Projector):
                 month_changes,
             )
             conn.execute(f"DELETE FROM {t.timeline_month} WHERE count <= 0")
-        tag_changes = [(o, tag, labels.get((o, tag), tag), n) for (o, tag), n in tag_delta.items() if n]
-        if tag_changes:
-            conn.executemany(
-                f"INSERT INTO {t.tag_count} (owner, tag, label, count) VALUES (?, ?, ?, ?) "
-                f"ON CONFLICT (owner, tag) DO UPDATE SET count = count + excluded.count",
-                tag_changes,
-            )
-            conn.execute(f"DELETE FROM {t.tag_count} WHERE count <= 0")
+        per_tag: dict[tuple[str, str], dict[str, int]] = {}
+        for (owner, tag, label), n in label_delta.items():
+            if n:
+                per_tag.setdefault((owner, tag), {})[label] = n
+        for (owner, tag), changes in per_tag.items():
+            found = conn.execute(f"SELECT labels FROM {t.tag_count} WHERE owner = ? AND tag = ?", (owner, tag)).fetchone()
+            spellings = _labels_decoder.decode(found[0]) if found else {}
+            for label, n in changes.items():
+                spellings[label] = spellings.get(label, 0) + n
+            spellings = {k: v for k, v in spellings.items() if v > 0}
+            if spellings:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO {t.tag_count} (owner, tag, label, count, labels) VALUES (?, ?, ?, ?, ?)",
+                    (owner, tag, _display_label(spellings), sum(spellings.values()), _json.encode(dict(sorted(spellings.items()))).decode()),
+                )
+            elif found:
+                conn.execute(f"DELETE FROM {t.tag_count} WHERE owner = ? AND tag = ?", (owner, tag))
 
 
 _HANDLED = {
