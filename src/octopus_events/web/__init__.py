@@ -2,7 +2,9 @@
 
 from types import ModuleType
 
-from . import accounts, admin, library, photos, sync
+from . import accounts, admin, library, photos
+from . import vault
+from . import sync
 
 # Route modules register here as they are written; each exposes ROUTES.
-ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, sync]
+ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, vault, sync]
