@@ -36,8 +36,9 @@ def connect(path: Path | str, *, role: Literal["writer", "reader"], synchronous:
     conn.execute("PRAGMA busy_timeout=30000")
     # Deleted rows are overwritten with zeros, so purged personal data does not linger in free pages.
     conn.execute("PRAGMA secure_delete=ON")
-    conn.execute("PRAGMA cache_size=-8000")  # 8 MB a connection: the box may have 1 GB in all
-    conn.execute("PRAGMA temp_store=MEMORY")
+    # 8 MB a connection: the box may have 1 GB in all. Temporary b-trees (index builds in a
+    # rebuild, big sorts) stay in temp files, not RAM, for the same reason.
+    conn.execute("PRAGMA cache_size=-8000")
     if role == "reader":
         conn.execute("PRAGMA query_only=1")
     return conn

@@ -106,12 +106,38 @@ def unseal(key: bytes, sealed: bytes, *, context: bytes) -> bytes:
     nonce = sealed[1 : 1 + _NONCE_BYTES]
     ciphertext = sealed[1 + _NONCE_BYTES :]
     try:
-        return crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, version + context, nonce, key)
+        return _decrypt(ciphertext, version + context, nonce, key)
     except CryptoError:
         # libsodium cannot tell these apart, and neither should an attacker.
         raise SealError(
             "cannot unseal: wrong key, wrong context, or the sealed bytes were altered"
         ) from None
+
+
+def _decrypt_via_cffi(ciphertext: bytes, aad: bytes, nonce: bytes, key: bytes) -> bytes:
+    """libsodium's decrypt called straight through PyNaCl's cffi handle.
+
+    Replays unseal every photo of the log; PyNaCl's checked wrapper spends ~20 µs of Python per
+    call around a 2 µs C function, which made rebuilds half as fast. Inputs were checked above
+    (key and nonce lengths, minimum size), which is what the wrapper's checks are for.
+    """
+    size = len(ciphertext) - _TAG_BYTES
+    out = _ffi.new("unsigned char[]", max(size, 1))
+    out_len = _ffi.new("unsigned long long *")
+    rc = _lib.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        out, out_len, _ffi.NULL, ciphertext, len(ciphertext), aad, len(aad), nonce, key
+    )
+    if rc != 0:
+        raise CryptoError("decryption failed")
+    return _ffi.buffer(out, out_len[0])[:]
+
+
+try:
+    from nacl._sodium import ffi as _ffi, lib as _lib  # type: ignore[import-not-found]
+
+    _decrypt = _decrypt_via_cffi
+except ImportError:  # a PyNaCl without its cffi module layout: use the public, slower wrapper
+    _decrypt = crypto_aead_xchacha20poly1305_ietf_decrypt
 
 
 def seal_struct(key: bytes, obj: Any, *, context: bytes) -> bytes:

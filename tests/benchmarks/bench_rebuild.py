@@ -135,6 +135,10 @@ def run_bare(mode: str) -> dict[str, float]:
     marks = ",".join("?" * len(COLUMNS))
     insert = f"INSERT INTO photo ({', '.join(COLUMNS)}) VALUES ({marks})"
     reader = sqlite3.connect(work)
+    from collections import Counter
+
+    months: Counter[tuple[str, str]] = Counter()
+    conn.execute("CREATE TABLE IF NOT EXISTS bare_month (owner TEXT, month TEXT, count INTEGER, PRIMARY KEY (owner, month))")
     started = time.perf_counter()
     conn.execute("BEGIN")
     after = 0
@@ -165,6 +169,7 @@ def run_bare(mode: str) -> dict[str, float]:
                        None, None, d.phash, None, None]
                 if mode == "rows":
                     conn.execute(insert, row)
+                    months[(owner, row[14][:7])] += 1
                 else:
                     pending[e.photo_id] = row
             else:
@@ -177,7 +182,10 @@ def run_bare(mode: str) -> dict[str, float]:
                     conn.execute("UPDATE photo SET favourite = 1, version = ? WHERE id = ?", (sv, e2.photo_id))
         if pending:
             conn.executemany(insert, pending.values())
+            for row in pending.values():  # the month counters the library keeps too
+                months[(row[1], row[14][:7])] += 1
         _ = details_dec
+    conn.executemany("INSERT INTO bare_month VALUES (?, ?, ?)", [(o, m, n) for (o, m), n in months.items()])
     for s in indexes:
         conn.execute(s)
     conn.execute("COMMIT")

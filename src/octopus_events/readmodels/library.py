@@ -11,6 +11,7 @@ and is checked by the property tests anyway.
 from __future__ import annotations
 
 import base64
+import operator
 import sqlite3
 from collections import Counter
 from datetime import date, datetime, timezone
@@ -34,6 +35,7 @@ COLUMNS = (
     "gps_lat", "gps_lon", "phash", "trashed_at", "purge_at",
 )
 _SELECT_COLS = ", ".join(COLUMNS)
+_as_tuple = operator.itemgetter(*COLUMNS)
 _json = msgspec.json.Encoder()
 _tags_decoder = msgspec.json.Decoder(list[str])
 
@@ -67,8 +69,10 @@ def _contribution(row: dict[str, Any] | None) -> tuple[tuple[str, str] | None, d
     its (owner, month) and its tags as {(owner, case-folded tag): spelling}."""
     if row is None or row["state"] != "library":
         return None, {}
-    tags = {(row["owner"], label.casefold()): label for label in _tags_decoder.decode(row["tags"])}
-    return (row["owner"], row["taken_local"][:7]), tags
+    month = (row["owner"], row["taken_local"][:7])
+    if row["tags"] == "[]":
+        return month, {}
+    return month, {(row["owner"], label.casefold()): label for label in _tags_decoder.decode(row["tags"])}
 
 
 _labels_decoder = msgspec.json.Decoder(dict[str, int])
@@ -111,7 +115,8 @@ class LibraryProjector(Projector):
                 else:  # key destroyed: purged or in the vault; keep the shape, not the content
                     row.update(taken_local=row["uploaded_at"][:19], md=row["uploaded_at"][5:10])
                 if photo_id not in before:
-                    before[photo_id] = self._load(conn, photo_id)
+                    # The first event of a stream creates the photo: there is nothing to load.
+                    before[photo_id] = None if recorded.stream_version == 1 else self._load(conn, photo_id)
                 rows[photo_id] = row
                 continue
             if photo_id not in rows:
@@ -204,7 +209,7 @@ class LibraryProjector(Projector):
                 if old is not None:
                     deletes.append((photo_id,))
             elif row != old:
-                upserts.append(tuple(row[c] for c in COLUMNS))
+                upserts.append(_as_tuple(row))
         if deletes:
             conn.executemany(f"DELETE FROM {t.photo} WHERE id = ?", deletes)
         if upserts:
