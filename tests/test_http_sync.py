@@ -12,7 +12,6 @@ import time
 from typing import Any
 
 import httpx
-import pytest
 
 from http_support import Server, User, assert_problem, image_bytes, jpeg_with_exif
 from test_sync import Mirror

@@ -332,10 +332,13 @@ class ProjectionEngine:
         try:
             self.store.writer.call(job)
         except Exception as exc:
+            # A projector bug must not kill the background thread: record it (status shows it)
+            # and retry later; the checkpoint did not move, so nothing is skipped.
             log.exception("projector %s failed", projector.name)
+            error = f"{type(exc).__name__}: {exc}"[:500]
             self.store.writer.call(
                 lambda conn: conn.execute(
-                    "UPDATE projection_checkpoints SET error = ? WHERE name = ?", (str(exc)[:500], projector.name)
+                    "UPDATE projection_checkpoints SET error = ? WHERE name = ?", (error, projector.name)
                 )
             )
             time.sleep(1.0)
@@ -371,13 +374,15 @@ class ProjectionEngine:
         try:
             self._rebuild(cls)
         except Exception as exc:
+            # Runs on a background thread: record the failure where status and the admin API see it.
             log.exception("rebuild of %s failed", cls.name)
+            error = f"{type(exc).__name__}: {exc}"[:500]
 
             def job(conn: sqlite3.Connection) -> None:
                 conn.execute(
                     "INSERT INTO projection_checkpoints (name, version, position, state, error) "
                     "VALUES (?, ?, 0, 'failed', ?) ON CONFLICT (name) DO UPDATE SET state='failed', error=excluded.error",
-                    (cls.name, cls.version(), f"{type(exc).__name__}: {exc}"[:500]),
+                    (cls.name, cls.version(), error),
                 )
 
             self.store.writer.call(job)

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .durable import fsync_dir, write_atomic
 from . import keystore, sealing, vaultcrypto
 from .accounts import ACCOUNT_DELETE_HOOKS, LoginLimiter
 from .errors import ConcurrencyConflict, Conflict, Forbidden, Invalid, NotFound
@@ -143,30 +142,6 @@ def _check_passphrase(passphrase: Any, field: str = "passphrase") -> str:
     if not isinstance(passphrase, str) or not MIN_PASSPHRASE <= len(passphrase) <= MAX_PASSPHRASE:
         raise Invalid(f"{field}: must have {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters")
     return passphrase
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name == "nt":  # no directory handles to fsync on Windows; NTFS journals renames
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_tree(path: Path) -> None:
@@ -411,11 +386,11 @@ class Vault:
                 # Rendered in memory and encrypted straight away: a plaintext preview never
                 # touches the disk just so that it can be vaulted.
                 data = render(original, kind, record.orientation, record.mime).data  # type: ignore[arg-type]
-            _write_atomic(directory / kind, vaultcrypto.encrypt_bytes(data, key, context=_context(user_id, photo_id, kind)))
-        _write_atomic(directory / "meta", vaultcrypto.encrypt_bytes(
+            write_atomic(directory / kind, vaultcrypto.encrypt_bytes(data, key, context=_context(user_id, photo_id, kind)))
+        write_atomic(directory / "meta", vaultcrypto.encrypt_bytes(
             msgspec.msgpack.encode(record), key, context=_context(user_id, photo_id, "meta")))
-        _fsync_dir(directory)
-        _fsync_dir(directory.parent)
+        fsync_dir(directory)
+        fsync_dir(directory.parent)
 
     # -- reading ----------------------------------------------------------------------------------------
     def _vault_row(self, user_id: str, photo_id: str) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from nacl.bindings import (
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 
+from .durable import fsync_dir
 from .passwords import kdf_slot, new_token, token_digest
 
 __all__ = [
@@ -307,18 +308,6 @@ def _decrypt_stream(src: BinaryIO, key: bytes, context: bytes) -> Iterator[bytes
         index += 1
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable. Windows cannot open a directory for fsync (and NTFS
-    # journals renames), so there it is skipped.
-    if os.name == "nt":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def encrypt_file(
     src: Path,
     dst: Path,
@@ -349,7 +338,7 @@ def encrypt_file(
     finally:
         if not done:
             tmp.unlink(missing_ok=True)
-    _fsync_dir(dst.parent)
+    fsync_dir(dst.parent)
 
 
 def encrypt_bytes(

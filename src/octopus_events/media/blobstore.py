@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from octopus_events.durable import fsync_dir, fsync_file
+
 ORIGINAL = "original"
 PREVIEW = "preview"
 
@@ -201,7 +203,7 @@ class BlobStore:
         if dest.exists():
             incoming.discard()
             return sha
-        _fsync_file(incoming.path)
+        fsync_file(incoming.path)
         _move_into_place(incoming.path, dest)
         return sha
 
@@ -316,31 +318,10 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"not a derivative kind: {kind!r}")
 
 
-def _fsync_file(path: Path) -> None:
-    # Windows refuses fsync (_commit) on a read-only handle, so open for writing.
-    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _move_into_place(tmp: Path, dest: Path) -> None:
     created = not dest.parent.is_dir()
     dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     if created:
-        _fsync_dir(dest.parent.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is only durable once the directory entry is; Windows has no directory fsync
-    # (NTFS journals the metadata itself).
-    if os.name == "nt":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_dir(dest.parent.parent)

@@ -88,7 +88,6 @@ class LibraryProjector(Projector):
     code_version = 1
 
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
-        t = self.t
         unsealer: Unsealer | None = None
         rows: dict[str, dict[str, Any] | None] = {}  # photo id -> final row (None: deleted)
         before: dict[str, dict[str, Any] | None] = {}  # photo id -> row as stored before the batch
