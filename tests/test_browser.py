@@ -2,8 +2,8 @@
 
 One server (fresh data dir) and one browser page for the whole module; the tests run in file
 order as one user's first session: create the account, upload, look, tag, sort into an album,
-trash and restore, resolve a duplicate, sign out and in again. Every test ends by checking the page logged no
-JavaScript error.
+trash and restore, resolve a duplicate, use the vault, sign out and in again. Every test ends by
+checking the page logged no JavaScript error.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ expect = sync_api.expect
 
 USERNAME = "octo"
 PASSWORD = "eight arms, one library"
+VAULT_PASSPHRASE = "a long vault passphrase"
 DESCRIPTION = "Sunset over the harbour wall"
 TIMEOUT_MS = 10_000
 TIME_ZONE = "Europe/Berlin"  # not the server's UTC, so a time shown in the wrong zone shows up
@@ -244,7 +245,7 @@ def test_viewer_favourite_tags_description_search_and_keys(ui: Session) -> None:
     expect(link).to_have_count(1)
     expect(link).to_have_text("Harbour 1")
     link.click()
-    expect(page.locator("h2")).to_have_text("Tag: Harbour")
+    expect(page.locator("#view h2")).to_have_text("Tag: Harbour")
     expect(ui.tid("photo-tile")).to_have_count(1)
     expect(ui.tile("green.jpg")).to_be_visible()
 
@@ -269,7 +270,7 @@ def test_album_create_add_by_selection_open_and_rename(ui: Session) -> None:
     ui.tid("album-create-submit").click()
     expect(page).to_have_url(re.compile(r"#/albums/[^/]+$"))
     album_url = page.url
-    expect(page.locator("h2")).to_have_text("Trip")
+    expect(page.locator("#view h2")).to_have_text("Trip")
     expect(ui.tid("photo-grid").locator(".empty")).to_contain_text("This album is empty")
 
     ui.go("timeline")
@@ -301,9 +302,9 @@ def test_album_create_add_by_selection_open_and_rename(ui: Session) -> None:
     expect(prompt).to_have_value("Trip")
     prompt.fill("Summer trip")
     ui.tid("prompt-ok").click()
-    expect(page.locator("h2")).to_have_text("Summer trip")
+    expect(page.locator("#view h2")).to_have_text("Summer trip")
     page.reload()
-    expect(page.locator("h2")).to_have_text("Summer trip")
+    expect(page.locator("#view h2")).to_have_text("Summer trip")
     expect(ui.tile("red.jpg")).to_be_visible()
     ui.assert_no_js_errors()
 
@@ -382,6 +383,56 @@ def test_duplicates_keep_one_then_delete_the_other_forever(ui: Session) -> None:
     ui.go("timeline")
     expect(ui.tid("photo-tile")).to_have_count(3)
     expect(ui.tile("green.jpg")).to_be_visible()
+    ui.assert_no_js_errors()
+
+
+def test_vault_create_move_in_view_restore_and_lock(ui: Session) -> None:
+    page = ui.page
+    ui.go("vault")
+    expect(ui.tid("vault-unlock-form")).to_be_visible()
+    page.locator("summary", has_text="No vault yet?").click()
+    page.get_by_test_id("vault-create-passphrase").fill(VAULT_PASSPHRASE)
+    page.get_by_test_id("vault-create-confirm").fill(VAULT_PASSPHRASE)
+    ui.tid("vault-create-submit").click()
+    expect(ui.tid("toast").filter(has_text="Vault created")).to_be_visible()
+    expect(ui.tid("vault-lock")).to_be_visible()
+    expect(ui.tid("photo-grid").locator(".empty")).to_contain_text("The vault is empty")
+
+    ui.go("timeline")
+    ui.tile("red.jpg").locator("a").click()
+    expect(ui.tid("info-panel")).to_contain_text("red.jpg")
+    ui.tid("vault-button").click()
+    expect(ui.tid("toast").filter(has_text="1 photo moved to the vault")).to_be_visible()
+    expect(ui.tid("info-panel")).not_to_contain_text("red.jpg")
+    page.keyboard.press("Escape")
+    expect(ui.tid("viewer")).to_have_count(0)
+    expect(ui.tid("photo-tile")).to_have_count(2)
+    expect(ui.tile("red.jpg")).to_have_count(0)
+
+    ui.go("vault")  # still unlocked: the token lives in page memory
+    expect(ui.tid("photo-tile")).to_have_count(1)
+    images_loaded(ui.tile("red.jpg").locator("img"))
+    assert ui.tile("red.jpg").locator("img").get_attribute("src").startswith("blob:")
+    ui.tile("red.jpg").locator("a").click()
+    expect(ui.tid("viewer")).to_be_visible()
+    image = ui.tid("viewer-image")
+    expect(image).to_have_attribute("src", re.compile(r"^blob:"))
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=image.element_handle())
+    ui.tid("vault-restore-button").click()
+    expect(ui.tid("toast").filter(has_text="Restored to the library")).to_be_visible()
+    expect(ui.tid("viewer")).to_have_count(0)
+    expect(ui.tid("photo-tile")).to_have_count(0)
+
+    ui.tid("vault-lock").click()
+    expect(ui.tid("vault-unlock-form")).to_be_visible()
+    ui.tid("vault-passphrase").fill(VAULT_PASSPHRASE)
+    ui.tid("vault-unlock-submit").click()
+    expect(ui.tid("vault-lock")).to_be_visible()
+    expect(ui.tid("photo-grid").locator(".empty")).to_contain_text("The vault is empty")
+
+    ui.go("timeline")
+    expect(ui.tid("photo-tile")).to_have_count(3)
+    images_loaded(ui.tile("red.jpg").locator("img"))
     ui.assert_no_js_errors()
 
 
