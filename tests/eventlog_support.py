@@ -154,6 +154,9 @@ def contender_main(db: str, streams: int, appends: int, batch: int, writer: str)
         version = store.stream_version(stream)
         events = [ProbeNoted(text=f"{writer}/{seq}/{i}", writer=writer, seq=seq) for i in range(batch)]
         while True:
+            # Widen the read-then-write window a little, so that contenders really overlap even
+            # when a loaded machine schedules the processes one after another.
+            time.sleep(0.002)
             try:
                 store.append(stream, version, events)
                 break
