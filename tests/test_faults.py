@@ -101,6 +101,7 @@ def append_with_retry(store: EventStore, writer: str, seq: int) -> int:
     version = store.stream_version(stream)
     conflicts = 0
     while True:
+        time.sleep(0.001)  # let other threads in between the read and the write: they must collide
         try:
             store.append(stream, version, events)
             return conflicts
