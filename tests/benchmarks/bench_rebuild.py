@@ -226,8 +226,8 @@ def main() -> None:
     print(f"{'':<24}{'seconds':>10}{'events/s':>12}{'peak RSS MB':>14}")
     for label, key in (("ours (engine.rebuild)", "ours"), ("bare, chunk fold (best)", "best"), ("bare, row by row", "rows")):
         print(f"{label:<24}{med[key]:>10.1f}{eps[key]:>12,.0f}{rss[key]:>14.0f}")
-    ratio = eps["ours"] / eps["best"]
-    print(f"\nratio ours / best bare: {ratio:.0%} (target >= 50%); ours {med['ours']:.1f} s (target < 20 s); "
+    ratio = eps["ours"] / max(eps["best"], eps["rows"])  # against whichever bare version won
+    print(f"\nratio ours / fastest bare: {ratio:.0%} (target >= 50%); ours {med['ours']:.1f} s (target < 20 s); "
           f"peak RSS {rss['ours']:.0f} MB (target < 200 MB)")
     print("PASS" if ratio >= 0.5 and med["ours"] < 20 and rss["ours"] < 200 else "MISS")
 
