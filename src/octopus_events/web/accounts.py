@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from ..accounts import User
 from ..application import Octopus
@@ -57,13 +59,15 @@ class NewUserBody(msgspec.Struct):
 
 @post("/api/auth/register", tags=TAGS, opt={"auth": PUBLIC}, status_code=201,
       summary="Create an account (the first one becomes admin; later ones need open registration)")
-async def register(request: Request[Any, Any, Any], octopus: Octopus, data: RegisterBody) -> User:
+async def register(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                   data: JSONBody[RegisterBody]) -> User:
     return await octopus.accounts.register(data.username, data.password, meta=meta_for(request))
 
 
 @post("/api/auth/login", tags=TAGS, opt={"auth": PUBLIC}, status_code=200,
       summary="Sign in: returns a bearer token and sets the same session as a cookie")
-async def login(request: Request[Any, Any, Any], octopus: Octopus, data: LoginBody) -> Response[LoginResult]:
+async def login(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                data: JSONBody[LoginBody]) -> Response[LoginResult]:
     # The address as the ASGI server saw it (uvicorn applies X-Forwarded-For only from its
     # trusted proxies), so a remote client cannot pick its own rate-limit bucket.
     client = request.client.host if request.client else "unknown"
@@ -75,28 +79,31 @@ async def login(request: Request[Any, Any, Any], octopus: Octopus, data: LoginBo
 
 
 @post("/api/auth/logout", tags=TAGS, status_code=204, summary="End the session in use")
-async def logout(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller) -> Response[None]:
+async def logout(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                 caller: NamedDependency[Caller]) -> Response[None]:
     await octopus.accounts.logout(caller.signed_in)
     return clear_session_cookie(request, Response(None, status_code=204))
 
 
 @get("/api/users/me", tags=TAGS, summary="The signed-in user")
-async def me(caller: Caller) -> User:
+async def me(caller: NamedDependency[Caller]) -> User:
     return caller.user
 
 
 @patch("/api/users/me", tags=TAGS, summary="Change the display name")
-async def edit_me(octopus: Octopus, caller: Caller, data: ProfileBody) -> User:
+async def edit_me(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                  data: JSONBody[ProfileBody]) -> User:
     return await octopus.accounts.set_display_name(caller.signed_in, data.display_name, caller.meta())
 
 
 @post("/api/users/me/password", tags=TAGS, status_code=204, summary="Change the password; ends every other session")
-async def change_password(octopus: Octopus, caller: Caller, data: PasswordBody) -> None:
+async def change_password(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                          data: JSONBody[PasswordBody]) -> None:
     await octopus.accounts.change_password(caller.signed_in, data.old, data.new, caller.meta())
 
 
 @get("/api/users/me/storage", tags=TAGS, summary="Photos and bytes stored, and the quota (0: none)")
-async def my_storage(octopus: Octopus, caller: Caller) -> Usage:
+async def my_storage(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> Usage:
     def query() -> Usage:
         conn = octopus.store.reader()
         return storage.usage(conn, caller.owner, users.quota_of(conn, caller.owner))
@@ -105,18 +112,20 @@ async def my_storage(octopus: Octopus, caller: Caller) -> Usage:
 
 
 @delete("/api/users/me", tags=TAGS, status_code=204, summary="Delete the account and every photo for good")
-async def delete_me(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, data: DeleteAccountBody) -> Response[None]:
+async def delete_me(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                    caller: NamedDependency[Caller], data: JSONBody[DeleteAccountBody]) -> Response[None]:
     await octopus.accounts.delete_account(caller.signed_in, data.password, caller.meta())
     return clear_session_cookie(request, Response(None, status_code=204))
 
 
 @get("/api/admin/users", tags=["admin"], opt={"auth": ADMIN}, summary="Every user (admin only)")
-async def list_users(octopus: Octopus) -> list[User]:
+async def list_users(octopus: NamedDependency[Octopus]) -> list[User]:
     return await octopus.read(lambda: users.all_users(octopus.store.reader()))
 
 
 @post("/api/admin/users", tags=["admin"], opt={"auth": ADMIN}, status_code=201, summary="Create a user (admin only)")
-async def create_user(octopus: Octopus, caller: Caller, data: NewUserBody) -> User:
+async def create_user(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                      data: JSONBody[NewUserBody]) -> User:
     return await octopus.accounts.admin_create(
         data.username, data.password, admin=data.admin, quota_bytes=data.quota_bytes, meta=caller.meta()
     )

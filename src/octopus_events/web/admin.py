@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from litestar import Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from ..application import Octopus
 from ..projection import ProjectionStatus
@@ -14,13 +16,13 @@ TAGS = ["admin"]
 
 
 @get("/api/admin/projections", tags=TAGS, opt={"auth": ADMIN}, summary="Every read model: version, position, lag, state")
-async def projections(octopus: Octopus) -> list[ProjectionStatus]:
+async def projections(octopus: NamedDependency[Octopus]) -> list[ProjectionStatus]:
     return await octopus.read(octopus.engine.status)
 
 
 @post("/api/admin/projections/{name:str}/rebuild", tags=TAGS, opt={"auth": ADMIN}, status_code=202,
       summary="Rebuild a read model in the background (reads and writes go on)")
-async def rebuild(octopus: Octopus, name: str) -> dict[str, str]:
+async def rebuild(octopus: NamedDependency[Octopus], name: FromPath[str]) -> dict[str, str]:
     # rebuild() only starts a thread; unknown names raise NotFound (404) before that.
     octopus.engine.rebuild(name)
     return {"name": name, "state": "rebuilding"}
@@ -69,7 +71,7 @@ def _metrics_text(octopus: Octopus) -> str:
 
 
 @get("/metrics", tags=TAGS, opt={"auth": ADMIN_OR_LOOPBACK}, include_in_schema=False)
-async def metrics(octopus: Octopus) -> Response[str]:
+async def metrics(octopus: NamedDependency[Octopus]) -> Response[str]:
     text = await octopus.read(_metrics_text, octopus)
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 

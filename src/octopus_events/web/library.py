@@ -8,11 +8,12 @@ returns its owner's rows, so another user's ids simply are not there (404).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Callable, TypeVar
+from typing import Annotated, Any, Callable, TypeVar
 
 import msgspec
 from litestar import delete, get, patch, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from ..application import Octopus
 from ..errors import BadRequest
@@ -50,33 +51,36 @@ class AlbumPhotosBody(msgspec.Struct):
 
 
 @get("/api/timeline", tags=TAGS, summary="Newest first, grouped by day")
-async def timeline(octopus: Octopus, caller: Caller, cursor: str | None = None, limit: int | None = None) -> TimelinePage:
+async def timeline(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                   cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> TimelinePage:
     return await _query(octopus, lib.timeline, caller.owner, cursor, limit)
 
 
 @get("/api/timeline/months", tags=TAGS, summary="Photo counts per month, for a scrubber")
-async def months(octopus: Octopus, caller: Caller) -> list[MonthCount]:
+async def months(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> list[MonthCount]:
     return await _query(octopus, lib.months, caller.owner)
 
 
 @get("/api/tags", tags=TAGS, summary="Tags with their photo counts")
-async def tags(octopus: Octopus, caller: Caller) -> list[TagCount]:
+async def tags(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> list[TagCount]:
     return await _query(octopus, lib.tags, caller.owner)
 
 
 @get("/api/tags/{tag:str}", tags=TAGS, summary="Photos with a tag")
-async def tag_photos(octopus: Octopus, caller: Caller, tag: str, cursor: str | None = None,
-                     limit: int | None = None) -> PhotoPage:
+async def tag_photos(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], tag: FromPath[str],
+                     cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> PhotoPage:
     return await _query(octopus, lib.tag_photos, caller.owner, tag, cursor, limit)
 
 
 @get("/api/favourites", tags=TAGS, summary="Favourite photos, newest first")
-async def favourites(octopus: Octopus, caller: Caller, cursor: str | None = None, limit: int | None = None) -> PhotoPage:
+async def favourites(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                     cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> PhotoPage:
     return await _query(octopus, lib.favourites, caller.owner, cursor, limit)
 
 
 @get("/api/memories", tags=TAGS, summary="On this day in earlier years")
-async def memories(octopus: Octopus, caller: Caller, on: str | None = Parameter(query="date", default=None)) -> list[Memory]:
+async def memories(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                   on: Annotated[str | None, QueryParameter(name="date")] = None) -> list[Memory]:
     if on:
         try:
             day = date.fromisoformat(on)
@@ -88,22 +92,22 @@ async def memories(octopus: Octopus, caller: Caller, on: str | None = Parameter(
 
 
 @get("/api/trash", tags=TAGS, summary="Trashed photos with the time each is purged (purge_at)")
-async def trash(octopus: Octopus, caller: Caller) -> TrashPage:
+async def trash(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> TrashPage:
     return TrashPage(await _query(octopus, lib.trash, caller.owner))
 
 
 @get("/api/search", tags=TAGS, summary="Search filename, description, tags and camera, with filters")
 async def search(
-    octopus: Octopus,
-    caller: Caller,
-    q: str | None = None,
-    tag: str | None = None,
-    date_from: str | None = Parameter(query="from", default=None),
-    date_to: str | None = Parameter(query="to", default=None),
-    camera: str | None = None,
-    favourite: bool | None = None,
-    cursor: str | None = None,
-    limit: int | None = None,
+    octopus: NamedDependency[Octopus],
+    caller: NamedDependency[Caller],
+    q: FromQuery[str | None] = None,
+    tag: FromQuery[str | None] = None,
+    date_from: Annotated[str | None, QueryParameter(name="from")] = None,
+    date_to: Annotated[str | None, QueryParameter(name="to")] = None,
+    camera: FromQuery[str | None] = None,
+    favourite: FromQuery[bool | None] = None,
+    cursor: FromQuery[str | None] = None,
+    limit: FromQuery[int | None] = None,
 ) -> PhotoPage:
     return await _query(
         octopus, search_model.search, caller.owner, q=q, tag=tag, date_from=date_from, date_to=date_to,
@@ -112,7 +116,8 @@ async def search(
 
 
 @get("/api/duplicates", tags=TAGS, summary="Groups of near-identical photos")
-async def duplicate_groups(octopus: Octopus, caller: Caller) -> list[DuplicateGroup]:
+async def duplicate_groups(octopus: NamedDependency[Octopus],
+                           caller: NamedDependency[Caller]) -> list[DuplicateGroup]:
     return await _query(octopus, duplicates.groups, caller.owner)
 
 
@@ -120,37 +125,43 @@ async def duplicate_groups(octopus: Octopus, caller: Caller) -> list[DuplicateGr
 
 
 @get("/api/albums", tags=["albums"], summary="The caller's albums")
-async def list_albums(octopus: Octopus, caller: Caller) -> list[Album]:
+async def list_albums(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> list[Album]:
     return await _query(octopus, albums.list_albums, caller.owner)
 
 
 @post("/api/albums", tags=["albums"], status_code=201, summary="Create an album")
-async def create_album(octopus: Octopus, caller: Caller, data: AlbumBody) -> AlbumDetail:
+async def create_album(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                       data: JSONBody[AlbumBody]) -> AlbumDetail:
     return await octopus.albums.create(caller.owner, data.name, caller.meta())
 
 
 @get("/api/albums/{album_id:str}", tags=["albums"], summary="One album with its photos")
-async def get_album(octopus: Octopus, caller: Caller, album_id: str) -> AlbumDetail:
+async def get_album(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                    album_id: FromPath[str]) -> AlbumDetail:
     return await _query(octopus, albums.get, caller.owner, album_id)
 
 
 @patch("/api/albums/{album_id:str}", tags=["albums"], summary="Rename an album")
-async def rename_album(octopus: Octopus, caller: Caller, album_id: str, data: RenameBody) -> AlbumDetail:
+async def rename_album(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], album_id: FromPath[str],
+                       data: JSONBody[RenameBody]) -> AlbumDetail:
     return await octopus.albums.rename(caller.owner, album_id, data.name, caller.meta(), data.version)
 
 
 @delete("/api/albums/{album_id:str}", tags=["albums"], status_code=204, summary="Delete an album (its photos stay)")
-async def delete_album(octopus: Octopus, caller: Caller, album_id: str) -> None:
+async def delete_album(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                       album_id: FromPath[str]) -> None:
     await octopus.albums.delete(caller.owner, album_id, caller.meta())
 
 
 @post("/api/albums/{album_id:str}/photos", tags=["albums"], status_code=200, summary="Add photos to an album")
-async def add_to_album(octopus: Octopus, caller: Caller, album_id: str, data: AlbumPhotosBody) -> AlbumDetail:
+async def add_to_album(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], album_id: FromPath[str],
+                       data: JSONBody[AlbumPhotosBody]) -> AlbumDetail:
     return await octopus.albums.add(caller.owner, album_id, data.photo_ids, caller.meta())
 
 
 @delete("/api/albums/{album_id:str}/photos", tags=["albums"], status_code=200, summary="Remove photos from an album")
-async def remove_from_album(octopus: Octopus, caller: Caller, album_id: str, data: AlbumPhotosBody) -> AlbumDetail:
+async def remove_from_album(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                            album_id: FromPath[str], data: JSONBody[AlbumPhotosBody]) -> AlbumDetail:
     return await octopus.albums.remove(caller.owner, album_id, data.photo_ids, caller.meta())
 
 

@@ -14,7 +14,9 @@ import anyio
 import msgspec
 import multipart
 from litestar import Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import InternalServerException
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from ..application import Octopus
@@ -170,7 +172,8 @@ def _text_field(form: _Form, name: str, raw: bytes) -> None:
 
 
 @post("/api/photos", tags=TAGS, request_max_body_size=None, summary="Upload one photo (multipart field `file`; streamed to disk)")
-async def upload(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller) -> Response[PhotoView]:
+async def upload(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                 caller: NamedDependency[Caller]) -> Response[PhotoView]:
     incoming, form = await _receive_upload(request, octopus)
     view, created = await octopus.photos.upload(
         caller.owner, incoming, filename=form.filename, taken_at=form.taken_at, tags=form.tags,
@@ -182,7 +185,8 @@ async def upload(request: Request[Any, Any, Any], octopus: Octopus, caller: Call
 
 
 @post("/api/photos/check", tags=TAGS, status_code=200, summary="Which of these SHA-256 hashes are already stored")
-async def check(octopus: Octopus, caller: Caller, data: CheckBody) -> CheckResult:
+async def check(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                data: JSONBody[CheckBody]) -> CheckResult:
     return CheckResult(await octopus.photos.check(caller.owner, data.sha256))
 
 
@@ -190,12 +194,14 @@ async def check(octopus: Octopus, caller: Caller, data: CheckBody) -> CheckResul
 
 
 @get("/api/photos/{photo_id:str}", tags=TAGS, summary="One photo")
-async def get_photo(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+async def get_photo(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                    photo_id: FromPath[str]) -> PhotoView:
     return await octopus.read(lambda: lib.get_photo(octopus.store.reader(), caller.owner, photo_id))
 
 
 @patch("/api/photos/{photo_id:str}", tags=TAGS, summary="Describe or re-date; a stale version answers 409")
-async def edit_photo(octopus: Octopus, caller: Caller, photo_id: str, data: EditBody) -> PhotoView:
+async def edit_photo(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], photo_id: FromPath[str],
+                     data: JSONBody[EditBody]) -> PhotoView:
     return await octopus.photos.edit(
         caller.owner, photo_id, description=data.description, taken_at=data.taken_at, version=data.version,
         meta=caller.meta(),
@@ -203,32 +209,37 @@ async def edit_photo(octopus: Octopus, caller: Caller, photo_id: str, data: Edit
 
 
 @put("/api/photos/{photo_id:str}/tags", tags=TAGS, summary="Replace the photo's tags")
-async def set_tags(octopus: Octopus, caller: Caller, photo_id: str, data: TagsBody) -> PhotoView:
+async def set_tags(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], photo_id: FromPath[str],
+                   data: JSONBody[TagsBody]) -> PhotoView:
     return await octopus.photos.set_tags(caller.owner, photo_id, data.tags, caller.meta())
 
 
 @put("/api/photos/{photo_id:str}/favourite", tags=TAGS, summary="Mark as favourite")
-async def favourite(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+async def favourite(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                    photo_id: FromPath[str]) -> PhotoView:
     return await octopus.photos.favourite(caller.owner, photo_id, True, caller.meta())
 
 
 @delete("/api/photos/{photo_id:str}/favourite", tags=TAGS, status_code=200, summary="Unmark as favourite")
-async def unfavourite(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+async def unfavourite(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                      photo_id: FromPath[str]) -> PhotoView:
     return await octopus.photos.favourite(caller.owner, photo_id, False, caller.meta())
 
 
 @post("/api/photos/{photo_id:str}/trash", tags=TAGS, status_code=200, summary="Move into the trash")
-async def trash(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+async def trash(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                photo_id: FromPath[str]) -> PhotoView:
     return await octopus.photos.trash(caller.owner, photo_id, caller.meta())
 
 
 @post("/api/photos/{photo_id:str}/restore", tags=TAGS, status_code=200, summary="Back from the trash")
-async def restore(octopus: Octopus, caller: Caller, photo_id: str) -> PhotoView:
+async def restore(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                  photo_id: FromPath[str]) -> PhotoView:
     return await octopus.photos.restore(caller.owner, photo_id, caller.meta())
 
 
 @delete("/api/photos/{photo_id:str}", tags=TAGS, status_code=204, summary="Delete for good (bytes, metadata, keys)")
-async def purge(octopus: Octopus, caller: Caller, photo_id: str) -> None:
+async def purge(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], photo_id: FromPath[str]) -> None:
     await octopus.photos.purge(caller.owner, photo_id, caller.meta())
 
 
@@ -317,7 +328,8 @@ def _serve_file(request: Request[Any, Any, Any], path: Path, *, etag: str, media
 
 
 @get("/api/photos/{photo_id:str}/original", tags=TAGS, summary="The bytes as uploaded (ETag, Range)")
-async def original(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, photo_id: str) -> Response[Any]:
+async def original(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                   caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
     path, view = await octopus.photos.original(caller.owner, photo_id)
     assert view.sha256 is not None
     return _serve_file(request, path, etag=f'"{view.sha256}"', media_type=view.mime,
@@ -325,8 +337,9 @@ async def original(request: Request[Any, Any, Any], octopus: Octopus, caller: Ca
 
 
 @get("/api/photos/{photo_id:str}/thumbnail", tags=TAGS, summary="Upright derivative: size=thumb (~256 px) or preview (~1440 px)")
-async def thumbnail(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, photo_id: str,
-                    size: str = "thumb") -> Response[Any]:
+async def thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                    caller: NamedDependency[Caller], photo_id: FromPath[str],
+                    size: FromQuery[str] = "thumb") -> Response[Any]:
     path, sha = await octopus.photos.derivative(caller.owner, photo_id, size)
     # A photo's bytes never change, so neither do its derivatives: the browser may keep them.
     return _serve_file(request, path, etag=f'"{sha}.{size}"', media_type="image/jpeg", cache=IMMUTABLE)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from litestar import get
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 
 from .. import sync
 from ..application import Octopus
@@ -22,14 +24,15 @@ HEADERS = [
 
 @get("/api/sync/events", tags=TAGS, response_headers=HEADERS,
      summary="The caller's changes after a cursor, in log order; `wait` long-polls up to 60 s")
-async def sync_events(octopus: Octopus, caller: Caller, cursor: str | None = None, limit: int | None = None,
-                      wait: float | None = None) -> sync.SyncPage:
+async def sync_events(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                      cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None,
+                      wait: FromQuery[float | None] = None) -> sync.SyncPage:
     return await sync.pull(octopus, caller.owner, cursor, limit, wait)
 
 
 @get("/api/sync/snapshot", tags=TAGS, response_headers=HEADERS,
      summary="The caller's library (library and trash) and albums, and the cursor they are consistent at")
-async def sync_snapshot(octopus: Octopus, caller: Caller) -> sync.Snapshot:
+async def sync_snapshot(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> sync.Snapshot:
     return await sync.snapshot(octopus, caller.owner)
 
 

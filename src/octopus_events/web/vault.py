@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from ..application import Octopus
@@ -47,50 +49,53 @@ def _private(value: Any, status: int = 200) -> Response[Any]:
 
 
 @get("/api/vault", tags=TAGS, summary="Whether the caller has a vault")
-async def vault_status(octopus: Octopus, caller: Caller) -> VaultStatus:
+async def vault_status(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> VaultStatus:
     return await octopus.vault.status(caller.owner)
 
 
 @post("/api/vault", tags=TAGS, status_code=201, summary="Create the vault (409 if it exists)")
-async def create_vault(octopus: Octopus, caller: Caller, data: PassphraseBody) -> VaultStatus:
+async def create_vault(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                       data: JSONBody[PassphraseBody]) -> VaultStatus:
     return await octopus.vault.create(caller.owner, data.passphrase, caller.meta())
 
 
 @post("/api/vault/unlock", tags=TAGS, status_code=200, summary="Unlock: a short-lived vault token")
-async def unlock_vault(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller,
-                       data: PassphraseBody) -> Response[UnlockResult]:
+async def unlock_vault(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                       caller: NamedDependency[Caller], data: JSONBody[PassphraseBody]) -> Response[UnlockResult]:
     result = await octopus.vault.unlock(caller.owner, data.passphrase, client=_client(request))
     return _private(result)
 
 
 @post("/api/vault/passphrase", tags=TAGS, status_code=204,
       summary="Change the passphrase (re-wraps the key; no photo is re-encrypted)")
-async def change_passphrase(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller,
-                            data: ChangePassphraseBody) -> None:
+async def change_passphrase(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                            caller: NamedDependency[Caller], data: JSONBody[ChangePassphraseBody]) -> None:
     await octopus.vault.change_passphrase(caller.owner, data.old, data.new, caller.meta(),
                                           client=_client(request), keep_token=_token(request))
 
 
 @post("/api/photos/{photo_id:str}/vault", tags=TAGS, status_code=200, summary="Move a photo into the vault")
-async def move_in(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, photo_id: str) -> Response[PhotoView]:
+async def move_in(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                  photo_id: FromPath[str]) -> Response[PhotoView]:
     return _private(await octopus.vault.move_in(caller.owner, photo_id, _token(request), caller.meta()))
 
 
 @get("/api/vault/photos", tags=TAGS, summary="Vault photos with their decrypted metadata")
-async def list_photos(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller,
-                      cursor: str | None = None, limit: int | None = None) -> Response[VaultPage]:
+async def list_photos(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                      caller: NamedDependency[Caller], cursor: FromQuery[str | None] = None,
+                      limit: FromQuery[int | None] = None) -> Response[VaultPage]:
     return _private(await octopus.vault.list(caller.owner, _token(request), cursor=cursor, limit=limit))
 
 
 @get("/api/vault/photos/{photo_id:str}", tags=TAGS, summary="One vault photo")
-async def get_vault_photo(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller,
-                          photo_id: str) -> Response[PhotoView]:
+async def get_vault_photo(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                          caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[PhotoView]:
     return _private(await octopus.vault.photo(caller.owner, photo_id, _token(request)))
 
 
 @get("/api/vault/photos/{photo_id:str}/original", tags=TAGS, summary="The decrypted original")
-async def vault_original(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller,
-                         photo_id: str) -> Response[Any]:
+async def vault_original(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                         caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
     # The whole file is authenticated before the first byte goes out, so a tampered file is a
     # 422 problem, never a 200 that breaks off or carries garbage.
     size, chunks, view = await octopus.vault.open_original(caller.owner, photo_id, _token(request))
@@ -101,14 +106,16 @@ async def vault_original(request: Request[Any, Any, Any], octopus: Octopus, call
 
 
 @get("/api/vault/photos/{photo_id:str}/thumbnail", tags=TAGS, summary="Decrypted thumb or preview")
-async def vault_thumbnail(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, photo_id: str,
-                          size: str = "thumb") -> Response[bytes]:
+async def vault_thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                          caller: NamedDependency[Caller], photo_id: FromPath[str],
+                          size: FromQuery[str] = "thumb") -> Response[bytes]:
     data = await octopus.vault.thumbnail(caller.owner, photo_id, size, _token(request))
     return Response(data, media_type="image/jpeg", headers=NO_STORE)
 
 
 @post("/api/vault/photos/{photo_id:str}/restore", tags=TAGS, status_code=200, summary="Back into the library")
-async def restore(request: Request[Any, Any, Any], octopus: Octopus, caller: Caller, photo_id: str) -> Response[PhotoView]:
+async def restore(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                  photo_id: FromPath[str]) -> Response[PhotoView]:
     return _private(await octopus.vault.restore(caller.owner, photo_id, _token(request), caller.meta()))
 
 
