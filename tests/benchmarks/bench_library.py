@@ -98,13 +98,20 @@ def main() -> None:
             lambda: enc(conn.execute(f"{PHOTO_SELECT} WHERE p.owner = ? AND p.md = ? AND p.state = 'library' AND p.taken_local < ? "
                                      "ORDER BY p.taken_local DESC", (OWNER, "06-15", "2026")).fetchall()),
         ),
+        "search 'photo' (every photo)": (
+            lambda: enc(search.search(conn, OWNER, q="photo")),
+            lambda: enc(conn.execute(f"SELECT s.rowid, {PHOTO_SELECT[7:]} JOIN search_doc s ON s.photo_id = p.id "
+                                     "WHERE search_doc MATCH ? AND p.owner = ? AND p.state = 'library' "
+                                     "ORDER BY s.rowid DESC LIMIT 101",
+                                     (f'owner : "{OWNER}" AND ("photo"*)', OWNER)).fetchall()),
+        ),
         "search 'number 4' + tag": (
             lambda: enc(search.search(conn, OWNER, q="number 4", tag=tag)),
             lambda: enc(conn.execute(f"SELECT s.rowid, {PHOTO_SELECT[7:]} JOIN search_doc s ON s.photo_id = p.id "
                                      "JOIN photo_tag t ON t.photo_id = p.id AND t.owner = p.owner AND t.tag = ? "
                                      "WHERE search_doc MATCH ? AND p.owner = ? AND p.state = 'library' "
                                      "ORDER BY s.rowid DESC LIMIT 101",
-                                     (tag.casefold(), f'owner : "{OWNER}" AND ("number"* "4"*)', OWNER)).fetchall()),
+                                     (tag.casefold(), f'owner : "{OWNER}" AND ("number"* "4")', OWNER)).fetchall()),
         ),
         "search 'img_01234' (rare)": (
             lambda: enc(search.search(conn, OWNER, q="img_01234")),

@@ -13,6 +13,10 @@ from ..projection import Projector
 from .library import PHOTO_SELECT, PhotoView, to_view
 
 MAX_DISTANCE = 4
+# A new photo is linked to at most this many of its nearest matches. Groups stay connected (each
+# member links to one already in the group), while a cluster of k identical hashes (a run of
+# pocket shots, blank frames) stores about 8k pairs instead of k²/2.
+MAX_LINKS = 8
 # 13+13+13+13+12 bits: any two hashes within MAX_DISTANCE agree on at least one band.
 BANDS = ((0, 13), (13, 13), (26, 13), (39, 13), (52, 12))
 
@@ -25,6 +29,7 @@ def bands(phash: int) -> list[tuple[int, int]]:
 class DuplicatesProjector(Projector):
     name = "duplicates"
     sql_file = "duplicates.sql"
+    code_version = 2  # 2: at most MAX_LINKS pairs per photo
 
     def on_PhotoUploaded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
@@ -40,12 +45,15 @@ class DuplicatesProjector(Projector):
                 (owner, band, value),
             ):
                 candidates[other] = other_hash
+        near = sorted(
+            (hamming(phash, other_hash), other) for other, other_hash in candidates.items() if other != photo_id
+        )
         pairs = []
-        for other, other_hash in candidates.items():
-            distance = hamming(phash, other_hash)
-            if distance <= MAX_DISTANCE and other != photo_id:
-                a, b = sorted((photo_id, other))
-                pairs.append((owner, a, b, distance))
+        for distance, other in near[:MAX_LINKS]:
+            if distance > MAX_DISTANCE:
+                break
+            a, b = sorted((photo_id, other))
+            pairs.append((owner, a, b, distance))
         conn.executemany(f"INSERT OR REPLACE INTO {self.t.dup_pair} VALUES (?, ?, ?, ?)", pairs)
         conn.executemany(
             f"INSERT OR REPLACE INTO {self.t.dup_band} VALUES (?, ?, ?, ?, ?)",

@@ -118,10 +118,15 @@ class SearchProjector(Projector):
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _term(word: str) -> str:
+    # Prefix matching for words of two letters or more; a single character matches itself only:
+    # "4"* would expand to every number that starts with 4 and merge thousands of lists.
+    return f'"{word}"*' if len(word) > 1 else f'"{word}"'
+
+
 def fts_query(text: str) -> str:
-    """User text as an FTS5 query: every word must match, as a prefix; no operators leak through."""
-    words = _WORD.findall(text)[:20]
-    return " ".join(f'"{w}"*' for w in words)
+    """User text as an FTS5 query: every word must match (as a prefix); no operators leak through."""
+    return " ".join(_term(w) for w in _WORD.findall(text)[:20])
 
 
 def _day(value: str, name: str) -> str:
@@ -148,7 +153,7 @@ def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: s
     if camera and camera.strip():
         words = _WORD.findall(camera)[:10]
         if words:
-            match_parts.append("camera : (" + " ".join(f'"{w}"*' for w in words) + ")")
+            match_parts.append("camera : (" + " ".join(_term(w) for w in words) + ")")
     join_args: list[Any] = []
     join = ""
     if tag and tag.strip():
