@@ -450,6 +450,97 @@ def add_users(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_users)
 
 
+# -- import -----------------------------------------------------------------------------------
+class _ImportProgressLine:
+    """Progress on stderr: an in-place bar on a terminal, a plain line every few seconds otherwise."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.every = 0.1 if self.tty else 5.0
+        self.last = time.monotonic()
+        self.drawn = False
+
+    def __call__(self, p: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every and p.done != p.total:
+            return
+        self.last = now
+        rate = p.done / p.elapsed if p.elapsed > 0 else 0.0
+        counts = (f"{p.done}/{p.total}  imported {p.imported}, already there {p.duplicates}, "
+                  f"skipped {p.skipped}, failed {p.failed}  {rate:.1f} files/s")
+        if self.tty:
+            width = 24
+            filled = width * p.done // p.total if p.total else width
+            self.stream.write(f"\r\x1b[K[{'#' * filled}{'.' * (width - filled)}] {counts}")
+            self.drawn = True
+        else:
+            self.stream.write(f"import: {counts}\n")
+        self.stream.flush()
+
+    def end(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
+def _import_summary(report: Any) -> str:
+    r = report
+    if r.dry_run:
+        parts = [f"would import {r.imported}", f"{r.duplicates} already there", f"{r.skipped} skipped (not photos)"]
+    else:
+        parts = [f"{r.imported} imported", f"{r.duplicates} already there", f"{r.skipped} skipped (not photos)"]
+    parts.append(f"{r.failed} failed")
+    if r.takeout:
+        verb = "would create" if r.dry_run else "created"
+        parts.append(f"albums {verb}: {len(r.albums_created)}")
+        if not r.dry_run:
+            parts += [f"{r.album_photos_added} added to albums", f"{r.favourites_set} favourites",
+                      f"{r.dated_from_sidecar} dated from sidecars"]
+            if r.gps_not_imported:
+                parts.append(f"{r.gps_not_imported} locations only in sidecars not imported")
+    head = "import (dry run)" if r.dry_run else "import"
+    return f"{head}: {', '.join(parts)} in {r.seconds:.1f} s"
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .importer import Importer
+
+    progress = _ImportProgressLine(sys.stderr)
+    with open_library(args) as octopus:
+        try:
+            report = asyncio.run(Importer(octopus).run(args.path, args.user, takeout=args.takeout,
+                                                       dry_run=args.dry_run, progress=progress))
+        finally:
+            progress.end()
+    for problem in report.failures:
+        print(f"{PROG}: import: {problem.path}: {problem.reason}", file=sys.stderr)
+    if report.failed > len(report.failures):
+        print(f"{PROG}: import: … and {report.failed - len(report.failures)} more failed", file=sys.stderr)
+    for problem in report.warnings:
+        print(f"{PROG}: import: warning: {problem.path}: {problem.reason}", file=sys.stderr)
+    _say(_import_summary(report))
+    if report.stopped:
+        return _fail(f"import stopped early: {report.stopped}; free space or raise the quota, then run it again")
+    return 1 if report.failed else 0
+
+
+def add_import(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("import", parents=[common], help="import a folder of photos or a Google Takeout",
+                            description="Import every image under PATH into a user's library, several at a time. "
+                                        "Files that are not images are skipped; broken ones are reported and the "
+                                        "rest still imported. Running it again imports nothing twice. Exit 1 when "
+                                        "some files failed.")
+    p.add_argument("path", metavar="PATH", help="folder to import (searched recursively; hidden folders skipped)")
+    p.add_argument("--user", required=True, metavar="NAME", help="the account the photos go to")
+    p.add_argument("--takeout", action="store_true",
+                   help="PATH is a Google Takeout: use its JSON sidecars (dates, descriptions, favourites) "
+                        "and turn album folders into albums")
+    p.add_argument("--dry-run", action="store_true", help="only count what would be imported; change nothing")
+    p.set_defaults(handler=cmd_import)
+
+
 # -- gc ---------------------------------------------------------------------------------------
 def cmd_gc(args: argparse.Namespace) -> int:
     with open_library(args) as octopus:
@@ -468,7 +559,7 @@ def add_gc(commands: Any, common: argparse.ArgumentParser) -> None:
 
 # -- entry point ------------------------------------------------------------------------------
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
-    add_serve, add_projections, add_events, add_verify, add_backup, add_users, add_gc,
+    add_serve, add_projections, add_events, add_verify, add_backup, add_users, add_import, add_gc,
 ]
 """One function per command group; each adds its subcommands with `common` as a parent parser."""
 
