@@ -148,7 +148,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         octopus.open()
         app = create_app(octopus)
         server = uvicorn.Server(
-            uvicorn.Config(app, log_level=level, lifespan="on", access_log=level == "debug", server_header=False)
+            # httptools parses HTTP in C (wheels for Windows, macOS, Linux); h11's pure-Python
+            # parsing of multi-megabyte upload bodies cost more CPU than hashing them.
+            uvicorn.Config(app, log_level=level, lifespan="on", access_log=level == "debug", server_header=False,
+                           http="httptools")
         )
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{actual_port}/"
