@@ -21,8 +21,24 @@ from octopus_events.eventstore import EventStore, Meta
 
 HELP = [
     [], ["serve"], ["projections"], ["projections", "status"], ["projections", "rebuild"], ["events"],
-    ["events", "tail"], ["events", "export"], ["verify"], ["backup"],
+    ["events", "tail"], ["events", "export"], ["verify"], ["backup"], ["users"], ["users", "add"],
+    ["users", "list"], ["users", "passwd"], ["users", "delete"], ["import"], ["gc"],
 ]
+
+
+def test_help_covers_every_command_of_the_parser() -> None:
+    """A new command cannot be added without being listed above (and so without --help tested)."""
+    from octopus_events.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    listed = {tuple(h) for h in HELP}
+    for name, sub in commands.items():
+        assert (name,) in listed, name
+        for action in sub._actions:
+            if action.choices and isinstance(action.choices, dict):
+                for child in action.choices:
+                    assert (name, child) in listed, (name, child)
 
 
 def octopus(data_dir: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
