@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import io
 import itertools
 import os
@@ -19,6 +21,7 @@ from PIL import Image
 
 TESTS = Path(__file__).resolve().parent
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is not beside the repo ({CORPUS})")
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from http_support import CORPUS, Server, User, assert_problem, image_bytes, upload
+from http_support import CORPUS, Server, User, assert_problem, image_bytes, needs_corpus, upload
 
 
 def _healthy(server: Server) -> None:
@@ -45,6 +45,7 @@ def test_upload_each_pillow_format(server: Server, alice: User, fmt: str, mime: 
     _healthy(server)
 
 
+@needs_corpus
 def test_upload_a_corpus_heic(server: Server, alice: User) -> None:
     path = CORPUS / "heic" / "IMG_5195.HEIC"
     r = alice.upload(path.read_bytes(), path.name)
@@ -164,6 +165,7 @@ def test_original_etag_and_ranges(alice: User) -> None:
 
 
 @pytest.mark.parametrize("shape", ["landscape", "portrait"])
+@needs_corpus
 def test_thumbnails_are_upright_for_every_orientation(server: Server, shape: str) -> None:
     user = server.new_user()
     with user.client() as c:
