@@ -239,7 +239,8 @@ def test_webhook_body_is_minimal_and_signed(tmp_path: Path, opened: Callable[[Co
         assert (body["kind"], body["user_id"], body["data"]) == ("login_new_device", "u1", {"device": "Pixel 7"})
         assert datetime.fromisoformat(body["at"]).tzinfo is not None
         assert SECRET.encode() not in got.body and b"token" not in got.body
-        [row] = deliveries(octopus)
+        # The receiver saw the request before the sender recorded its answer: wait for the record.
+        [row] = wait_for(lambda: [d for d in deliveries(octopus) if d["state"] != "pending"])
         assert (row["state"], row["attempts"], row["last_error"]) == ("delivered", 1, None)
         assert "127.0.0.1" not in row["target"]  # URLs may carry tokens; the database never stores them
 
@@ -258,7 +259,7 @@ def test_failing_receiver_is_retried_and_delivered_exactly_once(tmp_path: Path, 
         assert len({r.headers["X-Octopus-Delivery"] for r in rx.requests}) == 1
         assert len({r.body for r in rx.requests}) == 1
         assert json.loads(rx.requests[0].body)["data"] == {"imported": 10, "skipped": 2, "failed": 1}
-        [row] = deliveries(octopus)
+        [row] = wait_for(lambda: [d for d in deliveries(octopus) if d["state"] != "pending"])
         assert (row["kind"], row["state"], row["attempts"], row["last_error"]) == ("import_finished", "delivered", 3, None)
         assert elapsed >= 0.2 + 0.4  # the backoff was waited out, not skipped
 
@@ -307,7 +308,7 @@ def test_restart_neither_repeats_nor_loses(tmp_path: Path, opened: Callable[[Con
         assert len(ids) == len(set(ids)) == 3  # the first notice was not sent again after the restart
         kinds = sorted(json.loads(r.body)["kind"] + str(json.loads(r.body)["data"].get("imported", "")) for r in rx.delivered())
         assert kinds == ["import_finished5", "import_finished7", "login_new_device"]
-        assert all(d["state"] == "delivered" for d in deliveries(octopus))
+        wait_for(lambda: all(d["state"] == "delivered" for d in deliveries(octopus)))
         [failed_first] = [d for d in deliveries(octopus) if d["attempts"] > 1]
         assert failed_first["kind"] == "import_finished"
 
@@ -359,9 +360,12 @@ def test_ntfy_gets_text_while_a_dead_webhook_keeps_failing(tmp_path: Path, opene
         assert got.body.decode() == "3 photos uploaded."
         assert got.headers["Title"] == "Upload finished"
         assert "X-Octopus-Signature" not in got.headers
-        webhook = [d for d in deliveries(octopus) if d["target"].startswith("webhook:")]
-        assert webhook and webhook[0]["state"] == "pending" and webhook[0]["attempts"] >= 1
-        assert webhook[0]["last_error"].startswith("ConnectionRefusedError")
+        # The webhook's sender runs on its own thread: ntfy being served says nothing about how
+        # far it got, so wait for its first failed attempt to be recorded.
+        [webhook] = wait_for(lambda: [d for d in deliveries(octopus)
+                                      if d["target"].startswith("webhook:") and d["attempts"] >= 1])
+        assert webhook["state"] == "pending"
+        assert webhook["last_error"].startswith("ConnectionRefusedError")
         [(kind, user, data)] = outbox(octopus)
         assert kind == "upload_batch_finished" and json.loads(data)["photos"] == 3
         assert "secret-holiday" not in data
