@@ -13,6 +13,9 @@ import pytest
 
 from http_support import Server, User
 
+# A missing corpus, browser or tool skips locally and fails under CI=true (see ci_support).
+from ci_support import pytest_configure, pytest_runtest_setup  # noqa: F401  (pytest hooks)
+
 
 @pytest.fixture(scope="session")
 def _servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:

@@ -19,9 +19,12 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from ci_support import requires
+
 TESTS = Path(__file__).resolve().parent
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the shared corpus is not beside the repo ({CORPUS})")
+needs_corpus = requires(CORPUS.is_dir(), f"the shared image corpus ({CORPUS})",
+                        "clone the shared/ repository beside this one")
 PASSWORD = "correct horse battery"
 _names = itertools.count(1)
 

@@ -18,11 +18,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ci_support import require_or_skip
 from browser_support import CHROMIUM_ARGS, ConsoleWatch, chromium_path, write_photos
 from http_support import Server
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (uv sync)")
-expect = sync_api.expect
+try:
+    from playwright import sync_api
+except ImportError:  # the ui fixture says what is missing (and fails under CI)
+    sync_api = None  # type: ignore[assignment]
+expect = getattr(sync_api, "expect", None)
 
 USERNAME = "octo"
 PASSWORD = "eight arms, one library"
@@ -70,9 +74,9 @@ class Session:
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    require_or_skip(sync_api, "the playwright package", "run uv sync")
     exe = chromium_path()
-    if exe is None:
-        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium; .ci/run does this)")
+    require_or_skip(exe, "a chromium binary on PATH", "Debian: apt-get install chromium; .ci/run does this")
     root = tmp_path_factory.mktemp("browser")
     server = Server(root / "data").start()  # registration closed: only the first account may register
     # Screenshots go to the test's tmp dir, or wherever BROWSER_SCREENSHOTS points.

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ci_support import requires
 from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.eventstore import Meta
@@ -18,7 +19,7 @@ from octopus_events.media import MediaError
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix.lower() in {".jpg", ".jpeg", ".heic", ".heif"})
 
-pytestmark = pytest.mark.skipif(not FILES, reason=f"corpus not found at {CORPUS}")
+pytestmark = requires(FILES, f"the shared image corpus ({CORPUS})", "clone the shared/ repository beside this one")
 
 
 def test_every_corpus_file_is_stored_or_cleanly_rejected(tmp_path: Path) -> None:

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
+from ci_support import requires
 from octopus_events.media import THUMB_PX, Analysis, MediaError, analyse, render
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
 MAX_PIXELS = 100_000_000
 
-pytestmark = pytest.mark.skipif(
-    not CORPUS.is_dir(), reason=f"image corpus not found at {CORPUS} (CI clones shared/ beside the repo)"
-)
+pytestmark = requires(CORPUS.is_dir(), f"the shared image corpus ({CORPUS})", "clone the shared/ repository beside this one")
 
 
 def _corpus_files() -> list[Path]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_support import require_or_skip
 from eventlog_support import free_port, stop, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _uv() -> str:
     uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
     if not Path(uv).exists() and not shutil.which(uv):
-        pytest.skip("uv is not installed (it is how the project builds wheels)")
+        require_or_skip(False, "uv (it is how the project builds wheels)", "pip install uv; .ci/run does this")
     return uv
 
 
