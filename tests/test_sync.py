@@ -21,6 +21,7 @@ from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.errors import BadRequest, Gone
 from octopus_events.readmodels import sync as sync_index
+from test_crypto_shredding import opened, photo_keys, sealed_in_log
 from test_replay_property import op, run
 
 # -- a client: what a phone does with the wire shapes (docs/sync.md, "Applying events") ----------
@@ -165,7 +166,11 @@ def test_snapshot_plus_deltas_equals_the_library(ops: list[tuple], split: int, l
                     for event in events:
                         mirror.apply(event)
                     assert mirror.state() == comparable(final)
-                    assert cursor == final["cursor"] or sync.decode_cursor(cursor) <= sync.decode_cursor(final["cursor"])
+                    # The cursor a client ends with is the one just after the last event it got (or
+                    # where it started, when nothing was new), and never beyond the snapshot's.
+                    expected = events[-1]["cursor"] if events else sync.encode_cursor(sync.decode_cursor(start["cursor"]))
+                    assert cursor == expected
+                    assert sync.decode_cursor(cursor) <= sync.decode_cursor(final["cursor"])
                     other = "u2" if user == "u1" else "u1"
                     assert not set(snapshot_ids(octopus, other)) & {e.get("photo_id") for e in events}
         finally:
@@ -214,7 +219,11 @@ def test_a_purged_photo_leaves_only_its_tombstone(octopus: Octopus) -> None:
     octopus.store.transact(lambda tx: f.upload(tx, "u1", "pgone", secret))
     octopus.store.transact(lambda tx: f.photo_event(tx, "u1", "pgone", "describe", "SECRET_TOO"))
     octopus.store.transact(lambda tx: f.photo_event(tx, "u1", "pgone", "favourite"))
+    assert opened(octopus.paths.db, sealed_in_log(octopus.paths.db, stream="photo-pgone"))
     octopus.store.transact(lambda tx: f.photo_event(tx, "u1", "pgone", "purge"))
+    # The factory purges through the product's purge: the key went, the sealed log opens no more.
+    assert photo_keys(octopus.paths.db, "pgone") == []
+    assert opened(octopus.paths.db, sealed_in_log(octopus.paths.db, stream="photo-pgone")) == []
     events, _ = pull_all(octopus, "u1", None)
     raw = msgspec.json.encode(events).decode()
     for needle in ("SECRET", "12.345", "67.891"):
@@ -229,6 +238,7 @@ def test_a_vault_move_says_only_that_the_photo_left(octopus: Octopus) -> None:
     octopus.store.transact(lambda tx: f.album_event(tx, "u1", "al", "add", ["pv"]))
     mirror = Mirror(snapshot_of(octopus, "u1"))
     octopus.store.transact(lambda tx: f.photo_event(tx, "u1", "pv", "vault"))
+    assert photo_keys(octopus.paths.db, "pv") == []  # the product's vault move shredded the library key
     events, _ = pull_all(octopus, "u1", None)
     assert "PRIVATE" not in msgspec.json.encode(events).decode()
     assert [e["type"] for e in events] == ["album.created", "photo.left_library"]  # the add named a vault photo

@@ -248,8 +248,11 @@ class PhotoLibrary:
         return await self.store.transact_async(command)
 
     # -- permanent deletion ------------------------------------------------------------------------
-    def purge_in(self, tx: Transaction, owner: str, photo_id: str, reason: str, meta: Meta) -> str | None:
+    @staticmethod
+    def purge_in(tx: Transaction, owner: str, photo_id: str, reason: str, meta: Meta) -> str | None:
         """Append the tombstone and destroy the photo's keys, inside the caller's transaction.
+
+        Static so that the test factories that write the log directly purge through this code.
 
         Returns the blob hash to delete after commit, or None when other photos still use it.
         """

@@ -34,7 +34,7 @@ from .eventstore import Meta, Transaction
 from .library import PURGE_HOOKS
 from .media import render
 from .photos import (
-    Camera, Exposure, Gps, PhotoDate, PhotoDetails, PhotoFavourited, PhotoLeftVault, PhotoMovedToVault,
+    Camera, Exposure, Gps, PhotoDate, PhotoDetails, PhotoFavourited, PhotoLeftVault, PhotoMovedToVault, PhotoState,
     append_photo, key_prefix, load_photo, photo_stream, require_state, seal_for,
 )
 from .readmodels import library as lib
@@ -345,8 +345,7 @@ class Vault:
                     f"photo {photo_id} changed while it was being moved to the vault; try again",
                     stream=photo_stream(photo_id), expected=version, actual=state.version,
                 )
-            append_photo(tx, state, [PhotoMovedToVault(photo_id=photo_id)], meta)
-            keystore.delete_prefix(tx.conn, key_prefix(photo_id))
+            record_move_in(tx, state, meta)
             sha = record.details.sha256
             return None if lib.sha_in_use(tx.conn, sha, except_photo=photo_id) else sha
 
@@ -603,6 +602,13 @@ class Vault:
 def _owned(meta: Meta, user_id: str) -> Meta:
     return Meta(actor=meta.actor or user_id, owner=user_id, correlation_id=meta.correlation_id,
                 causation_id=meta.causation_id)
+
+
+def record_move_in(tx: Transaction, state: PhotoState, meta: Meta) -> None:
+    """Append the move into the vault and shred the photo's library keys (every generation):
+    from here its fields exist only in the vault's encrypted files. The test factories call this too."""
+    append_photo(tx, state, [PhotoMovedToVault(photo_id=state.photo_id)], meta)
+    keystore.delete_prefix(tx.conn, key_prefix(state.photo_id))
 
 
 def _highest_generation(tx: Transaction, photo_id: str) -> int:
