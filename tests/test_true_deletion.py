@@ -15,11 +15,13 @@ from PIL import Image
 
 from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
+from octopus_events.errors import Unauthorized
 from octopus_events.eventstore import Meta
 from octopus_events.photos import PhotoPurged, photo_stream
 from octopus_events.readmodels import PROJECTORS
 from octopus_events.readmodels import library as lib
 from octopus_events.readmodels import search
+from test_crypto_shredding import opened, photo_keys, sealed_in_log
 
 FILENAME = "QZXMARKFILE4417.jpg"
 DESCRIPTION = "QZXMARKDESC8812 at the lake"
@@ -51,7 +53,7 @@ def needles_in(root: Path, needles: dict[str, bytes]) -> list[str]:
     return found
 
 
-async def _scenario(octopus: Octopus, data_dir: Path) -> None:
+async def _scenario(octopus: Octopus, data_dir: Path) -> dict[str, bytes]:
     alice = await octopus.accounts.register("alice", "correct horse battery", meta=Meta())
     meta = Meta(actor=alice.id, owner=alice.id)
     original = gps_jpeg()
@@ -90,11 +92,16 @@ async def _scenario(octopus: Octopus, data_dir: Path) -> None:
     before = needles_in(data_dir, needles)
     # The scan itself must be able to see these: before deletion the plaintext is really there.
     assert any("filename" in f for f in before) and any("original bytes" in f for f in before)
+    sealed = sealed_in_log(octopus.paths.db, stream=photo_stream(photo.id))
+    assert photo_keys(octopus.paths.db, photo.id) and opened(octopus.paths.db, sealed)
 
     await octopus.photos.purge(alice.id, photo.id, meta)
 
     leftovers = needles_in(data_dir, needles)
     assert leftovers == [], leftovers
+    # The scan cannot tell shredded ciphertext from live ciphertext: the keys must be gone too.
+    assert photo_keys(octopus.paths.db, photo.id) == []
+    assert opened(octopus.paths.db, sealed_in_log(octopus.paths.db, stream=photo_stream(photo.id))) == []
     assert list((data_dir / "tmp").iterdir()) == []
 
     # Replay after deletion still works, and the log keeps only the tombstone.
@@ -107,17 +114,19 @@ async def _scenario(octopus: Octopus, data_dir: Path) -> None:
     assert octopus.store.verify().ok
     octopus.forget_now()
     assert needles_in(data_dir, needles) == []
+    return needles
 
 
 def test_purged_photo_leaves_nothing_behind(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data_dir)))).open()
     try:
-        asyncio.run(_scenario(octopus, data_dir))
+        needles = asyncio.run(_scenario(octopus, data_dir))
     finally:
         octopus.close()
-    # Closed, the files on disk still hold nothing.
-    assert every_file(data_dir)
+    # Closed (the WAL folded in, every file flushed), the files on disk still hold nothing.
+    assert (data_dir / "octopus.db").stat().st_size > 0
+    assert needles_in(data_dir, needles) == []
 
 
 @pytest.mark.parametrize("reason", ["account"])
@@ -144,7 +153,7 @@ def test_account_deletion_shreds_every_photo(tmp_path: Path, reason: str) -> Non
         needles = {f"original {i}": d[len(d) // 2: len(d) // 2 + 64] for i, d in enumerate(originals)}
         needles.update({"filename": b"BOBMARK", "tag": b"BOBTAGMARK", "album": b"BOBALBUMMARK", "bobtag": b"bobtagmark"})
         assert needles_in(data_dir, needles) == []
-        with pytest.raises(Exception):
+        with pytest.raises(Unauthorized):
             octopus.accounts.authenticate(token)
 
     try:
