@@ -26,12 +26,15 @@ from octopus_events.accounts import DeviceSeal, UserNames, UserRegistered, UserS
 from octopus_events.application import Octopus
 from octopus_events.config import Config, NotificationsConfig, StorageConfig
 from octopus_events.eventstore import EventStore, Meta, Transaction
-from octopus_events.notifications import DeliveryPolicy, NotificationsProjector, record_import_finished
+from octopus_events.notifications import DeliveryPolicy, Notifier, NotificationsProjector, record_import_finished
 from octopus_events.photos import (
     PhotoDate, PhotoDetails, PhotoTrashed, PhotoUploaded, key_prefix, photo_stream, seal_for,
 )
 
 SECRET = "test-webhook-secret-123"
+# The production timings, taken before the `fast` fixture swaps in short ones for the threaded tests.
+REAL_POLICY = notifications.DEFAULT_POLICY
+REAL_QUIET = NotificationsProjector.batch_quiet_seconds
 
 
 # -- a real HTTP receiver -------------------------------------------------------------------------
@@ -424,3 +427,87 @@ def test_upload_runs_split_by_quiet_time_the_same_in_replay(tmp_path: Path, open
     assert incremental[1] == [("u1", 1), ("u2", 1)]
     octopus.engine.rebuild("notifications", wait=True)
     assert state() == incremental
+
+
+# -- the real schedule, on an injected clock --------------------------------------------------------
+# The library's own Notifier is not started (no target in its config); the test drives one over
+# the same store with the production policy and a clock it moves itself, so a day of retries
+# takes a moment and every decision is taken against the documented constants.
+
+
+class Clock:
+    """Seconds since the epoch that move only when the test says so. It starts at the real time
+    because events (and so outbox rows) carry real times."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def clocked_notifier(octopus: Octopus, clock: Clock, **notify: Any) -> Notifier:
+    assert octopus.notifier is None  # nothing else delivers from this store
+    return Notifier(octopus.store, NotificationsConfig(**notify), REAL_POLICY, clock=clock).prepare()
+
+
+def test_the_real_schedule_backs_off_with_jitter_and_gives_up_after_a_day(
+    tmp_path: Path, opened: Callable[[Config], Octopus]
+) -> None:
+    with Receiver(then="503") as rx:
+        octopus = opened(config(tmp_path))
+        import_finished(octopus.store, "u1")
+        octopus.engine.wait_idle()
+        clock = Clock()
+        notifier = clocked_notifier(octopus, clock, webhooks=[rx.url])
+        [target] = notifier.targets
+        queued_at = clock.now
+        assert notifier.plan_once()
+
+        attempted_at = []
+        while (due_at := notifier.next_attempt(target)) is not None:
+            assert len(attempted_at) < 100, "never gave up"
+            clock.now = due_at - 0.5
+            assert notifier.send_due(target) == 0  # not a moment early
+            clock.now = due_at + 0.0005
+            assert notifier.send_due(target) == 1
+            attempted_at.append(clock.now)
+
+    assert len(rx.requests) == len(attempted_at)
+    assert abs(attempted_at[0] - queued_at) < 0.01  # the first attempt is made at once
+    # docs/notifications.md: "the next one waits 5 s, 30 s, 2 min, 10 min, then every hour, each ±20 %".
+    documented = [5.0, 30.0, 120.0, 600.0] + [3600.0] * (len(attempted_at) - 5)
+    waits = [b - a for a, b in zip(attempted_at, attempted_at[1:])]
+    assert len(waits) == len(documented)
+    for n, (wait, base) in enumerate(zip(waits, documented), 2):
+        assert 0.8 * base - 0.001 <= wait <= 1.2 * base + 0.001, (n, wait, base)
+    hourly = waits[4:]
+    assert max(hourly) - min(hourly) > 0.1 * 3600, hourly  # jittered, not in lockstep
+    assert len({round(w, 3) for w in waits}) == len(waits)
+    # "A notification still undelivered 24 hours after it was queued is marked failed".
+    assert attempted_at[-2] - queued_at < 86_400 <= attempted_at[-1] - queued_at
+    [row] = deliveries(octopus)
+    assert (row["state"], row["attempts"], row["last_error"]) == ("failed", len(attempted_at), "HTTP 503")
+
+    # ... "and not tried again", whatever happens later.
+    clock.now += 2 * 86_400
+    notifier.plan_once()
+    assert notifier.send_due(target) == 0 and notifier.next_attempt(target) is None
+    assert len(rx.requests) == len(attempted_at)
+
+
+def test_a_success_ends_the_schedule(tmp_path: Path, opened: Callable[[Config], Octopus]) -> None:
+    with Receiver(script=["503", "503"], then="ok") as rx:
+        octopus = opened(config(tmp_path))
+        import_finished(octopus.store, "u1")
+        octopus.engine.wait_idle()
+        clock = Clock()
+        notifier = clocked_notifier(octopus, clock, webhooks=[rx.url])
+        [target] = notifier.targets
+        notifier.plan_once()
+        while (due_at := notifier.next_attempt(target)) is not None:
+            clock.now = due_at + 0.0005
+            notifier.send_due(target)
+        assert [r.answer for r in rx.requests] == ["503", "503", "ok"]
+        [row] = deliveries(octopus)
+        assert (row["state"], row["attempts"], row["last_error"]) == ("delivered", 3, None)

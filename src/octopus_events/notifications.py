@@ -24,19 +24,20 @@ import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import msgspec
 
 from .accounts import DeviceSeal, UserDeleted, UserSignedIn, unseal_user
 from .database import WriterClosed
 from .events import Event
-from .eventstore import Meta, RecordedEvent, Transaction
+from .eventstore import EventStore, Meta, RecordedEvent, Transaction
 from .photos import PhotoUploaded
 from .projection import Projector
 
 if TYPE_CHECKING:
     from .application import Octopus
+    from .config import NotificationsConfig
 
 log = logging.getLogger(__name__)
 
@@ -320,18 +321,20 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> None
         raise DeliveryFailed(f"HTTP {response.status}")
 
 
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
 class Notifier:
     """The delivery worker: one planner thread and one sender thread per target, so a hanging
-    webhook delays only its own queue."""
+    webhook delays only its own queue.
 
-    def __init__(self, octopus: Octopus, policy: DeliveryPolicy | None = None) -> None:
-        self.store = octopus.store
-        self.config = octopus.config.notifications
+    `clock` (seconds since the epoch) is the only time it reads: every schedule decision (when
+    to retry, when to give up, which runs are quiet, what is too old) is taken against it, so a
+    test can walk a day of retries in an instant by calling `plan_once` and `send_due` itself."""
+
+    def __init__(self, store: EventStore, config: NotificationsConfig, policy: DeliveryPolicy | None = None,
+                 *, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.config = config
         self.policy = policy or DEFAULT_POLICY
+        self.clock = clock
         self.targets = targets_of(self.config)
         self.kinds = [k for k in self.config.events if k in KINDS]
         self._stop = threading.Event()
@@ -342,8 +345,13 @@ class Notifier:
         self._next_prune = 0.0
 
     # -- life cycle -------------------------------------------------------------------------------
-    def start(self) -> Notifier:
+    def prepare(self) -> Notifier:
+        """Create the delivery table if needed (`start` does this first)."""
         self.store.writer.call(lambda conn: conn.executescript(_DELIVERY_SCHEMA), transaction=False)
+        return self
+
+    def start(self) -> Notifier:
+        self.prepare()
         if self.config.webhooks and not self.config.webhook_secret:
             log.warning("notifications: webhooks are configured without webhook_secret; bodies go unsigned")
         self._threads.append(threading.Thread(target=self._planner_loop, name="octopus-notify-plan", daemon=True))
@@ -379,7 +387,7 @@ class Notifier:
     def plan_once(self, now: float | None = None) -> bool:
         """Close quiet upload runs, scan the trash when due, and queue new outbox rows for every
         target. True when something was queued."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         if self.store.reader().execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'notification_outbox'"
         ).fetchone() is None:
@@ -484,25 +492,34 @@ class Notifier:
         while not self._stop.is_set():
             wait = self.policy.poll
             try:
-                due = self.due(target, time.time())
-                for n in due:
-                    if self._stop.is_set():
-                        return
-                    self.deliver(target, n)
-                if due:
+                if self.send_due(target):
                     continue
-                row = self.store.reader().execute(
-                    "SELECT min(next_attempt_us) FROM notification_delivery WHERE target = ? AND state = 'pending'",
-                    (target.id,),
-                ).fetchone()
-                if row and row[0] is not None:
-                    wait = min(wait, max(0.0, row[0] / 1_000_000 - time.time()))
+                next_at = self.next_attempt(target)
+                if next_at is not None:
+                    wait = min(wait, max(0.0, next_at - self.clock()))
             except WriterClosed:
                 return
             except sqlite3.Error:
                 log.exception("notifications: %s: reading the queue failed; trying again", target.label)
             wake.wait(wait)
             wake.clear()
+
+    def send_due(self, target: Target) -> int:
+        """Make one attempt for every notification due at `target` now; how many were attempted."""
+        due = self.due(target, self.clock())
+        for n in due:
+            if self._stop.is_set():
+                break
+            self.deliver(target, n)
+        return len(due)
+
+    def next_attempt(self, target: Target) -> float | None:
+        """When (clock seconds) the next pending attempt at `target` is due; None if nothing is pending."""
+        row = self.store.reader().execute(
+            "SELECT min(next_attempt_us) FROM notification_delivery WHERE target = ? AND state = 'pending'",
+            (target.id,),
+        ).fetchone()
+        return None if row is None or row[0] is None else row[0] / 1_000_000
 
     def due(self, target: Target, now: float, limit: int = 20) -> list[Pending]:
         rows = self.store.reader().execute(
@@ -525,7 +542,7 @@ class Notifier:
             post(target.url, body, headers, self.policy.timeout)
         except DeliveryFailed as exc:
             error = str(exc)[:200]
-        now = time.time()
+        now = self.clock()
         attempts = n.attempts + 1
         if error is None:
             self.store.writer.call(lambda conn: conn.execute(
@@ -559,4 +576,4 @@ def start_notifier(octopus: Octopus, policy: DeliveryPolicy | None = None) -> No
     if NotificationsProjector.name not in octopus.engine.classes:
         log.warning("notifications: targets are configured but the notifications projector is not loaded")
         return None
-    return Notifier(octopus, policy).start()
+    return Notifier(octopus.store, config, policy).start()
