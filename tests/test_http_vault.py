@@ -10,7 +10,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from http_support import Server, User, assert_problem
+from http_support import PASSWORD, Server, User, assert_problem
 from vault_support import (
     DESCRIPTION, FILENAME, LAT_DEGREES, PASSPHRASE, TAG, assert_findable, find_markers, flip, markers_of, noisy_jpeg,
     reencoded,
@@ -182,7 +182,10 @@ def test_deleting_a_vault_photo_removes_its_vault_files(server: Server, alice: U
     with alice.client() as c:
         assert move_in(c, pid, token).status_code == 200
         assert vault_dir(server, alice, pid).is_dir()
-        assert c.delete(f"/api/photos/{pid}").status_code == 204
+        # A session alone cannot destroy what only the passphrase opens.
+        assert_problem(c.delete(f"/api/photos/{pid}"), 404)
+        assert vault_dir(server, alice, pid).is_dir()
+        assert c.delete(f"/api/photos/{pid}", headers={"X-Vault-Token": token}).status_code == 204
         assert not vault_dir(server, alice, pid).exists()
         assert c.get("/api/vault/photos", headers={"X-Vault-Token": token}).json()["photos"] == []
 
@@ -229,3 +232,126 @@ def test_locked_vault_leaves_no_plaintext_and_guessing_is_limited(own_server: Se
         assert "detail" in limited
         r = c.post("/api/vault/unlock", json={"passphrase": PASSPHRASE})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+# -- a vault photo does not exist without the vault token ---------------------------------------------
+
+# Bodies that get a route past its body check, so what answers is the id lookup.
+WALK_BODIES: dict[tuple[str, str], Any] = {
+    ("PATCH", "/api/photos/{photo_id:str}"): {"description": "changed", "version": 2},
+    ("PUT", "/api/photos/{photo_id:str}/tags"): {"tags": ["changed"]},
+}
+
+
+def test_without_its_token_a_vault_photo_answers_every_photo_route_like_an_unknown_id(
+        server: Server, alice: User, tmp_path: Path) -> None:
+    from test_http_ownership import PARAM, fill, route_table
+
+    token = open_vault(alice)
+    photo = upload_marked(alice)
+    pid, unknown = photo["id"], "p" + "0" * 20
+    with alice.client() as c:
+        album = c.post("/api/albums", json={"name": "Walk"}).json()
+        assert move_in(c, pid, token).status_code == 200
+    # The same user's token from another session is as good as none (vault tokens are bound to
+    # the session that unlocked them).
+    other = server.sign_in(alice.name)
+    with other.client() as c:
+        other_token = c.post("/api/vault/unlock", json={"passphrase": PASSPHRASE}).json()["vault_token"]
+    routes = [(m, t) for m, t in route_table(tmp_path) if "photo_id" in PARAM.findall(t)]
+    routes.append(("POST", "/api/albums/{album_id:str}/photos"))
+    walked = 0
+    with alice.client() as c:
+        for headers in ({}, {"X-Vault-Token": "not-a-token"}, {"X-Vault-Token": other_token}):
+            for method, template in routes:
+                walked += 1
+                if "album_id" in template:
+                    body: Any = {"photo_ids": [pid]}
+                    mine = c.request(method, fill(template, album_id=album["id"]), json=body, headers=headers)
+                    body = {"photo_ids": [unknown]}
+                    theirs = c.request(method, fill(template, album_id=album["id"]), json=body, headers=headers)
+                else:
+                    body = WALK_BODIES.get((method, template))
+                    mine = c.request(method, fill(template, photo_id=pid), json=body, headers=headers)
+                    theirs = c.request(method, fill(template, photo_id=unknown), json=body, headers=headers)
+                # Vault routes refuse a missing token before looking at the id (403 whatever the
+                # id); every other route answers 404, as for an id that never existed.
+                status = theirs.status_code if "vault" in template else 404
+                a = assert_problem(mine, status)
+                b = assert_problem(theirs, status)
+                assert (a["title"], a["type"], a["detail"].replace(pid, "ID")) == \
+                    (b["title"], b["type"], b["detail"].replace(unknown, "ID")), (method, template, headers)
+    assert walked >= 3 * 14
+    with alice.client() as c:
+        vault = {"X-Vault-Token": token}
+        # Nothing in the walk touched it: it opens whole with the token, in the vault, unchanged.
+        r = c.get(f"/api/vault/photos/{pid}/original", headers=vault)
+        assert r.status_code == 200 and r.content == photo["_bytes"]
+        inside = c.get(f"/api/vault/photos/{pid}", headers=vault).json()
+        assert (inside["state"], inside["description"], inside["tags"]) == ("vault", DESCRIPTION, [TAG, "summer"])
+        assert vault_dir(server, alice, pid).is_dir()
+        assert c.get(f"/api/albums/{album['id']}").json()["count"] == 0
+        # With its token the vault photo can be deleted for good.
+        assert c.delete(f"/api/photos/{pid}", headers=vault).status_code == 204
+        assert not vault_dir(server, alice, pid).exists()
+        assert_problem(c.get(f"/api/vault/photos/{pid}", headers=vault), 404)
+
+
+# -- locking: a vault token lives no longer than its session -------------------------------------------
+
+
+def unlock(user: User, passphrase: str = PASSPHRASE) -> str:
+    with user.client() as c:
+        r = c.post("/api/vault/unlock", json={"passphrase": passphrase})
+        assert r.status_code == 200, r.text
+        return str(r.json()["vault_token"])
+
+
+def vault_list(user: User, token: str) -> httpx.Response:
+    with user.client() as c:
+        return c.get("/api/vault/photos", headers={"X-Vault-Token": token})
+
+
+def test_lock_ends_the_token_on_the_server(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    other_session = server.sign_in(alice.name)
+    other_token = unlock(other_session)
+    assert vault_list(alice, token).status_code == 200
+    with alice.client() as c:
+        assert c.post("/api/vault/lock").status_code == 204
+        assert c.post("/api/vault/lock").status_code == 204  # locking a locked vault is fine
+    assert_problem(vault_list(alice, token), 403)
+    # Only the session that locked: the other one is still unlocked.
+    assert vault_list(other_session, other_token).status_code == 200
+    assert vault_list(alice, unlock(alice)).status_code == 200
+
+
+def test_a_token_works_only_with_the_session_that_unlocked_it(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    second = server.sign_in(alice.name)
+    assert vault_list(alice, token).status_code == 200
+    assert_problem(vault_list(second, token), 403)
+
+
+def test_signing_out_ends_the_sessions_vault_tokens(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    kept = server.sign_in(alice.name)
+    kept_token = unlock(kept)
+    with alice.client() as c:
+        assert c.post("/api/auth/logout").status_code == 204
+    again = server.sign_in(alice.name)
+    assert_problem(vault_list(again, token), 403)
+    assert vault_list(kept, kept_token).status_code == 200
+
+
+def test_changing_the_password_ends_every_vault_token(server: Server, alice: User) -> None:
+    token = open_vault(alice)
+    other = server.sign_in(alice.name)
+    other_token = unlock(other)
+    with alice.client() as c:
+        r = c.post("/api/users/me/password", json={"old": PASSWORD, "new": "another good password"})
+        assert r.status_code == 204, r.text
+    # The session that changed it stays signed in, but its vault is locked again.
+    assert_problem(vault_list(alice, token), 403)
+    assert_problem(vault_list(alice, other_token), 403)
+    assert vault_list(alice, unlock(alice)).status_code == 200

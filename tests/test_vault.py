@@ -23,7 +23,7 @@ from octopus_events.eventstore import Meta
 from octopus_events.readmodels import albums as albums_rm
 from octopus_events.readmodels import duplicates, search
 from octopus_events.readmodels import library as lib
-from octopus_events.vault import VaultDamaged, vault_key_id
+from octopus_events.vault import VaultAccess, VaultDamaged, vault_key_id
 from vault_support import (
     DESCRIPTION, FILENAME, LAT_DEGREES, PASSPHRASE, TAG, assert_findable, find_markers, flip, markers_of, noisy_jpeg,
     reencoded,
@@ -70,14 +70,22 @@ def library(tmp_path: Path) -> Iterator[Library]:
         lib_.octopus.close()
 
 
-async def vaulted(library: Library, *, seed: int = 1) -> tuple[str, str, bytes, lib.PhotoView]:
+SESSION = "digest-of-alices-session"
+
+
+async def unlock(octopus: Octopus, owner: str, passphrase: str = PASSPHRASE, *, session: str = SESSION) -> VaultAccess:
+    """Unlock as the web layer does (bound to a session); the access that session then presents."""
+    unlocked = await octopus.vault.unlock(owner, passphrase, session=session)
+    return VaultAccess(unlocked.vault_token, session)
+
+
+async def vaulted(library: Library, *, seed: int = 1) -> tuple[str, VaultAccess, bytes, lib.PhotoView]:
     """A user with an unlocked vault and one photo full of markers; returns (owner, token, bytes, photo)."""
     owner = await library.user(f"alice{seed}")
     data = noisy_jpeg(seed, gps=True)
     view = await library.upload(owner, data, FILENAME, description=DESCRIPTION, tags=[TAG, "summer"])
     await library.octopus.vault.create(owner, PASSPHRASE, Meta(actor=owner))
-    unlocked = await library.octopus.vault.unlock(owner, PASSPHRASE)
-    return owner, unlocked.vault_token, data, view
+    return owner, await unlock(library.octopus, owner), data, view
 
 
 # -- the locked vault leaves no plaintext --------------------------------------------------------------
@@ -112,7 +120,7 @@ async def test_locked_vault_leaves_no_plaintext_anywhere_in_the_data_dir(library
     assert find_markers(library.data_dir, markers) == []
 
     # The same photo comes back whole with the passphrase.
-    token = (await library.octopus.vault.unlock(owner, PASSPHRASE)).vault_token
+    token = await unlock(library.octopus, owner)
     back = await library.octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
     assert back.state == "library"
     path, _ = await library.octopus.photos.original(owner, view.id)
@@ -195,8 +203,8 @@ async def test_vault_photos_appear_in_no_read_model(library: Library) -> None:
         await octopus.read(lambda: lib.get_photo(library.conn(), owner, view.id))
     with pytest.raises(NotFound):  # the library's own routes do not serve it either
         await octopus.photos.derivative(owner, view.id, "thumb")
-    # Library commands refuse it; trash cannot take it.
-    with pytest.raises(Conflict):
+    # Library commands do not know it (a Conflict would confirm the id); trash cannot take it.
+    with pytest.raises(NotFound):
         await octopus.photos.trash(owner, view.id, Meta(actor=owner))
     album_after = await octopus.read(lambda: albums_rm.get(library.conn(), owner, album.id))
     assert album_after.count == 1
@@ -214,15 +222,15 @@ async def test_wrong_passphrase_is_forbidden_then_rate_limited(library: Library)
     octopus = library.octopus
     owner = await library.user("carol")
     with pytest.raises(NotFound):
-        await octopus.vault.unlock(owner, PASSPHRASE)
+        await unlock(octopus, owner)
     await octopus.vault.create(owner, PASSPHRASE, Meta(actor=owner))
     with pytest.raises(Conflict):
         await octopus.vault.create(owner, "another passphrase", Meta(actor=owner))
     for _ in range(3):
         with pytest.raises(Forbidden):
-            await octopus.vault.unlock(owner, "not the passphrase", client="10.0.0.1")
+            await octopus.vault.unlock(owner, "not the passphrase", session=SESSION, client="10.0.0.1")
     with pytest.raises(RateLimited) as limited:
-        await octopus.vault.unlock(owner, PASSPHRASE, client="10.0.0.2")
+        await octopus.vault.unlock(owner, PASSPHRASE, session=SESSION, client="10.0.0.2")
     assert limited.value.retry_after >= 1
     # The stored record holds no passphrase and is not the vault key itself.
     material = keystore.get(library.conn(), vault_key_id(owner))
@@ -234,9 +242,12 @@ async def test_tokens_are_per_user_and_expire(library: Library) -> None:
     owner, token, _data, view = await vaulted(library)
     other = await library.user("bob")
     await octopus.vault.create(other, PASSPHRASE, Meta(actor=other))
-    other_token = (await octopus.vault.unlock(other, PASSPHRASE)).vault_token
+    other_token = await unlock(octopus, other, session="bobs-session")
     await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
-    for bad in (None, "", other_token, token + "x"):
+    assert token.token is not None
+    for bad in (None, VaultAccess(None, SESSION), VaultAccess("", SESSION), other_token,
+                VaultAccess(token.token + "x", SESSION), VaultAccess(token.token, "another session"),
+                VaultAccess(other_token.token, SESSION)):
         with pytest.raises(Forbidden):
             await octopus.vault.list(owner, bad)
     # Bob, even unlocked, cannot see Alice's vault photo: it is not his.
@@ -256,19 +267,19 @@ async def test_changing_the_passphrase_rewraps_only(library: Library) -> None:
     owner, token, data, view = await vaulted(library)
     await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
     sealed_before = (octopus.vault.photo_dir(owner, view.id) / "original").read_bytes()
-    other_session = (await octopus.vault.unlock(owner, PASSPHRASE)).vault_token
+    other_session = await unlock(octopus, owner, session="alices-phone")
     with pytest.raises(Forbidden):
         await octopus.vault.change_passphrase(owner, "wrong passphrase", "new passphrase 2", Meta(actor=owner))
-    await octopus.vault.change_passphrase(owner, PASSPHRASE, "new passphrase 2", Meta(actor=owner), keep_token=token)
+    await octopus.vault.change_passphrase(owner, PASSPHRASE, "new passphrase 2", Meta(actor=owner), keep=token)
     # No photo was re-encrypted.
     assert (octopus.vault.photo_dir(owner, view.id) / "original").read_bytes() == sealed_before
     with pytest.raises(Forbidden):
-        await octopus.vault.unlock(owner, PASSPHRASE)
+        await unlock(octopus, owner)
     # The caller's own token survives; every other unlocked session ended.
     await octopus.vault.list(owner, token)
     with pytest.raises(Forbidden):
         await octopus.vault.list(owner, other_session)
-    fresh = (await octopus.vault.unlock(owner, "new passphrase 2")).vault_token
+    fresh = await unlock(octopus, owner, "new passphrase 2")
     size, chunks, _ = await octopus.vault.open_original(owner, view.id, fresh)
     assert size == len(data) and b"".join(chunks) == data
 
@@ -363,7 +374,13 @@ async def test_purging_a_vault_photo_and_deleting_the_account_remove_vault_files
     await octopus.vault.move_in(owner, second.id, token, Meta(actor=owner))
     assert octopus.vault.photo_dir(owner, view.id).is_dir()
 
-    await octopus.photos.purge(owner, view.id, Meta(actor=owner))
+    # Without the vault unlocked, a vault photo is unknown: deleting it needs its token.
+    with pytest.raises(NotFound):
+        await octopus.photos.purge(owner, view.id, Meta(actor=owner))
+    with pytest.raises(Forbidden):
+        await octopus.vault.purge(owner, view.id, VaultAccess(token.token, "another session"), Meta(actor=owner))
+    assert octopus.vault.photo_dir(owner, view.id).is_dir()
+    await octopus.vault.purge(owner, view.id, token, Meta(actor=owner))
     assert not octopus.vault.photo_dir(owner, view.id).exists()
     assert [p.id for p in (await octopus.vault.list(owner, token)).photos] == [second.id]
 
@@ -403,3 +420,74 @@ async def test_orphaned_vault_folders_are_cleaned_but_live_ones_kept(library: Li
     assert octopus.vault.clean_orphans(older_than_s=3600) == 0  # too young: may be a move in progress
     assert octopus.vault.clean_orphans(older_than_s=-1) == 1
     assert not orphan.exists() and octopus.vault.photo_dir(owner, view.id).is_dir()
+
+
+# -- without the token a vault photo does not exist; a token ends with its session -------------------
+
+
+async def test_every_library_command_treats_a_vault_photo_as_unknown(library: Library) -> None:
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    meta = Meta(actor=owner)
+    photos = octopus.photos
+    commands = {
+        "edit": lambda pid: photos.edit(owner, pid, description="x", taken_at=None, version=None, meta=meta),
+        "redate": lambda pid: photos.edit(owner, pid, description=None, taken_at="2020-01-01", version=None, meta=meta),
+        "tags": lambda pid: photos.set_tags(owner, pid, ["x"], meta),
+        "favourite": lambda pid: photos.favourite(owner, pid, True, meta),
+        "unfavourite": lambda pid: photos.favourite(owner, pid, False, meta),
+        "trash": lambda pid: photos.trash(owner, pid, meta),
+        "restore": lambda pid: photos.restore(owner, pid, meta),
+        "purge": lambda pid: photos.purge(owner, pid, meta),
+        "original": lambda pid: photos.original(owner, pid),
+        "thumb": lambda pid: photos.derivative(owner, pid, "thumb"),
+    }
+    for name, command in commands.items():
+        with pytest.raises(NotFound) as vaulted_error:
+            await command(view.id)
+        with pytest.raises(NotFound) as unknown_error:
+            await command("p" + "0" * 20)
+        assert vaulted_error.value.detail.replace(view.id, "ID") == unknown_error.value.detail.replace("p" + "0" * 20, "ID"), name
+    # Untouched: still in the vault, whole.
+    size, chunks, inside = await octopus.vault.open_original(owner, view.id, token)
+    assert b"".join(chunks) == data and inside.description == DESCRIPTION and inside.favourite is False
+
+
+async def test_vault_tokens_end_with_lock_sign_out_password_change_and_account_deletion(library: Library) -> None:
+    octopus = library.octopus
+    owner, _token, _data, _view = await vaulted(library)
+    accounts = octopus.accounts
+
+    async def session() -> Any:
+        token, _ = await accounts.login("alice1", password, device=None, client="127.0.0.1", meta=Meta())
+        return await octopus.read(accounts.authenticate, token)
+
+    password = "password123"
+    a, b = await session(), await session()
+    in_a = await unlock(octopus, owner, session=a.token_digest)
+    in_b = await unlock(octopus, owner, session=b.token_digest)
+    with pytest.raises(Forbidden):  # a token shown by the other session is no token
+        await octopus.vault.list(owner, VaultAccess(in_a.token, b.token_digest))
+
+    octopus.vault.lock(owner, a.token_digest)
+    with pytest.raises(Forbidden):
+        await octopus.vault.list(owner, in_a)
+    await octopus.vault.list(owner, in_b)  # only the session that locked
+
+    in_a = await unlock(octopus, owner, session=a.token_digest)
+    await accounts.logout(b)
+    with pytest.raises(Forbidden):
+        await octopus.vault.list(owner, in_b)
+    await octopus.vault.list(owner, in_a)
+
+    await accounts.change_password(a, password, "another password", Meta(actor=owner))
+    with pytest.raises(Forbidden):  # even the session that changed it
+        await octopus.vault.list(owner, in_a)
+
+    password = "another password"
+    c = await session()
+    await unlock(octopus, owner, session=c.token_digest)
+    assert len(octopus.vault.tokens) == 1
+    await accounts.delete_user(owner, Meta(actor=owner))
+    assert len(octopus.vault.tokens) == 0

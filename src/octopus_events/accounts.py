@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from typing import Any, ClassVar, TYPE_CHECKING
+from typing import Any, Callable, ClassVar, TYPE_CHECKING
 
 import msgspec
 
@@ -187,6 +187,9 @@ class Accounts:
         self.store = octopus.store
         self.config = octopus.config
         self.limiter = LoginLimiter(octopus.config.auth.login_max_failures, octopus.config.auth.login_window_seconds)
+        # Told (user id, session digest, or None for all of the user's) when sessions end, so what
+        # a session unlocked in memory (the vault) ends with it.
+        self.on_sessions_ended: list[Callable[[str, str | None], None]] = []
 
     # -- creating users -------------------------------------------------------------------------
     def create_in(self, tx: Transaction, username: str, password_hash: str, *, admin: bool | None,
@@ -315,6 +318,11 @@ class Accounts:
 
     async def logout(self, who: SignedIn) -> None:
         await self.store.writer.call_async(lambda conn: keystore.delete(conn, f"session:{who.token_digest}"))
+        self._sessions_ended(who.user.id, who.token_digest)
+
+    def _sessions_ended(self, user_id: str, session: str | None) -> None:
+        for listener in self.on_sessions_ended:
+            listener(user_id, session)
 
     # -- profile and password -------------------------------------------------------------------
     async def set_display_name(self, who: SignedIn, display_name: str, meta: Meta) -> User:
@@ -345,6 +353,8 @@ class Accounts:
         check_password(new)
         hashed = await self._hash(new)
         await self.store.transact_async(lambda tx: self.set_password_in(tx, who.user.id, hashed, keep=who.token_digest, meta=meta))
+        # The caller's own session stays signed in, but what it had unlocked is locked again.
+        self._sessions_ended(who.user.id, None)
 
     def set_password_in(self, tx: Transaction, user_id: str, password_hash: str, *, keep: str | None, meta: Meta) -> None:
         keystore.put(tx.conn, f"password:{user_id}", "password", user_id, password_hash.encode())
@@ -391,6 +401,7 @@ class Accounts:
             return hashes
 
         hashes = await self.store.transact_async(command)
+        self._sessions_ended(user_id, None)
         await photos.after_purge(hashes)
 
 

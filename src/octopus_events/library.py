@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import msgspec
 
 from . import keystore, sealing
-from .errors import InsufficientStorage, Invalid, NotFound, TooLarge
+from .errors import InsufficientStorage, Invalid, NotFound
 from .eventstore import Meta, Transaction
 from .media import Analysis, BlobStore, IncomingBlob, analyse, render
 from .photos import (
@@ -28,6 +28,7 @@ from .photos import (
     append_photo, check_description, check_version, data_key, date_from_exif, key_prefix, load_photo,
     new_photo_id, normalise_tags, parse_taken_at, photo_stream, require_state, seal_for, upload_date,
 )
+from .quota import QuotaReservations
 from .readmodels import library as lib
 from .readmodels.library import PhotoView
 
@@ -58,6 +59,7 @@ class PhotoLibrary:
             preview_max_bytes=octopus.config.storage.preview_cache_mb * 1024 * 1024,
         )
         self._previews_in_flight: dict[str, asyncio.Future[Path]] = {}
+        self.quota = QuotaReservations()
 
     # -- upload ------------------------------------------------------------------------------------
     def new_upload(self) -> IncomingBlob:
@@ -87,6 +89,7 @@ class PhotoLibrary:
 
         The temp file is always consumed: moved into the blob store or deleted.
         """
+        reserved = 0
         try:
             incoming.close()
             sha = incoming.sha256
@@ -98,11 +101,15 @@ class PhotoLibrary:
                 incoming.discard()
                 existing.duplicate = True
                 return existing, False
-            await self.octopus.read(self._check_quota, owner, incoming.size)
+            # Held until the event has committed, so concurrent uploads cannot all fit at once.
+            reserved = await self.octopus.read(lambda: self.quota.reserve(self.store.reader(), owner, incoming.size))
             self.check_disk(incoming.size)
             max_pixels = self.config.media.max_megapixels * 1_000_000
             analysis: Analysis = await self.octopus.media(lambda: analyse(incoming.path, max_pixels=max_pixels))
             await self.octopus.media(self._store_blobs, incoming, analysis)
+        except BaseException:
+            self.quota.release(owner, reserved)
+            raise
         finally:
             incoming.discard()  # no-op once moved into the blob store
         md = analysis.metadata
@@ -142,7 +149,10 @@ class PhotoLibrary:
             tx.append(photo_stream(photo_id), 0, [event], meta=meta)
             return lib.get_photo(tx.conn, owner, photo_id), True
 
-        view, created = await self.store.transact_async(command)
+        try:
+            view, created = await self.store.transact_async(command)
+        finally:
+            self.quota.release(owner, reserved)
         if not created:
             view.duplicate = True
         return view, created
@@ -151,16 +161,6 @@ class PhotoLibrary:
         sha = incoming.sha256
         self.blobs.put_original(incoming)
         self.blobs.put_derivative("thumb", sha, analysis.thumb)
-
-    def _check_quota(self, owner: str, size: int) -> None:
-        from .readmodels import storage, users
-
-        conn = self.store.reader()
-        quota = users.quota_of(conn, owner)
-        if quota:
-            used = storage.usage(conn, owner, quota).bytes
-            if used + size > quota:
-                raise TooLarge(f"this upload would exceed your quota of {quota} bytes ({used} used)")
 
     async def check(self, owner: str, hashes: Sequence[str]) -> dict[str, str]:
         cleaned = []
@@ -249,14 +249,20 @@ class PhotoLibrary:
 
     # -- permanent deletion ------------------------------------------------------------------------
     @staticmethod
-    def purge_in(tx: Transaction, owner: str, photo_id: str, reason: str, meta: Meta) -> str | None:
+    def purge_in(tx: Transaction, owner: str, photo_id: str, reason: str, meta: Meta, *,
+                 states: Sequence[str] | None = None) -> str | None:
         """Append the tombstone and destroy the photo's keys, inside the caller's transaction.
+
+        With `states`, a photo in any other state is NotFound (a vault photo stays invisible to
+        whoever has not unlocked the vault; a restored photo does not expire).
 
         Static so that the test factories that write the log directly purge through this code.
 
         Returns the blob hash to delete after commit, or None when other photos still use it.
         """
         state = load_photo(tx, photo_id, owner)
+        if states is not None and state.state not in states:
+            raise NotFound(f"no photo {photo_id}")
         row = lib.photo_row(tx.conn, owner, photo_id)
         sha = row[4] if row else None
         append_photo(tx, state, [PhotoPurged(photo_id=photo_id, reason=reason)], meta)
@@ -267,8 +273,11 @@ class PhotoLibrary:
             return sha
         return None
 
-    async def purge(self, owner: str, photo_id: str, meta: Meta, *, reason: str = "deleted") -> None:
-        sha = await self.store.transact_async(lambda tx: self.purge_in(tx, owner, photo_id, reason, meta))
+    async def purge(self, owner: str, photo_id: str, meta: Meta, *, reason: str = "deleted",
+                    states: Sequence[str] = ("library", "trash")) -> None:
+        """Delete a photo for good. A vault photo only through `Vault.purge`, which checks the token."""
+        sha = await self.store.transact_async(
+            lambda tx: self.purge_in(tx, owner, photo_id, reason, meta, states=states))
         await self.after_purge([sha] if sha else [])
 
     async def after_purge(self, hashes: Sequence[str]) -> None:
@@ -285,7 +294,8 @@ class PhotoLibrary:
         for photo_id, owner in due:
             try:
                 sha = await self.store.transact_async(
-                    lambda tx, p=photo_id, o=owner: self.purge_in(tx, o, p, "trash_expired", Meta(actor="system", owner=o))
+                    lambda tx, p=photo_id, o=owner: self.purge_in(tx, o, p, "trash_expired", Meta(actor="system", owner=o),
+                                                         states=("trash",))
                 )
             except NotFound:
                 continue  # restored or purged meanwhile

@@ -344,5 +344,9 @@ def append_photo(tx: Transaction, state: PhotoState, events: list[Event], meta: 
 
 
 def require_state(state: PhotoState, *allowed: str) -> None:
+    if state.state == "vault" and "vault" not in allowed:
+        # Outside the vault a vault photo does not exist: a Conflict would confirm its id to
+        # anyone with a session but without the vault passphrase.
+        raise NotFound(f"no photo {state.photo_id}")
     if state.state not in allowed:
         raise Conflict(f"photo {state.photo_id} is in the {state.state}; this needs it in the {' or '.join(allowed)}")

@@ -151,8 +151,20 @@ def _remove_tree(path: Path) -> None:
 # -- unlocked keys, in memory only ---------------------------------------------------------------------
 
 
+class VaultAccess(msgspec.Struct, frozen=True):
+    """What a vault operation is shown: the token from unlock, and the session presenting it.
+
+    A token opens the vault only together with the session that unlocked it, so a token that
+    leaks (a log, another device) is useless without that session, and it dies with it.
+    """
+
+    token: str | None
+    session: str
+
+
 class _Unlocked(msgspec.Struct):
     user_id: str
+    session: str
     key: bytes
     expires_mono: float
 
@@ -162,7 +174,8 @@ class VaultTokens:
 
     Never persisted: a restart locks every vault. Expiry uses the monotonic clock so changing the
     wall clock cannot extend a token. A user holds at most `per_user` live tokens (oldest go
-    first), so memory stays bounded however often someone unlocks.
+    first), so memory stays bounded however often someone unlocks. Each token is bound to the
+    session (its token digest) that unlocked it.
     """
 
     def __init__(self, minutes: int, *, per_user: int = 16, clock: Any = time.monotonic) -> None:
@@ -176,7 +189,9 @@ class VaultTokens:
         for digest in [d for d, e in self._entries.items() if e.expires_mono <= now]:
             del self._entries[digest]
 
-    def issue(self, user_id: str, key: bytes) -> UnlockResult:
+    def issue(self, user_id: str, session: str, key: bytes) -> UnlockResult:
+        if not session:
+            raise Forbidden("the vault can only be unlocked from a signed-in session")
         token = vaultcrypto.new_vault_token()
         now = self.clock()
         with self._lock:
@@ -184,28 +199,40 @@ class VaultTokens:
             mine = [d for d, e in self._entries.items() if e.user_id == user_id]  # insertion order
             for digest in mine[: max(0, len(mine) - self.per_user + 1)]:
                 del self._entries[digest]
-            self._entries[vaultcrypto.vault_token_digest(token)] = _Unlocked(user_id, key, now + self.lifetime)
+            self._entries[vaultcrypto.vault_token_digest(token)] = _Unlocked(user_id, session, key, now + self.lifetime)
         expires = datetime.now(timezone.utc) + timedelta(seconds=self.lifetime)
         return UnlockResult(token, expires.isoformat(timespec="seconds"))
 
-    def key_for(self, user_id: str, token: str | None) -> bytes:
-        """The vault key behind `token` if it is live and `user_id`'s; Forbidden otherwise."""
+    def key_for(self, user_id: str, access: VaultAccess | None) -> bytes:
+        """The vault key behind the token if it is live, `user_id`'s and issued to the presenting
+        session; Forbidden otherwise."""
+        token = access.token if access is not None else None
         if not token or not isinstance(token, str) or len(token) > 200:
             raise Forbidden("the vault is locked; unlock it first (X-Vault-Token)")
+        assert access is not None
         digest = vaultcrypto.vault_token_digest(token)
         with self._lock:
             self._sweep(self.clock())
             entry = self._entries.get(digest)
-        # Another user's token is refused exactly like an unknown one.
-        if entry is None or entry.user_id != user_id:
+        # Another user's or another session's token is refused exactly like an unknown one.
+        if entry is None or entry.user_id != user_id or entry.session != access.session:
             raise Forbidden("the vault is locked or the vault token has expired; unlock it again")
         return entry.key
 
-    def revoke_user(self, user_id: str, *, keep: str | None = None) -> None:
-        keep_digest = vaultcrypto.vault_token_digest(keep) if keep else None
+    def revoke_user(self, user_id: str, *, keep: VaultAccess | None = None) -> None:
+        """End every unlocked session of the user, except the token `keep` (if given)."""
+        keep_digest = vaultcrypto.vault_token_digest(keep.token) if keep is not None and keep.token else None
         with self._lock:
             for digest in [d for d, e in self._entries.items() if e.user_id == user_id and d != keep_digest]:
                 del self._entries[digest]
+
+    def revoke_session(self, user_id: str, session: str) -> int:
+        """Lock: forget every token this session unlocked; returns how many."""
+        with self._lock:
+            mine = [d for d, e in self._entries.items() if e.user_id == user_id and e.session == session]
+            for digest in mine:
+                del self._entries[digest]
+        return len(mine)
 
     def __len__(self) -> int:
         with self._lock:
@@ -230,6 +257,7 @@ class Vault:
         # Same policy as sign-ins: each wrong passphrase costs an argon2id run, so guesses are
         # limited per user and per client address.
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_window_seconds)
+        octopus.accounts.on_sessions_ended.append(self._sessions_ended)
 
     def photo_dir(self, user_id: str, photo_id: str) -> Path:
         return _photo_dir(self.root, user_id, photo_id)
@@ -284,18 +312,19 @@ class Vault:
         self.limiter.succeeded(keys[0])
         return result
 
-    async def unlock(self, user_id: str, passphrase: str, *, client: str = "") -> UnlockResult:
-        """Unwrap the vault key into memory; returns a token valid for `auth.vault_token_minutes`."""
+    async def unlock(self, user_id: str, passphrase: str, *, session: str, client: str = "") -> UnlockResult:
+        """Unwrap the vault key into memory; returns a token valid for `auth.vault_token_minutes`,
+        and only together with `session` (the digest of the session token that unlocked it)."""
         wrapped, _ = await self._wrapped(user_id)
         key, _ = await self._unwrap(user_id, passphrase, client, wrapped)
-        return self.tokens.issue(user_id, key)
+        return self.tokens.issue(user_id, session, key)
 
     async def change_passphrase(self, user_id: str, old: str, new: str, meta: Meta, *, client: str = "",
-                                keep_token: str | None = None) -> None:
+                                keep: VaultAccess | None = None) -> None:
         """Re-wrap the same vault key under `new`; no photo is re-encrypted.
 
         Every other unlocked session of this user ends (whoever learnt the old passphrase may
-        hold one); `keep_token`, the caller's own, stays valid.
+        hold one); `keep`, the caller's own token, stays valid.
         """
         _check_passphrase(new, "new")
         wrapped, material = await self._wrapped(user_id)
@@ -309,18 +338,37 @@ class Vault:
             tx.append(vault_stream(user_id), None, [VaultPassphraseChanged(user_id=user_id)], meta=_owned(meta, user_id))
 
         await self.store.transact_async(command)
-        self.tokens.revoke_user(user_id, keep=keep_token)
+        self.tokens.revoke_user(user_id, keep=keep)
         # The old record plus the old passphrase still opens the vault: fold the WAL so no copy
         # of it lingers in the data dir (backups made before the change still hold it).
         await self.octopus.forget()
 
-    def key_for(self, user_id: str, token: str | None) -> bytes:
-        return self.tokens.key_for(user_id, token)
+    def key_for(self, user_id: str, access: VaultAccess | None) -> bytes:
+        return self.tokens.key_for(user_id, access)
+
+    def unlocked(self, user_id: str, access: VaultAccess | None) -> bool:
+        """Whether `access` opens the user's vault (for routes where a token is optional)."""
+        try:
+            self.key_for(user_id, access)
+        except Forbidden:
+            return False
+        return True
+
+    def lock(self, user_id: str, session: str) -> None:
+        """Lock the vault for this session: every token it unlocked stops working now."""
+        self.tokens.revoke_session(user_id, session)
+
+    def _sessions_ended(self, user_id: str, session: str | None) -> None:
+        # Signed out (one session) or password changed / account deleted (all of them).
+        if session is None:
+            self.tokens.revoke_user(user_id)
+        else:
+            self.tokens.revoke_session(user_id, session)
 
     # -- moving in --------------------------------------------------------------------------------------
-    async def move_in(self, user_id: str, photo_id: str, token: str | None, meta: Meta) -> PhotoView:
+    async def move_in(self, user_id: str, photo_id: str, access: VaultAccess | None, meta: Meta) -> PhotoView:
         """Encrypt the photo into the vault, then remove every plaintext copy of it."""
-        key = self.key_for(user_id, token)
+        key = self.key_for(user_id, access)
         row = await self.octopus.read(lambda: lib.photo_row(self.store.reader(), user_id, photo_id))
         if row is None:
             raise NotFound(f"no photo {photo_id}")
@@ -411,8 +459,8 @@ class Vault:
                                "it was altered or damaged on disk and cannot be shown") from None
         return _meta_decoder.decode(plain)
 
-    async def photo(self, user_id: str, photo_id: str, token: str | None) -> PhotoView:
-        key = self.key_for(user_id, token)
+    async def photo(self, user_id: str, photo_id: str, access: VaultAccess | None) -> PhotoView:
+        key = self.key_for(user_id, access)
 
         def work() -> PhotoView:
             row = self._vault_row(user_id, photo_id)
@@ -420,10 +468,10 @@ class Vault:
 
         return await self.octopus.media(work)
 
-    async def list(self, user_id: str, token: str | None, *, cursor: str | None = None,
+    async def list(self, user_id: str, access: VaultAccess | None, *, cursor: str | None = None,
                    limit: int | None = None) -> VaultPage:
         """The user's vault photos, newest upload first, with their decrypted metadata."""
-        key = self.key_for(user_id, token)
+        key = self.key_for(user_id, access)
         n = lib.check_limit(limit)
 
         def work() -> VaultPage:
@@ -456,10 +504,10 @@ class Vault:
 
         return await self.octopus.media(work)
 
-    async def open_original(self, user_id: str, photo_id: str, token: str | None) -> tuple[int, Iterator[bytes], PhotoView]:
+    async def open_original(self, user_id: str, photo_id: str, access: VaultAccess | None) -> tuple[int, Iterator[bytes], PhotoView]:
         """(plaintext size, chunk iterator, photo) after authenticating the whole file first,
         so a response never starts with genuine bytes and then breaks off on tampering."""
-        key = self.key_for(user_id, token)
+        key = self.key_for(user_id, access)
 
         def work() -> tuple[int, Path, PhotoView]:
             row = self._vault_row(user_id, photo_id)
@@ -502,11 +550,11 @@ class Vault:
             raise VaultDamaged(f"the vault {part} of photo {photo_id} failed authentication ({exc}); "
                                "it was altered or damaged on disk, so no bytes are served") from None
 
-    async def thumbnail(self, user_id: str, photo_id: str, kind: str, token: str | None) -> bytes:
+    async def thumbnail(self, user_id: str, photo_id: str, kind: str, access: VaultAccess | None) -> bytes:
         """The decrypted thumb or preview JPEG (small enough to hold whole)."""
         if kind not in ("thumb", "preview"):
             raise Invalid("size: must be thumb or preview")
-        key = self.key_for(user_id, token)
+        key = self.key_for(user_id, access)
 
         def work() -> bytes:
             self._vault_row(user_id, photo_id)
@@ -515,9 +563,9 @@ class Vault:
         return await self.octopus.media(work)
 
     # -- moving out -------------------------------------------------------------------------------------
-    async def restore(self, user_id: str, photo_id: str, token: str | None, meta: Meta) -> PhotoView:
+    async def restore(self, user_id: str, photo_id: str, access: VaultAccess | None, meta: Meta) -> PhotoView:
         """Back into the library with its metadata, sealed under a fresh data key."""
-        key = self.key_for(user_id, token)
+        key = self.key_for(user_id, access)
         row = await self.octopus.read(lambda: lib.photo_row(self.store.reader(), user_id, photo_id))
         if row is None:
             raise NotFound(f"no photo {photo_id}")
@@ -577,6 +625,16 @@ class Vault:
             incoming.discard()  # no-op once moved into the blob store
         self.blobs.put_derivative("thumb", sha, thumb)
         return record, sha
+
+    # -- deleting ---------------------------------------------------------------------------------------
+    async def purge(self, user_id: str, photo_id: str, access: VaultAccess | None, meta: Meta) -> None:
+        """Delete a photo for good, a vault photo too (its vault files go after the commit).
+
+        Needs a live token: a session alone must not be able to destroy what only the
+        passphrase may open (without one, `PhotoLibrary.purge` treats vault photos as unknown).
+        """
+        self.key_for(user_id, access)
+        await self.octopus.photos.purge(user_id, photo_id, meta, states=("library", "trash", "vault"))
 
     # -- housekeeping -----------------------------------------------------------------------------------
     def clean_orphans(self, older_than_s: float = 3600) -> int:

@@ -26,6 +26,7 @@ from ..readmodels import library as lib
 from ..readmodels.library import PhotoView
 from .auth import Caller
 from .problems import problem
+from .vault import vault_access
 
 TAGS = ["photos"]
 
@@ -238,9 +239,16 @@ async def restore(octopus: NamedDependency[Octopus], caller: NamedDependency[Cal
     return await octopus.photos.restore(caller.owner, photo_id, caller.meta())
 
 
-@delete("/api/photos/{photo_id:str}", tags=TAGS, status_code=204, summary="Delete for good (bytes, metadata, keys)")
-async def purge(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], photo_id: FromPath[str]) -> None:
-    await octopus.photos.purge(caller.owner, photo_id, caller.meta())
+@delete("/api/photos/{photo_id:str}", tags=TAGS, status_code=204,
+        summary="Delete for good (bytes, metadata, keys); a vault photo needs X-Vault-Token")
+async def purge(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
+                photo_id: FromPath[str]) -> None:
+    access = vault_access(request, caller)
+    if octopus.vault.unlocked(caller.owner, access):
+        await octopus.vault.purge(caller.owner, photo_id, access, caller.meta())
+    else:
+        # Without the vault unlocked a vault photo is as unknown as any other id.
+        await octopus.photos.purge(caller.owner, photo_id, caller.meta())
 
 
 # -- bytes -------------------------------------------------------------------------------------------

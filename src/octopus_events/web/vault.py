@@ -1,7 +1,7 @@
 """Vault routes: create, unlock, change the passphrase, move photos in and out, view them.
 
 Every route needs a session (the app-wide guard); the photo routes also need `X-Vault-Token`
-from /api/vault/unlock, for the same user. Vault bytes are never cacheable: `no-store` keeps
+from /api/vault/unlock, presented by the same session that unlocked. Vault bytes are never cacheable: `no-store` keeps
 proxies and the browser's disk cache from holding a decrypted copy.
 """
 
@@ -18,7 +18,7 @@ from litestar.response import Stream
 
 from ..application import Octopus
 from ..readmodels.library import PhotoView
-from ..vault import UnlockResult, VaultPage, VaultStatus
+from ..vault import UnlockResult, VaultAccess, VaultPage, VaultStatus
 from .auth import Caller
 
 TAGS = ["vault"]
@@ -35,8 +35,10 @@ class ChangePassphraseBody(msgspec.Struct):
     new: str
 
 
-def _token(request: Request[Any, Any, Any]) -> str | None:
-    return request.headers.get(TOKEN_HEADER)
+def vault_access(request: Request[Any, Any, Any], caller: Caller) -> VaultAccess:
+    """The request's `X-Vault-Token` with the session presenting it (a token works only with
+    the session that unlocked it)."""
+    return VaultAccess(request.headers.get(TOKEN_HEADER), caller.signed_in.token_digest)
 
 
 def _client(request: Request[Any, Any, Any]) -> str:
@@ -62,7 +64,8 @@ async def create_vault(octopus: NamedDependency[Octopus], caller: NamedDependenc
 @post("/api/vault/unlock", tags=TAGS, status_code=200, summary="Unlock: a short-lived vault token")
 async def unlock_vault(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                        caller: NamedDependency[Caller], data: JSONBody[PassphraseBody]) -> Response[UnlockResult]:
-    result = await octopus.vault.unlock(caller.owner, data.passphrase, client=_client(request))
+    result = await octopus.vault.unlock(caller.owner, data.passphrase, session=caller.signed_in.token_digest,
+                                       client=_client(request))
     return _private(result)
 
 
@@ -71,26 +74,31 @@ async def unlock_vault(request: Request[Any, Any, Any], octopus: NamedDependency
 async def change_passphrase(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                             caller: NamedDependency[Caller], data: JSONBody[ChangePassphraseBody]) -> None:
     await octopus.vault.change_passphrase(caller.owner, data.old, data.new, caller.meta(),
-                                          client=_client(request), keep_token=_token(request))
+                                          client=_client(request), keep=vault_access(request, caller))
+
+
+@post("/api/vault/lock", tags=TAGS, status_code=204, summary="Lock: every vault token of this session stops working")
+async def lock_vault(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> None:
+    octopus.vault.lock(caller.owner, caller.signed_in.token_digest)
 
 
 @post("/api/photos/{photo_id:str}/vault", tags=TAGS, status_code=200, summary="Move a photo into the vault")
 async def move_in(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                   photo_id: FromPath[str]) -> Response[PhotoView]:
-    return _private(await octopus.vault.move_in(caller.owner, photo_id, _token(request), caller.meta()))
+    return _private(await octopus.vault.move_in(caller.owner, photo_id, vault_access(request, caller), caller.meta()))
 
 
 @get("/api/vault/photos", tags=TAGS, summary="Vault photos with their decrypted metadata")
 async def list_photos(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                       caller: NamedDependency[Caller], cursor: FromQuery[str | None] = None,
                       limit: FromQuery[int | None] = None) -> Response[VaultPage]:
-    return _private(await octopus.vault.list(caller.owner, _token(request), cursor=cursor, limit=limit))
+    return _private(await octopus.vault.list(caller.owner, vault_access(request, caller), cursor=cursor, limit=limit))
 
 
 @get("/api/vault/photos/{photo_id:str}", tags=TAGS, summary="One vault photo")
 async def get_vault_photo(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                           caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[PhotoView]:
-    return _private(await octopus.vault.photo(caller.owner, photo_id, _token(request)))
+    return _private(await octopus.vault.photo(caller.owner, photo_id, vault_access(request, caller)))
 
 
 @get("/api/vault/photos/{photo_id:str}/original", tags=TAGS, summary="The decrypted original")
@@ -98,7 +106,7 @@ async def vault_original(request: Request[Any, Any, Any], octopus: NamedDependen
                          caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
     # The whole file is authenticated before the first byte goes out, so a tampered file is a
     # 422 problem, never a 200 that breaks off or carries garbage.
-    size, chunks, view = await octopus.vault.open_original(caller.owner, photo_id, _token(request))
+    size, chunks, view = await octopus.vault.open_original(caller.owner, photo_id, vault_access(request, caller))
     headers = {**NO_STORE, "Content-Length": str(size)}
     if view.filename:
         headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(view.filename, safe='')}"
@@ -109,15 +117,15 @@ async def vault_original(request: Request[Any, Any, Any], octopus: NamedDependen
 async def vault_thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                           caller: NamedDependency[Caller], photo_id: FromPath[str],
                           size: FromQuery[str] = "thumb") -> Response[bytes]:
-    data = await octopus.vault.thumbnail(caller.owner, photo_id, size, _token(request))
+    data = await octopus.vault.thumbnail(caller.owner, photo_id, size, vault_access(request, caller))
     return Response(data, media_type="image/jpeg", headers=NO_STORE)
 
 
 @post("/api/vault/photos/{photo_id:str}/restore", tags=TAGS, status_code=200, summary="Back into the library")
 async def restore(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                   photo_id: FromPath[str]) -> Response[PhotoView]:
-    return _private(await octopus.vault.restore(caller.owner, photo_id, _token(request), caller.meta()))
+    return _private(await octopus.vault.restore(caller.owner, photo_id, vault_access(request, caller), caller.meta()))
 
 
-ROUTES = [vault_status, create_vault, unlock_vault, change_passphrase, move_in, list_photos, get_vault_photo,
+ROUTES = [vault_status, create_vault, unlock_vault, lock_vault, change_passphrase, move_in, list_photos, get_vault_photo,
           vault_original, vault_thumbnail, restore]

@@ -17,9 +17,17 @@ function limiter(n) {
   });
 }
 
+// Locked on the server too, so the token is dead even if a copy of it survives somewhere;
+// forgotten here whatever the server answers.
+async function lock() {
+  try { await api("/api/vault/lock", { method: "POST" }); } catch (err) { showError(err); }
+  setVault(null);
+  toast("Vault locked");
+}
+
 export function vault() {
   const body = h("div");
-  const lockBtn = h("button", { type: "button", testid: "vault-lock", hidden: true, onclick: () => { setVault(null); toast("Vault locked"); } }, "Lock");
+  const lockBtn = h("button", { type: "button", testid: "vault-lock", hidden: true, onclick: lock }, "Lock");
   const el = h("div", { testid: "vault" }, header("Vault", lockBtn), body);
   let urls = [];
   let grid = null;
