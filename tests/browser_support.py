@@ -29,14 +29,26 @@ def chromium_path() -> str | None:
     return None
 
 
+# Runs in every page before its own scripts: each Content-Security-Policy violation (an inline
+# style or script, eval, a file from another host) becomes a console error, so it fails the test
+# like any other error instead of silently breaking a feature in the field.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error(`CSP violation: ${e.effectiveDirective} refused ${e.blockedURI || "inline"}`
+    + ` at ${e.sourceFile || e.documentURI}:${e.lineNumber}:${e.columnNumber} (${e.sample || "no sample"})`);
+}, true);
+"""
+
+
 @dataclass
 class ConsoleWatch:
-    """Collects uncaught page errors and console errors. A 401 before sign-in is how the UI
-    learns it is signed out, so those are expected and filtered by the caller."""
+    """Collects uncaught page errors, console errors and CSP violations. A 401 before sign-in is
+    how the UI learns it is signed out, so those are expected and filtered by the caller."""
 
     errors: list[str] = field(default_factory=list)
 
     def attach(self, page: Any) -> None:
+        page.add_init_script(script=REPORT_CSP_VIOLATIONS)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("console", lambda msg: msg.type == "error" and self.errors.append(
             f"console: {msg.text} @ {msg.location.get('url', '')}"))

@@ -44,6 +44,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     admin: User | None = None
+    host: str = "127.0.0.1"  # the address it listens on; clients always use 127.0.0.1
 
     @property
     def url(self) -> str:
@@ -63,7 +64,7 @@ class Server:
         self.port = free_port()
         log = open(self.data_dir.parent / f"server-{self.port}.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "octopus_events.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "octopus_events.cli", "serve", "--host", self.host, "--port", str(self.port)],
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         return self

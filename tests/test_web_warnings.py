@@ -37,7 +37,7 @@ def test_building_the_app_and_its_openapi_schema_raises_no_deprecation_warning(o
         # message naming the route and the parameter.
         warnings.simplefilter("error", DeprecationWarning)
         app = create_app(octopus, housekeeping_tasks=False)
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:  # a Host the app answers to
             r = client.get("/schema/openapi.json")
     assert r.status_code == 200
     schema = r.json()

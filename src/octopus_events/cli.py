@@ -146,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     octopus = Octopus(config)
     try:
         octopus.open()
-        app = create_app(octopus)
+        app = create_app(octopus, listen_host=host)
         server = uvicorn.Server(
             # httptools parses HTTP in C (wheels for Windows, macOS, Linux); h11's pure-Python
             # parsing of multi-megabyte upload bodies cost more CPU than hashing them.

@@ -24,6 +24,9 @@ class ServerConfig(msgspec.Struct, **_FIELDS):
     port: int = 8000
     # Extra origins allowed for cookie-authenticated writes (the server's own origin always is).
     trusted_origins: list[str] = []
+    # Host names the server answers to besides localhost, the loopback and listening addresses and
+    # this machine's own name (DNS-rebinding guard): e.g. "photos.example.org", "*.lan" or "*" (any).
+    allowed_hosts: list[str] = []
 
 
 class StorageConfig(msgspec.Struct, **_FIELDS):
@@ -177,6 +180,10 @@ def _check(config: Config) -> None:
     for key, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"config: {key}: must not be negative, got {value}")
+    for name in config.server.allowed_hosts:
+        if not name or any(c in name for c in "/:@[] ") or ("*" in name and name != "*" and not name.startswith("*.")):
+            raise ConfigError(f"config: server.allowed_hosts: {name!r} is not a host name (no scheme, port or path; "
+                              "'*.example.org' for subdomains, '*' for any)")
     for url in [*config.notifications.webhooks, *([config.notifications.ntfy_url] if config.notifications.ntfy_url else [])]:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"config: notifications: {url!r} is not an http(s) URL")

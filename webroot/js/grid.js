@@ -126,11 +126,13 @@ export class PhotoGrid {
     const src = this.opts.thumb ? this.opts.thumb(p) : thumbUrl(p.id);
     if (typeof src === "string") img.src = src;
     else src.then((u) => { img.src = u; }).catch(() => img.classList.add("broken"));
-    const t = h("div.tile", { testid: "photo-tile", "data-photo-id": p.id, style: `--r:${ratio(p)}` },
+    const t = h("div.tile", { testid: "photo-tile", "data-photo-id": p.id },
       h("a", { href: `#/photo/${encodeURIComponent(p.id)}`, "aria-label": altText(p) }, img),
       h("button.check", { type: "button", "aria-label": "Select", "aria-pressed": "false" }),
       p.favourite ? h("span.fav", { title: "Favourite" }, icon("heart", true)) : null,
       this.opts.extra ? this.opts.extra(p) : null);
+    // Through CSSOM, not a style="" attribute: the CSP refuses inline style attributes.
+    t.style.setProperty("--r", ratio(p));
     return t;
   }
 

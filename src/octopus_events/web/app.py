@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
@@ -13,17 +13,23 @@ from litestar.static_files import create_static_files_router
 from .. import __version__
 from ..application import Octopus
 from ..resources import data_path
-from . import auth, housekeeping
+from . import api_docs, auth, hosts, housekeeping
 from .problems import EXCEPTION_HANDLERS
+from .security_headers import add_security_headers
 
 log = logging.getLogger(__name__)
 JSON_BODY_LIMIT = 4 * 1024 * 1024
 
 
-@get("/api/health", tags=["admin"], opt={"auth": "public"}, summary="Liveness and log position (no auth)")
-async def health(state: State) -> dict[str, Any]:
+@get("/api/health", tags=["admin"], opt={"auth": "public"}, summary="Liveness (no auth); admins also see the log position")
+async def health(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
     octopus: Octopus = state.octopus
-    return {"status": "ok", "version": __version__, "log_position": octopus.store.head()}
+    body: dict[str, Any] = {"status": "ok", "version": __version__}
+    # The log position moves with every change anyone makes: to a stranger, an activity signal.
+    signed_in = await auth.signed_in_or_none(request)
+    if signed_in is not None and signed_in.user.admin:
+        body["log_position"] = octopus.store.head()
+    return body
 
 
 def route_handlers() -> list[Any]:
@@ -37,12 +43,16 @@ def route_handlers() -> list[Any]:
 
 
 def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shutdown: list[Any] | None = None,
-               housekeeping_tasks: bool = True) -> Litestar:
+               housekeeping_tasks: bool = True, listen_host: str | None = None) -> Litestar:
     """The ASGI app. The caller owns `octopus` (opened before, closed after).
 
-    Every route passes `auth.require_caller` (app-wide guard) and may ask for `caller`/`octopus`;
-    with `housekeeping_tasks` the app purges expired trash and stale temp files while it runs.
+    Every request passes the Host check (`hosts`: only names that are ours, given the address it
+    listens on, `listen_host`, default `server.host`), then every route `auth.require_caller`
+    (app-wide guard) and may ask for `caller`/`octopus`; every response gets the security headers.
+    With `housekeeping_tasks` the app purges expired trash and stale temp files while it runs.
     """
+    policy = hosts.HostPolicy(octopus.config.server.allowed_hosts,
+                              octopus.config.server.host if listen_host is None else listen_host)
     startup = [*(housekeeping.ON_STARTUP if housekeeping_tasks else []), *(on_startup or [])]
     shutdown = [*(on_shutdown or []), *(housekeeping.ON_SHUTDOWN if housekeeping_tasks else [])]
     static = create_static_files_router(
@@ -52,12 +62,14 @@ def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shut
         route_handlers=[*route_handlers(), static],
         state=State({"octopus": octopus}),
         exception_handlers=EXCEPTION_HANDLERS,
-        openapi_config=OpenAPIConfig(title="Octopus Photos", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(title="Octopus Photos", version=__version__, path="/schema",
+                                     render_plugins=api_docs.RENDER_PLUGINS),
         on_startup=startup,
         on_shutdown=shutdown,
         guards=auth.GUARDS,
         dependencies=auth.DEPENDENCIES,
-        before_send=[auth.send_request_id],
+        middleware=[hosts.guard(policy)],
+        before_send=[auth.send_request_id, add_security_headers],
         # JSON bodies are small; the upload route lifts this and enforces its own limit (413).
         request_max_body_size=JSON_BODY_LIMIT,
         debug=False,

@@ -34,6 +34,7 @@ from ..accounts import SignedIn, User
 from ..application import Octopus
 from ..errors import Forbidden, Unauthorized
 from ..eventstore import Meta
+from . import hosts
 
 COOKIE = "octopus_session"
 REQUEST_ID_HEADER = "x-request-id"
@@ -173,6 +174,10 @@ def check_origin(connection: ASGIConnection[Any, Any, Any, Any], octopus: Octopu
 
 
 def is_loopback(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """A client on this machine that also addressed it as this machine: a reverse proxy or a
+    rebound page reaches us from 127.0.0.1 too, but with another name in its Host."""
+    if not hosts.names_loopback(connection.scope):
+        return False
     client = connection.client
     if client is None:
         return False
@@ -206,6 +211,16 @@ async def require_caller(connection: ASGIConnection[Any, Any, Any, Any], handler
     if level in (ADMIN, ADMIN_OR_LOOPBACK) and not signed_in.user.admin:
         raise Forbidden("only an admin may do this")
     connection.scope[_SCOPE_CALLER] = Caller(signed_in, via, request_id(connection.scope))  # type: ignore[literal-required]
+
+
+async def signed_in_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedIn | None:
+    """The valid session a request carries, if any: for public routes that show admins more."""
+    octopus: Octopus = connection.app.state.octopus
+    try:
+        found = _credentials(connection)
+        return None if found is None else await octopus.read(octopus.accounts.authenticate, found[0])
+    except Unauthorized:
+        return None
 
 
 def current_caller(request: Request[Any, Any, Any]) -> Caller:

@@ -45,7 +45,7 @@ STATUS: dict[type[Exception], int] = {
 TITLES = {
     400: "Malformed request", 401: "Not signed in", 403: "Not allowed", 404: "Not found",
     405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Too large",
-    415: "Unsupported media type", 422: "Invalid field", 429: "Too many requests",
+    415: "Unsupported media type", 421: "Misdirected request", 422: "Invalid field", 429: "Too many requests",
     500: "Internal error", 503: "Temporarily unavailable", 507: "Insufficient storage",
 }
 
