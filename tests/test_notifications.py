@@ -511,3 +511,99 @@ def test_a_success_ends_the_schedule(tmp_path: Path, opened: Callable[[Config], 
         assert [r.answer for r in rx.requests] == ["503", "503", "ok"]
         [row] = deliveries(octopus)
         assert (row["state"], row["attempts"], row["last_error"]) == ("delivered", 3, None)
+
+
+# -- the documented cut-offs, with the production constants --------------------------------------
+
+
+def test_an_upload_run_is_closed_after_exactly_60_quiet_seconds(
+    tmp_path: Path, opened: Callable[[Config], Octopus], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(NotificationsProjector, "batch_quiet_seconds", REAL_QUIET)
+    octopus = opened(config(tmp_path))
+    for _ in range(3):
+        upload(octopus.store, "u1")
+    octopus.engine.wait_idle()
+    [(last_us,)] = octopus.store.reader().execute("SELECT last_us FROM notification_upload_run").fetchall()
+    clock = Clock()
+    notifier = clocked_notifier(octopus, clock, webhooks=[closed_port_url()])
+
+    clock.now = last_us / 1_000_000 + 59.9  # "a user uploaded photos and then none for 60 s"
+    notifier.plan_once()
+    assert outbox(octopus) == []
+    clock.now = last_us / 1_000_000 + 60.0
+    notifier.plan_once()
+    [(kind, user, data)] = outbox(octopus)
+    assert (kind, user, json.loads(data)["photos"]) == ("upload_batch_finished", "u1", 3)
+
+
+def test_trash_purge_soon_means_within_24_hours_once_per_utc_day(
+    tmp_path: Path, opened: Callable[[Config], Octopus]
+) -> None:
+    octopus = opened(config(tmp_path))
+    clock = Clock()
+    # 01:00 UTC of today: the test's days are whole UTC days whatever the real time is.
+    day = datetime.fromtimestamp(clock.now, timezone.utc).replace(hour=1, minute=0, second=0, microsecond=0)
+    clock.now = day.timestamp()
+
+    def trash_until(owner: str, purge_at: datetime) -> None:
+        photo_id = upload(octopus.store, owner)
+        octopus.store.append(photo_stream(photo_id), 1, [PhotoTrashed(photo_id=photo_id, purge_at=purge_at.isoformat())],
+                             meta=Meta(actor=owner, owner=owner))
+
+    trash_until("u1", day + timedelta(hours=23, minutes=59))  # within 24 h
+    trash_until("u1", day + timedelta(hours=24, minutes=1))  # not yet
+    trash_until("u2", day + timedelta(hours=24, minutes=1))  # not yet
+    octopus.engine.wait_idle()
+    notifier = clocked_notifier(octopus, clock, webhooks=[closed_port_url()], events=["trash_purge_soon"])
+
+    def notices() -> list[tuple[str, int]]:
+        return [(user, json.loads(data)["photos"]) for kind, user, data in outbox(octopus) if kind == "trash_purge_soon"]
+
+    notifier.plan_once()
+    assert notices() == [("u1", 1)]
+    # Ten minutes on (the scan interval) all three are within 24 h: u2 hears of its photo now,
+    # u1 not again, since it is the same UTC day.
+    clock.now += REAL_POLICY.trash_scan_every
+    assert REAL_POLICY.trash_scan_every == 600
+    notifier.plan_once()
+    assert sorted(notices()) == [("u1", 1), ("u2", 1)]
+    # The next UTC day brings one more notice per user.
+    clock.now = (day + timedelta(days=1)).timestamp()
+    notifier.plan_once()
+    assert sorted(notices()) == [("u1", 1), ("u1", 2), ("u2", 1), ("u2", 1)]
+
+
+def test_notices_older_than_24_hours_are_never_sent_and_sent_ones_are_forgotten_after_30_days(
+    tmp_path: Path, opened: Callable[[Config], Octopus]
+) -> None:
+    with Receiver() as rx:
+        octopus = opened(config(tmp_path))
+        import_finished(octopus.store, "u1")
+        octopus.engine.wait_idle()
+        [(at_us,)] = octopus.store.reader().execute("SELECT at_us FROM notification_outbox").fetchall()
+        at = at_us / 1_000_000
+        clock = Clock()
+        notifier = clocked_notifier(octopus, clock, webhooks=[rx.url])
+        [target] = notifier.targets
+
+        clock.now = at + 86_400 + 1  # a day and a second later (a first start, a new target): too old
+        assert not notifier.plan_once()
+        assert deliveries(octopus) == []
+        clock.now = at + 86_400 - 1  # a second inside the day: queued and sent
+        assert notifier.plan_once()
+        assert notifier.send_due(target) == 1
+        assert [d["state"] for d in deliveries(octopus)] == ["delivered"]
+        assert len(rx.requests) == 1
+
+    def kept() -> int:
+        return octopus.store.reader().execute("SELECT count(*) FROM notification_delivery").fetchone()[0]
+
+    sent = clock.now
+    clock.now = sent + 30 * 86_400 - 3600  # the delivered row is kept for 30 days ...
+    notifier.plan_once()
+    assert kept() == 1
+    clock.now = sent + 30 * 86_400 + 1  # ... then forgotten, and the notice with it
+    notifier.plan_once()
+    assert kept() == 0
+    assert outbox(octopus) == []
