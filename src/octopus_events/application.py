@@ -77,6 +77,10 @@ class Octopus:
         # Image work (decode, resize, hash) releases the GIL in Pillow and hashlib; a pool the
         # size of the cores keeps the CPU busy without letting memory grow with concurrency.
         self._media = ThreadPoolExecutor(max_workers=self.media_workers, thread_name_prefix="octopus-media")
+        # Memory is the process's, so every library in it shares one decode budget.
+        from .media.budget import PROCESS_BUDGET
+
+        PROCESS_BUDGET.set_limit(config.media.decode_budget_mb)
         from .sync import Waiters
 
         # Long-polling sync requests wait here; the store wakes them when their owner's events commit.

@@ -45,6 +45,9 @@ class MediaConfig(msgspec.Struct, **_FIELDS):
     workers: int = 0
     # Decompression-bomb guard: images declaring more pixels than this are refused.
     max_megapixels: int = 200
+    # Memory all image decodes may hold at once (MB), sized for a 1 GB machine; an image whose
+    # decode could never fit is refused (422), large ones wait their turn.
+    decode_budget_mb: int = 256
 
 
 class AuthConfig(msgspec.Struct, **_FIELDS):
@@ -163,6 +166,7 @@ def _check(config: Config) -> None:
         "storage.max_upload_mb": config.storage.max_upload_mb,
         "storage.preview_cache_mb": config.storage.preview_cache_mb,
         "media.max_megapixels": config.media.max_megapixels,
+        "media.decode_budget_mb": config.media.decode_budget_mb,
         "auth.session_days": config.auth.session_days,
         "auth.login_max_failures": config.auth.login_max_failures,
         "auth.login_window_seconds": config.auth.login_window_seconds,

@@ -12,11 +12,12 @@ import struct
 import threading
 import zlib
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import msgspec
 from PIL import Image
 
+from octopus_events.media.budget import PROCESS_BUDGET, DecodeBudget
 from octopus_events.media.errors import BrokenImage, ImageTooLarge, MediaError
 from octopus_events.media.sniff import HEIF_MIMES
 
@@ -126,13 +127,42 @@ def check_pixels(img: Image.Image, max_pixels: int) -> None:
         )
 
 
-def decode_reduced(img: Image.Image, long_side: int) -> Image.Image:
+def decode_reduced(img: Image.Image, long_side: int, budget: DecodeBudget | None = None) -> Image.Image:
     """Decode ``img`` to an RGB or L image whose long side is at most ``long_side``.
 
-    Not oriented: apply :func:`apply_orientation` to the result. The decode reads the whole
-    image stream, so truncated or corrupt data raises :class:`BrokenImage` here.
+    Not oriented: apply :func:`apply_orientation` to the result. Before any pixel is decoded the
+    decode's peak memory is estimated (:func:`decode_cost`) and reserved from ``budget`` (the
+    process-wide one by default): an image that can never fit raises :class:`ImageTooLarge`, one
+    that fits waits for its turn. ``img`` is closed afterwards, so its pixels are freed before
+    the reservation is returned; read anything else from it (metadata) first. The decode reads
+    the whole image stream, so truncated or corrupt data raises :class:`BrokenImage` here.
     """
     width, height = img.size
+    what = f"{width}×{height} {img.mode}"
+    need = reduced_decode_cost(img, long_side)
+    with (budget or PROCESS_BUDGET).reserve(need, what):
+        try:
+            img.load()
+            return _reduce(img, long_side)
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLarge(str(exc)) from None
+        except MemoryError:
+            raise ImageTooLarge("decoding the image needs more memory than is available") from None
+        except _DECODE_ERRORS as exc:
+            raise BrokenImage(f"cannot decode the image: {exc}") from None
+        finally:
+            img.close()
+
+
+def reduced_decode_cost(img: Image.Image, long_side: int) -> int:
+    """Set ``img`` up for the smallest decode that still covers ``long_side`` and return the
+    peak bytes that decoding and reducing it will hold (see :func:`decode_cost`).
+
+    JPEG decodes at 1/2, 1/4 or 1/8 scale; HEIF answers with an embedded thumbnail when one is
+    large enough; other formats decode whole. Nothing is decoded here.
+    """
+    full_size = img.size
+    width, height = full_size
     scale = long_side / max(width, height)
     if scale < 1:
         # Ask by the long side with the aspect kept, so every dimension of the reduced decode
@@ -143,24 +173,130 @@ def decode_reduced(img: Image.Image, long_side: int) -> Image.Image:
             img.draft("RGB", request)
         except _DECODE_ERRORS as exc:
             raise BrokenImage(f"cannot decode the image: {exc}") from None
-    try:
-        img.load()
-        small = _normalise_mode(img)
-        width, height = small.size
-        if max(width, height) > long_side:
-            ratio = long_side / max(width, height)
-            size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
-            # Bicubic, not Lanczos: on a 2-core box the 2000→1440 px preview resize costs as
-            # much as the decode, and Lanczos adds ~15% for no visible gain at these ratios.
-            return small.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(str(exc)) from None
-    except MemoryError:
-        raise ImageTooLarge("decoding the image needs more memory than is available") from None
-    except _DECODE_ERRORS as exc:
-        raise BrokenImage(f"cannot decode the image: {exc}") from None
+    return decode_cost(img, long_side, full_size)
+
+
+def decode_cost(img: Image.Image, long_side: int, full_size: tuple[int, int] | None = None) -> int:
+    """Estimate, from the header alone, the peak bytes :func:`decode_reduced` holds for ``img``.
+
+    Call it after ``draft()`` (``img.size`` is then what the decoder will produce) and pass the
+    size before drafting as ``full_size``. It counts the decoded image at Pillow's bytes per
+    pixel of its mode, the codec's own buffers, the strips converted to RGB/L and the reduced
+    and resampled copies. Measured peaks stay below it (tests/test_media_memory.py).
+    """
+    width, height = img.size
+    pixels = width * height
+    mode = img.mode
+    cost = _BASE_COST + pixels * (_stored_bytes(mode) + _CODEC_BYTES_PER_PIXEL.get(img.format or "", 0))
+    if img.format in ("JPEG", "MPO") and img.info.get("progressive"):
+        cost += _jpeg_coefficients(img, full_size or img.size)
+    size, (fx, fy) = _reduction(width, height, long_side)
+    reduced = math.ceil(width / fx) * math.ceil(height / fy)
+    if mode not in ("RGB", "L"):
+        # Strips converted one at a time (up to ~14 bytes a pixel on the way, for RGBA with a
+        # palette), then the reduced RGB image they are pasted into.
+        cost += min(pixels, _strip_rows(width, fy) * width) * _STRIP_BYTES_PER_PIXEL + reduced * 4
+    elif (fx, fy) != (1, 1):
+        cost += reduced * 4
+    if size != (width, height):
+        # Pillow resamples in two passes: across (new width × reduced height), then down.
+        cost += (size[0] * math.ceil(height / fy) + size[0] * size[1]) * 4
+    return cost
+
+
+# Fixed cost of a decoder and its Python objects, so even a tiny image reserves something.
+_BASE_COST = 2 * 1024 * 1024
+# Bytes a pixel beyond Pillow's own image, measured with VmHWM: libwebp's animation decoder
+# keeps two RGBA canvases and hands Pillow a copy; libheif holds its planes and an RGB buffer;
+# libtiff may read a whole-image strip before unpacking it.
+_CODEC_BYTES_PER_PIXEL: dict[str, int] = {"WEBP": 12, "HEIF": 6, "TIFF": 4}
+_STRIP_BYTES_PER_PIXEL = 14
+# A strip of about a million pixels bounds the conversion copies to ~14 MB whatever the size.
+_STRIP_PIXELS = 1 << 20
+
+
+def _stored_bytes(mode: str) -> int:
+    """Bytes a pixel in Pillow's memory: one for 1/L/P, two for 16-bit, four for the rest."""
+    if mode in ("1", "L", "P"):
+        return 1
+    if mode.startswith("I;16") or mode.startswith("BGR;1"):
+        return 2
+    return 4
+
+
+def _jpeg_coefficients(img: Image.Image, full_size: tuple[int, int]) -> int:
+    """A progressive JPEG keeps every DCT coefficient (2 bytes) of the full image whatever the
+    draft scale: per component its share of the samples, by its sampling factors."""
+    layers = getattr(img, "layer", None) or [("", 1, 1, 0)] * 3
+    h_max = max(layer[1] for layer in layers) or 1
+    v_max = max(layer[2] for layer in layers) or 1
+    share = sum(layer[1] * layer[2] for layer in layers) / (h_max * v_max)
+    # Whole 8×8 blocks of the largest MCU, as libjpeg allocates them.
+    mcu_w, mcu_h = 8 * h_max, 8 * v_max
+    padded = math.ceil(full_size[0] / mcu_w) * mcu_w * math.ceil(full_size[1] / mcu_h) * mcu_h
+    return math.ceil(padded * share * 2)
+
+
+def _reduction(width: int, height: int, long_side: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The final size, and the box-reduce factors applied before resampling to it.
+
+    The factors are Pillow's own for ``resize(reducing_gap=2.0)``: reduce to at least twice the
+    target, then resample, which looks the same as resampling the whole image.
+    """
+    if max(width, height) <= long_side:
+        return (width, height), (1, 1)
+    ratio = long_side / max(width, height)
+    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    return size, (int(width / size[0] / _REDUCING_GAP) or 1, int(height / size[1] / _REDUCING_GAP) or 1)
+
+
+_REDUCING_GAP = 2.0
+
+
+def _strip_rows(width: int, fy: int) -> int:
+    # A whole number of reduce blocks, so strips reduce exactly as the whole image would.
+    return max(fy, _STRIP_PIXELS // max(1, width) // fy * fy)
+
+
+def _reduce(img: Image.Image, long_side: int) -> Image.Image:
+    """Turn a loaded image into a new RGB or L image of at most ``long_side``, holding at most a
+    strip of extra copies beside the decoded pixels."""
+    width, height = img.size
+    size, (fx, fy) = _reduction(width, height, long_side)
+    if img.mode in ("RGB", "L"):
+        reduced = img if (fx, fy) == (1, 1) else img.reduce((fx, fy))
+    else:
+        reduced = _normalised_strips(img, fx, fy)
+    if size != (width, height):
+        # Bicubic, not Lanczos: on a 2-core box the 2000→1440 px preview resize costs as
+        # much as the decode, and Lanczos adds ~15% for no visible gain at these ratios.
+        return reduced.resize(size, Image.Resampling.BICUBIC, box=(0, 0, width / fx, height / fy))
     # A new image, so the caller may close the file-backed one.
-    return small.copy() if small is img else small
+    return reduced.copy() if reduced is img else reduced
+
+
+def _normalised_strips(img: Image.Image, fx: int, fy: int) -> Image.Image:
+    """Convert ``img`` to RGB or L a strip at a time, box-reducing each strip by (fx, fy).
+
+    Converting a large RGBA or palette image whole would hold three or four full-size copies;
+    a strip at a time holds the reduced result and one strip. Flattening onto white before
+    averaging gives what premultiplied averaging followed by flattening would.
+    """
+    width, height = img.size
+    extrema = img.getextrema() if img.mode in ("I", "F") else None
+    rows = _strip_rows(width, fy)
+    out: Image.Image | None = None
+    for top in range(0, height, rows):
+        strip = _normalise_mode(img.crop((0, top, width, min(height, top + rows))), extrema)
+        if (fx, fy) != (1, 1):
+            strip = strip.reduce((fx, fy))
+        if out is None:
+            out = Image.new(strip.mode, (math.ceil(width / fx), math.ceil(height / fy)))
+            if "icc_profile" in strip.info:
+                out.info["icc_profile"] = strip.info["icc_profile"]
+        out.paste(strip, (0, top // fy))
+    assert out is not None  # an image has at least one row (check_pixels)
+    return out
 
 
 def apply_orientation(img: Image.Image, orientation: int) -> Image.Image:
@@ -183,19 +319,20 @@ def encode_jpeg(img: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def render(src_path: Path | str, kind: DerivativeKind, orientation: int, mime: str) -> RenderedImage:
+def render(
+    src_path: Path | str, kind: DerivativeKind, orientation: int, mime: str, *, budget: DecodeBudget | None = None
+) -> RenderedImage:
     """Render the ``kind`` derivative ("thumb" or "preview") of an original as an upright JPEG.
 
     ``orientation`` is the EXIF orientation from :func:`read_metadata` (or ``Analysis``). HEIF
-    images come out of libheif already transformed, so it is ignored for them.
+    images come out of libheif already transformed, so it is ignored for them. The decode
+    reserves its memory from ``budget`` (see :func:`decode_reduced`).
     """
     long_side = SIZES.get(kind)
     if long_side is None:
         raise ValueError(f"unknown derivative kind {kind!r}")
     with open(src_path, "rb") as fp:
-        img = open_image(fp, mime)
-        with img:
-            small = decode_reduced(img, long_side)
+        small = decode_reduced(open_image(fp, mime), long_side, budget)
     return render_from(small, 1 if mime in HEIF_MIMES else orientation)
 
 
@@ -209,7 +346,7 @@ def render_from(small: Image.Image, orientation: int) -> RenderedImage:
     return RenderedImage(data=data, width=upright.width, height=upright.height)
 
 
-def _normalise_mode(img: Image.Image) -> Image.Image:
+def _normalise_mode(img: Image.Image, extrema: Any = None) -> Image.Image:
     """Bring any decoded mode to RGB or L, flattening transparency onto white (JPEG has no alpha)."""
     mode = img.mode
     if mode in ("RGB", "L"):
@@ -222,7 +359,8 @@ def _normalise_mode(img: Image.Image) -> Image.Image:
         # convert("L") would clip 16-bit values at 255; scale them down instead.
         return _without_profile(img.convert("I").point(lambda value: value * (1 / 256)).convert("L"))
     if mode in ("I", "F"):
-        low, high = img.getextrema()
+        # Strips share the whole image's range, or each would be stretched on its own.
+        low, high = extrema if extrema is not None else img.getextrema()
         factor = 255 / ((high - low) or 1)
         return _without_profile(img.point(lambda value: value * factor - low * factor).convert("L"))
     if img.mode in ("LA", "La", "PA", "RGBA", "RGBa"):

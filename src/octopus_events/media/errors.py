@@ -29,4 +29,9 @@ class BrokenImage(MediaError):
 
 
 class ImageTooLarge(MediaError):
-    """The image declares more pixels than we are willing to decode (decompression bomb guard)."""
+    """The image declares more pixels than we are willing to decode (decompression bomb guard),
+    or decoding it would need more memory than the decode budget holds. Nothing is stored."""
+
+    title = "Image too large"
+    #: Stable machine code for clients (CONTRACT.md's problem ``code``).
+    code = "image_too_large"

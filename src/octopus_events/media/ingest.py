@@ -6,6 +6,7 @@ from pathlib import Path
 
 import msgspec
 
+from octopus_events.media.budget import DecodeBudget
 from octopus_events.media.derivatives import (
     THUMB_PX,
     apply_orientation,
@@ -38,12 +39,13 @@ class Analysis(msgspec.Struct, frozen=True, kw_only=True):
     phash: int
 
 
-def analyse(path: Path | str, *, max_pixels: int) -> Analysis:
+def analyse(path: Path | str, *, max_pixels: int, budget: DecodeBudget | None = None) -> Analysis:
     """Analyse the uploaded file at ``path``: type, size, metadata, upright thumb and dhash.
 
     Raises :class:`UnsupportedMediaType` for anything that is not an accepted image,
     :class:`ImageTooLarge` when the declared size exceeds ``max_pixels`` (checked before any
-    pixel is decoded) and :class:`BrokenImage` when the data does not decode. Blocking and
+    pixel is decoded) or when decoding it would not fit the memory ``budget`` (the process-wide
+    one by default), and :class:`BrokenImage` when the data does not decode. Blocking and
     CPU-bound: call it from a worker thread.
     """
     with open(path, "rb") as fp:
@@ -51,16 +53,17 @@ def analyse(path: Path | str, *, max_pixels: int) -> Analysis:
         if mime not in ACCEPTED_MIMES:
             raise UnsupportedMediaType(mime)
         fp.seek(0)
-        with open_image(fp, mime) as img:
-            check_pixels(img, max_pixels)
-            width, height = img.size
-            metadata = read_metadata(img)
-            # libheif has already applied the HEIF transform; pillow-heif resets EXIF to 1, but
-            # do not trust a second source of truth that could rotate the photo twice.
-            if mime in HEIF_MIMES:
-                metadata = msgspec.structs.replace(metadata, orientation=1)
-            orientation = metadata.orientation
-            small = decode_reduced(img, THUMB_PX)
+        img = open_image(fp, mime)
+        check_pixels(img, max_pixels)
+        width, height = img.size
+        # Metadata comes from the header, before the decode closes the image.
+        metadata = read_metadata(img)
+        # libheif has already applied the HEIF transform; pillow-heif resets EXIF to 1, but
+        # do not trust a second source of truth that could rotate the photo twice.
+        if mime in HEIF_MIMES:
+            metadata = msgspec.structs.replace(metadata, orientation=1)
+        orientation = metadata.orientation
+        small = decode_reduced(img, THUMB_PX, budget)
     upright = apply_orientation(small, orientation)
     thumb = render_from(upright, 1)
     if orientation >= 5:

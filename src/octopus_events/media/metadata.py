@@ -80,8 +80,7 @@ def read_metadata(img: Image.Image) -> PhotoMetadata:
     """Extract :class:`PhotoMetadata` from an opened (not necessarily loaded) image.
 
     Never raises for bad EXIF: a field that cannot be read sensibly becomes ``None`` (or the
-    default orientation 1). For PNG, Pillow only finds an ``eXIf`` chunk after decoding, so call
-    this after the pixel-count check.
+    default orientation 1). Never decodes pixels, so it is safe on an image too large to decode.
     """
     with warnings.catch_warnings():
         # Pillow warns on every corrupt IFD it skips; those files are expected here.
@@ -114,6 +113,11 @@ def read_metadata(img: Image.Image) -> PhotoMetadata:
 
 def _read_ifds(img: Image.Image) -> tuple[dict, dict, dict]:
     try:
+        if img.format == "PNG" and "exif" not in img.info:
+            # Pillow looks for an eXIf chunk after the pixels by decoding them all, which for a
+            # huge image is the memory bomb the decode budget exists to stop; find it by walking
+            # the chunks. An empty record still lets getexif() read XMP and not decode.
+            img.info["exif"] = _png_exif_chunk(img.fp)
         exif = img.getexif()
     except _PARSE_ERRORS:
         return {}, {}, {}
@@ -122,6 +126,35 @@ def _read_ifds(img: Image.Image) -> tuple[dict, dict, dict]:
     except _PARSE_ERRORS:
         ifd0 = {}
     return ifd0, _sub_ifd(exif, _EXIF_IFD), _sub_ifd(exif, _GPS_IFD)
+
+
+def _png_exif_chunk(fp: Any) -> bytes:
+    """The eXIf chunk of the PNG open on ``fp`` wherever it lies (b"" if none), read by skipping
+    from chunk header to chunk header; ``fp`` is left where it was."""
+    if fp is None:
+        return b""
+    where = fp.tell()
+    try:
+        fp.seek(8)  # the signature
+        for _ in range(_MAX_PNG_CHUNKS):
+            head = fp.read(8)
+            if len(head) < 8:
+                break
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"eXIf":
+                return fp.read(length) if length <= _MAX_EXIF_BYTES else b""
+            if kind == b"IEND":
+                break
+            fp.seek(length + 4, 1)  # data and CRC
+    finally:
+        fp.seek(where)
+    return b""
+
+
+# Encoders split the pixels into chunks of 8–64 KB, so a 200 MB PNG has a few tens of thousands;
+# a file made of millions of empty chunks is not worth walking to the end.
+_MAX_PNG_CHUNKS = 100_000
+_MAX_EXIF_BYTES = 1 << 20
 
 
 def _sub_ifd(exif: Image.Exif, number: int) -> dict:
