@@ -16,6 +16,7 @@ same photos still brings their favourites and albums along. See docs/admin.md.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
 import time
@@ -549,7 +550,12 @@ class _Run:
 
 
 def _sniff_and_size(path: Path) -> tuple[str, int]:
-    return sniff_file(path), path.stat().st_size
+    size = path.stat().st_size
+    if not path.is_file():
+        # Opening a FIFO blocks until something writes to it, a device may never end: only
+        # regular files (or links to them) are read.
+        raise OSError(errno.EINVAL, "not a regular file")
+    return sniff_file(path), size
 
 
 def _copy_into(path: Path, incoming: IncomingBlob) -> None:
