@@ -397,7 +397,9 @@ def test_vault_create_move_in_view_restore_and_lock(ui: Session) -> None:
     page.locator("summary", has_text="No vault yet?").click()
     page.get_by_test_id("vault-create-passphrase").fill(VAULT_PASSPHRASE)
     page.get_by_test_id("vault-create-confirm").fill(VAULT_PASSPHRASE)
-    ui.tid("vault-create-submit").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/vault/unlock")) as unlocked:
+        ui.tid("vault-create-submit").click()
+    vault_token = {"X-Vault-Token": unlocked.value.json()["vault_token"]}
     expect(ui.tid("toast").filter(has_text="Vault created")).to_be_visible()
     expect(ui.tid("vault-lock")).to_be_visible()
     expect(ui.tid("photo-grid").locator(".empty")).to_contain_text("The vault is empty")
@@ -427,8 +429,11 @@ def test_vault_create_move_in_view_restore_and_lock(ui: Session) -> None:
     expect(ui.tid("viewer")).to_have_count(0)
     expect(ui.tid("photo-tile")).to_have_count(0)
 
+    assert page.request.get(f"{ui.server.url}/api/vault/photos", headers=vault_token).status == 200
     ui.tid("vault-lock").click()
     expect(ui.tid("vault-unlock-form")).to_be_visible()
+    # Locked on the server, not only forgotten by the page: the same session's token is refused.
+    assert page.request.get(f"{ui.server.url}/api/vault/photos", headers=vault_token).status == 403
     ui.tid("vault-passphrase").fill(VAULT_PASSPHRASE)
     ui.tid("vault-unlock-submit").click()
     expect(ui.tid("vault-lock")).to_be_visible()
