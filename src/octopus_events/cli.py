@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import socket
@@ -131,15 +130,16 @@ def _listen(host: str, port: int) -> socket.socket:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from .logs import configure_logging
     from .web.app import create_app
+    from .web.server import uvicorn_config
 
     config = config_from(args)
     host = args.host or config.server.host
     port = config.server.port if args.port is None else args.port
     if not 0 <= port < 65536:
         raise UsageError(f"serve: --port {port} is not a TCP port")
-    level = config.log.level
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.log.level)
     sock = _listen(host, port)
     actual_port = sock.getsockname()[1]
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -147,12 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         octopus.open()
         app = create_app(octopus, listen_host=host)
-        server = uvicorn.Server(
-            # httptools parses HTTP in C (wheels for Windows, macOS, Linux); h11's pure-Python
-            # parsing of multi-megabyte upload bodies cost more CPU than hashing them.
-            uvicorn.Config(app, log_level=level, lifespan="on", access_log=level == "debug", server_header=False,
-                           http="httptools")
-        )
+        server = uvicorn.Server(uvicorn_config(app, config))
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{actual_port}/"
 

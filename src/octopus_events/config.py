@@ -7,6 +7,7 @@ Search order (CONTRACT.md): `--config PATH`, else `$OCTOPUS_CONFIG`, else
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -24,6 +25,15 @@ class ServerConfig(msgspec.Struct, **_FIELDS):
     port: int = 8000
     # Extra origins allowed for cookie-authenticated writes (the server's own origin always is).
     trusted_origins: list[str] = []
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed; from
+    # anyone else those headers are ignored, so a client cannot pick the address it is counted as.
+    trusted_proxies: list[str] = []
+    # Limits that keep unauthenticated clients from holding memory or connections (docs/admin.md).
+    max_header_kb: int = 64
+    head_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    body_min_bytes_per_second: int = 1024
+    max_connections: int = 100
     # Host names the server answers to besides localhost, the loopback and listening addresses and
     # this machine's own name (DNS-rebinding guard): e.g. "photos.example.org", "*.lan" or "*" (any).
     allowed_hosts: list[str] = []
@@ -163,6 +173,10 @@ def _check(config: Config) -> None:
     if not 0 < config.server.port < 65536:
         raise ConfigError(f"config: server.port: {config.server.port} is not a TCP port")
     positive = {
+        "server.max_header_kb": config.server.max_header_kb,
+        "server.head_timeout_seconds": config.server.head_timeout_seconds,
+        "server.body_timeout_seconds": config.server.body_timeout_seconds,
+        "server.max_connections": config.server.max_connections,
         "storage.max_upload_mb": config.storage.max_upload_mb,
         "storage.preview_cache_mb": config.storage.preview_cache_mb,
         "media.max_megapixels": config.media.max_megapixels,
@@ -176,6 +190,7 @@ def _check(config: Config) -> None:
         if value <= 0:
             raise ConfigError(f"config: {key}: must be greater than 0, got {value}")
     non_negative = {
+        "server.body_min_bytes_per_second": config.server.body_min_bytes_per_second,
         "storage.default_quota_mb": config.storage.default_quota_mb,
         "storage.min_free_mb": config.storage.min_free_mb,
         "media.workers": config.media.workers,
@@ -188,6 +203,11 @@ def _check(config: Config) -> None:
         if not name or any(c in name for c in "/:@[] ") or ("*" in name and name != "*" and not name.startswith("*.")):
             raise ConfigError(f"config: server.allowed_hosts: {name!r} is not a host name (no scheme, port or path; "
                               "'*.example.org' for subdomains, '*' for any)")
+    for proxy in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(f"config: server.trusted_proxies: {proxy!r} is not an address or network") from None
     for url in [*config.notifications.webhooks, *([config.notifications.ntfy_url] if config.notifications.ntfy_url else [])]:
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"config: notifications: {url!r} is not an http(s) URL")

@@ -14,8 +14,10 @@ from .. import __version__
 from ..application import Octopus
 from ..resources import data_path
 from . import api_docs, auth, hosts, housekeeping
+from .bodies import OctopusRequest
 from .problems import EXCEPTION_HANDLERS
 from .security_headers import add_security_headers
+from .webroot import WebrootFiles
 
 log = logging.getLogger(__name__)
 JSON_BODY_LIMIT = 4 * 1024 * 1024
@@ -56,7 +58,8 @@ def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shut
     startup = [*(housekeeping.ON_STARTUP if housekeeping_tasks else []), *(on_startup or [])]
     shutdown = [*(on_shutdown or []), *(housekeeping.ON_SHUTDOWN if housekeeping_tasks else [])]
     static = create_static_files_router(
-        path="/", directories=[data_path("webroot")], html_mode=True, name="webroot", include_in_schema=False
+        path="/", directories=[data_path("webroot")], html_mode=True, name="webroot", include_in_schema=False,
+        file_system=WebrootFiles(),
     )
     return Litestar(
         route_handlers=[*route_handlers(), static],
@@ -72,6 +75,10 @@ def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shut
         before_send=[auth.send_request_id, add_security_headers],
         # JSON bodies are small; the upload route lifts this and enforces its own limit (413).
         request_max_body_size=JSON_BODY_LIMIT,
+        # `octopus serve` owns logging (logs.py escapes what clients send); Litestar's own setup
+        # would replace its handler.
+        logging_config=None,
+        request_class=OctopusRequest,
         debug=False,
     )
 

@@ -255,6 +255,15 @@ async def purge(request: Request[Any, Any, Any], octopus: NamedDependency[Octopu
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Any byte position past this is past the end of every file.
+_BEYOND = 2**63
+
+
+def _position(digits: str) -> int:
+    # int() of thousands of digits raises (Python's int digit limit); such a number is simply
+    # beyond the file, so no more than 19 significant digits are ever converted.
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) < 19 else _BEYOND
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -279,13 +288,13 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not start and not end:
         return None
     if not start:
-        suffix = int(end)
+        suffix = _position(end)
         if suffix == 0 or size == 0:
             raise _Unsatisfiable
         return max(0, size - suffix), size - 1
-    first = int(start)
-    last = min(int(end), size - 1) if end else size - 1
-    if first >= size or (end and int(end) < first):
+    first = _position(start)
+    last = min(_position(end), size - 1) if end else size - 1
+    if first >= size or (end and _position(end) < first):
         raise _Unsatisfiable
     return first, last
 

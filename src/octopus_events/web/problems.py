@@ -47,14 +47,21 @@ TITLES = {
     405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Too large",
     415: "Unsupported media type", 421: "Misdirected request", 422: "Invalid field", 429: "Too many requests",
     500: "Internal error", 503: "Temporarily unavailable", 507: "Insufficient storage",
+    408: "Request timeout", 431: "Request headers too large",
 }
+
+
+def problem_body(status: int, detail: str, *, title: str | None = None, **extra: Any) -> bytes:
+    """The JSON body of a problem; the HTTP protocol layer (`web/server.py`) sends it raw too."""
+    body = {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status, "detail": detail}
+    body.update(extra)
+    return msgspec.json.encode(body)
 
 
 def problem(status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
             **extra: Any) -> Response[bytes]:
-    body = {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status, "detail": detail}
-    body.update(extra)
-    return Response(msgspec.json.encode(body), status_code=status, media_type=PROBLEM, headers=headers)
+    return Response(problem_body(status, detail, title=title, **extra), status_code=status, media_type=PROBLEM,
+                    headers=headers)
 
 
 def _status_for(exc: Exception) -> int:
