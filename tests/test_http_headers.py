@@ -107,3 +107,11 @@ def test_the_api_docs_name_no_other_host_and_their_files_are_ours(server: Server
     assert f"/{SWAGGER_UI_FILES[1]}" in refs and f"/{SWAGGER_UI_FILES[0]}" in refs
     for name in SWAGGER_UI_FILES:
         assert SWAGGER_UI_VERSION in name and (ROOT / "webroot" / name).is_file()
+
+
+def test_a_request_the_app_never_saw_carries_them_too(server: Server) -> None:
+    # Refused by the HTTP protocol layer (web/server.py) before the app runs: 431, then close.
+    with server.client() as c:
+        r = c.get("/api/health", headers={"X-Padding": "x" * 100_000})
+    assert r.status_code == 431
+    assert_secured(r)

@@ -30,12 +30,13 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from ..config import Config
 from .problems import PROBLEM, problem_body
+from .security_headers import HEADERS as SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 
 # How long a refused connection keeps reading (and dropping) what the client still sends, so the
 # client gets to read the answer instead of a reset from closing over unread data.
-LINGER_SECONDS = 1.0
+LINGER_SECONDS = 2.0
 
 
 class Limits(msgspec.Struct, frozen=True, kw_only=True):
@@ -206,7 +207,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             return
         body = problem_body(status, detail)
         head = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
+        for name, value in [*self.server_state.default_headers, *SECURITY_HEADERS]:
             head += [name, b": ", value, b"\r\n"]
         head += [b"content-type: ", PROBLEM.encode(), b"\r\ncontent-length: ", str(len(body)).encode(),
                  b"\r\nconnection: close\r\n", extra_headers, b"\r\n", body]
