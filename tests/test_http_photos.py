@@ -1,5 +1,5 @@
 """Photos over real HTTP: the streaming upload and its failures, the bytes (ETag, Range),
-upright derivatives for the orientation corpus, and the commands on one photo."""
+upright derivatives (pixels, not only sizes) for every EXIF orientation, and the commands on one photo."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from http_support import CORPUS, Server, User, assert_problem, image_bytes, needs_corpus, upload
+from orientation_support import assert_upright, closest_turn, oriented_jpeg
 
 
 def _healthy(server: Server) -> None:
@@ -168,6 +169,7 @@ def test_original_etag_and_ranges(alice: User) -> None:
 @needs_corpus
 def test_thumbnails_are_upright_for_every_orientation(server: Server, shape: str) -> None:
     user = server.new_user()
+    upright: dict[str, Image.Image] = {}  # orientation 1's derivatives: stored upright
     with user.client() as c:
         for n in range(1, 9):
             path = CORPUS / "jpg" / "orientation" / f"{shape}_{n}.jpg"
@@ -182,9 +184,27 @@ def test_thumbnails_are_upright_for_every_orientation(server: Server, shape: str
                 img = Image.open(io.BytesIO(t.content))
                 assert max(img.size) <= longest
                 assert abs(img.width / img.height - photo["width"] / photo["height"]) < 0.03, (path.name, size, img.size)
+                # The same scene the same way up as orientation 1, not mirrored or turned.
+                reference = upright.setdefault(size, img)
+                assert img.size == reference.size, (path.name, size, img.size)
+                assert closest_turn(reference, img) == "as it is", (path.name, size)
                 assert c.get(f"/api/photos/{photo['id']}/thumbnail", params={"size": size},
                              headers={"If-None-Match": t.headers["etag"]}).status_code == 304
         assert_problem(c.get(f"/api/photos/{photo['id']}/thumbnail", params={"size": "huge"}), 422)
+
+
+def test_thumb_and_preview_pixels_are_upright_for_every_orientation(alice: User) -> None:
+    # Stored turned or mirrored for its EXIF orientation; served upright, corner by corner.
+    with alice.client() as c:
+        for orientation in range(1, 9):
+            r = upload(c, oriented_jpeg(orientation, (1600, 1200)), f"o{orientation}.jpg")
+            assert r.status_code == 201, r.text
+            photo = r.json()
+            assert (photo["width"], photo["height"]) == (1600, 1200)
+            for size, expected in (("thumb", (256, 192)), ("preview", (1440, 1080))):
+                t = c.get(f"/api/photos/{photo['id']}/thumbnail", params={"size": size})
+                assert t.status_code == 200, t.text
+                assert_upright(t.content, expected, f"orientation {orientation} {size}")
 
 
 def test_edit_tags_favourite_trash_restore_delete(alice: User) -> None:
