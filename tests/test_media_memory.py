@@ -463,3 +463,17 @@ def test_large_images_that_fit_wait_their_turn_instead_of_failing(tmp_path: Path
         assert grown_mb < 160, f"the server's peak grew by {grown_mb:.0f} MB"
     finally:
         server.stop()
+
+
+def test_a_stored_photo_whose_preview_cannot_fit_gets_a_smaller_one_not_an_error(tmp_path: Path) -> None:
+    # 3000×2500 RGB PNG: the thumbnail's decode needs ~32 MB, a 1440 px preview's ~51 MB and a
+    # 720 px one's ~43 MB; with a 40 MB budget it is stored, and its preview is halved until it
+    # fits (360 px), not refused.
+    path = tmp_path / "wide.png"
+    _upright((3000, 2500)).save(path, compress_level=1)
+    budget = DecodeBudget(40)
+    analysis = analyse(path, max_pixels=MAX_PIXELS, budget=budget)
+    assert (analysis.thumb_width, analysis.thumb_height) == (256, 213)
+    preview = render(path, "preview", 1, "image/png", budget=budget)
+    _assert_upright(preview.data, (360, 300))
+    assert render(path, "preview", 1, "image/png", budget=DecodeBudget(256)).width == PREVIEW_PX

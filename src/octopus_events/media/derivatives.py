@@ -137,9 +137,11 @@ def decode_reduced(img: Image.Image, long_side: int, budget: DecodeBudget | None
     the reservation is returned; read anything else from it (metadata) first. The decode reads
     the whole image stream, so truncated or corrupt data raises :class:`BrokenImage` here.
     """
-    width, height = img.size
-    what = f"{width}×{height} {img.mode}"
-    need = reduced_decode_cost(img, long_side)
+    what = f"{img.width}×{img.height} {img.mode}"
+    return _decode_planned(img, long_side, reduced_decode_cost(img, long_side), what, budget)
+
+
+def _decode_planned(img: Image.Image, long_side: int, need: int, what: str, budget: DecodeBudget | None) -> Image.Image:
     with (budget or PROCESS_BUDGET).reserve(need, what):
         try:
             img.load()
@@ -326,13 +328,26 @@ def render(
 
     ``orientation`` is the EXIF orientation from :func:`read_metadata` (or ``Analysis``). HEIF
     images come out of libheif already transformed, so it is ignored for them. The decode
-    reserves its memory from ``budget`` (see :func:`decode_reduced`).
+    reserves its memory from ``budget`` (see :func:`decode_reduced`); a preview whose decode
+    cannot fit it comes out smaller, down to thumbnail size, rather than not at all, since the
+    photo was stored because its thumbnail fits.
     """
     long_side = SIZES.get(kind)
     if long_side is None:
         raise ValueError(f"unknown derivative kind {kind!r}")
+    limit = (budget or PROCESS_BUDGET).limit_bytes
     with open(src_path, "rb") as fp:
-        small = decode_reduced(open_image(fp, mime), long_side, budget)
+        img = open_image(fp, mime)
+        what = f"{img.width}×{img.height} {img.mode}"
+        need = reduced_decode_cost(img, long_side)
+        while need > limit and long_side > THUMB_PX:
+            # Drafting is one-shot: plan the smaller decode on a fresh header (no pixels read;
+            # closing the old one would close fp too).
+            long_side = max(THUMB_PX, long_side // 2)
+            fp.seek(0)
+            img = open_image(fp, mime)
+            need = reduced_decode_cost(img, long_side)
+        small = _decode_planned(img, long_side, need, what, budget)
     return render_from(small, 1 if mime in HEIF_MIMES else orientation)
 
 
