@@ -1,6 +1,6 @@
 """Every real camera and phone file in the shared corpus goes through the whole upload
-pipeline: it is stored with sane metadata and an upright thumbnail, or rejected with a clear
-media error; either way nothing is left half-stored."""
+pipeline: it is stored with sane metadata and an upright thumbnail (for the orientation samples,
+upright pixel by pixel), or rejected with a clear media error; either way nothing is left half-stored."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.eventstore import Meta
 from octopus_events.media import MediaError
+from orientation_support import closest_turn
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix.lower() in {".jpg", ".jpeg", ".heic", ".heif"})
@@ -27,6 +28,7 @@ def test_every_corpus_file_is_stored_or_cleanly_rejected(tmp_path: Path) -> None
     octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data_dir)))).open()
     stored: dict[str, object] = {}
     rejected: dict[str, str] = {}
+    oriented: dict[tuple[str, str, int], Image.Image] = {}  # (shape, size, orientation) → derivative
 
     async def scenario() -> None:
         user = await octopus.accounts.register("corpus", "corpus password", meta=Meta())
@@ -50,6 +52,12 @@ def test_every_corpus_file_is_stored_or_cleanly_rejected(tmp_path: Path) -> None
                 # Upright: the thumb has the photo's upright aspect (width/height after orientation).
                 if abs(view.width - view.height) > max(view.width, view.height) * 0.1:
                     assert (thumb.width > thumb.height) == (view.width > view.height), path
+            if path.parent.name == "orientation":
+                shape, n = path.stem.split("_")
+                for size in ("thumb", "preview"):
+                    derivative, _ = await octopus.photos.derivative(user.id, view.id, size)
+                    with Image.open(derivative) as img:
+                        oriented[shape, size, int(n)] = img.convert("RGB")
 
     try:
         asyncio.run(scenario())
@@ -66,3 +74,10 @@ def test_every_corpus_file_is_stored_or_cleanly_rejected(tmp_path: Path) -> None
     assert gps and all(v.gps is not None for v in gps)  # type: ignore[attr-defined]
     portrait = stored["jpg/orientation/portrait_6.jpg"]
     assert portrait.height > portrait.width  # type: ignore[attr-defined]
+    # Upright by the pixels, not only the shape: every orientation sample's thumb and preview show
+    # the scene as orientation 1 (stored upright) does, not mirrored, upside down or turned.
+    assert len(oriented) == 2 * 2 * 8
+    for (shape, size, n), img in oriented.items():
+        reference = oriented[shape, size, 1]
+        assert img.size == reference.size, (shape, size, n, img.size)
+        assert closest_turn(reference, img) == "as it is", (shape, size, n)
