@@ -5,6 +5,7 @@ timeout, and connections beyond the bound are refused with 503 while service res
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -115,11 +116,16 @@ def health(server: Server, conn: socket.socket | None = None) -> int:
 def send_huge_head(server: Server, size: int, results: list[tuple[float, tuple[int, dict[str, str], bytes]]]) -> None:
     conn = connect(server)
     started = time.monotonic()
+    request = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: " + b"a" * size + b"\r\n\r\n"
     try:
-        try:
-            conn.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: " + b"a" * size + b"\r\n\r\n")
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused while still sending: the answer is already waiting to be read
+        # Like a browser: keep sending until the server answers (an old server read it all).
+        for i in range(0, len(request), 256 * 1024):
+            try:
+                conn.sendall(request[i:i + 256 * 1024])
+            except (BrokenPipeError, ConnectionResetError):
+                break  # refused while still sending: the answer is already waiting to be read
+            if select.select([conn], [], [], 0)[0]:
+                break
         results.append((time.monotonic() - started, read_response(conn)))
     finally:
         conn.close()

@@ -68,6 +68,20 @@ def test_a_newline_in_the_path_forges_no_log_line(hostile: Server) -> None:
     assert_clean_log(hostile)
 
 
+def test_a_request_that_is_not_http_is_a_400_problem(hostile: Server) -> None:
+    for garbage in (b"HELLO\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", b"\x16\x03\x01\x02\x00\x01"):
+        with socket.create_connection(("127.0.0.1", hostile.port), timeout=10) as conn:
+            conn.sendall(garbage)
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), data
+        assert b"content-type: application/problem+json" in head.lower(), head
+        assert b'"status":400' in body
+    assert_clean_log(hostile)
+
+
 def test_json_nested_too_deeply_is_400(hostile: Server) -> None:
     user = hostile.new_user()
     bodies = [b"[" * depth + b"]" * depth for depth in (1_000, 100_000)]
