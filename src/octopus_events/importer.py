@@ -136,7 +136,8 @@ class _AlbumMetadata(msgspec.Struct):
 TAKEOUT_IGNORED_JSON = "metadata.json"
 TAKEOUT_CONTAINERS = {"takeout", "google photos", "google fotos"}
 TAKEOUT_NOT_ALBUMS = {"archive", "failed videos", "locked folder"}
-TAKEOUT_TRASH = {"trash", "bin"}
+# The bin, as Takeout names it in the account's language (en-US, en-GB, de, fr, es, it, nl, pt, pl).
+TAKEOUT_TRASH = {"trash", "bin", "papierkorb", "corbeille", "papelera", "cestino", "prullenbak", "lixeira", "lixo", "kosz"}
 YEAR_FOLDER = re.compile(r"^(photos from|fotos von|photos de|fotos de|fotos do|foto del|foto dal) \d{4}$", re.IGNORECASE)
 # "IMG_1234-edited(1).jpg" → base "IMG_1234", copy "(1)", extension ".jpg".
 _EDITED = r"(?:-edited|-bearbeitet|-modifié|-editado|-modificato|-bewerkt)"

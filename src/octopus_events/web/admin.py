@@ -73,7 +73,8 @@ def _metrics_text(octopus: Octopus) -> str:
 @get("/metrics", tags=TAGS, opt={"auth": ADMIN_OR_LOOPBACK}, include_in_schema=False)
 async def metrics(octopus: NamedDependency[Octopus]) -> Response[str]:
     text = await octopus.read(_metrics_text, octopus)
-    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    # Litestar appends "; charset=utf-8" to text/ types itself; naming it here sent it twice.
+    return Response(text, media_type="text/plain; version=0.0.4")
 
 
 ROUTES = [projections, rebuild, metrics]
