@@ -9,9 +9,10 @@ than half of it always runs alone: large decodes are serialised without a separa
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from octopus_events.media.errors import ImageTooLarge
@@ -86,7 +87,31 @@ class DecodeBudget:
         finally:
             with self._cond:
                 self._in_use -= need
+                idle = self._in_use == 0
                 self._cond.notify_all()
+            if idle and need >= _TRIM_AFTER:
+                _return_freed_memory()
+
+
+# glibc keeps freed pixel blocks in its heaps, so one large photo would leave the server's RSS
+# at its peak for good; after a large decode, with none running, hand the free pages back.
+_TRIM_AFTER = 32 * MB
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None)
+        return libc.malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to trim
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def _return_freed_memory() -> None:
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _mb(size: int) -> int:
