@@ -10,6 +10,7 @@ than half of it always runs alone: large decodes are serialised without a separa
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -99,10 +100,12 @@ _TRIM_AFTER = 32 * MB
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None  # Windows and macOS allocators return large blocks themselves
     try:
         libc = ctypes.CDLL(None)
         return libc.malloc_trim  # type: ignore[no-any-return]
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to trim
+    except (OSError, AttributeError):  # not glibc (musl): nothing to trim
         return None
 
 
