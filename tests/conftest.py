@@ -19,8 +19,13 @@ from ci_support import pytest_configure, pytest_runtest_setup  # noqa: F401  (py
 
 @pytest.fixture(scope="session")
 def _servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    # Registration open on the main server so every test can make fresh users.
-    main = Server(tmp_path_factory.mktemp("server") / "data", env={"OCTOPUS_AUTH_REGISTRATION": "open"})
+    # Registration open on the main server so every test can make fresh users. They all come
+    # from 127.0.0.1, so its per-address budgets are wide here (a few wrong passwords in one test
+    # must not block the next test's sign-ins); tests/test_http_signin_limits.py tests the limits.
+    main = Server(tmp_path_factory.mktemp("server") / "data", env={
+        "OCTOPUS_AUTH_REGISTRATION": "open", "OCTOPUS_AUTH_REGISTER_MAX_ATTEMPTS": "1000000",
+        "OCTOPUS_AUTH_LOGIN_MAX_FAILURES": "100",
+    })
     # Uploads limited to 1 MB, registration closed (the default), one extra trusted origin.
     small = Server(tmp_path_factory.mktemp("small") / "data", env={
         "OCTOPUS_STORAGE_MAX_UPLOAD_MB": "1", "OCTOPUS_SERVER_TRUSTED_ORIGINS": "https://photos.example",

@@ -106,3 +106,19 @@ def test_tokens() -> None:
     assert len(d) == 64 and a not in d
     assert token_digest(a) == d
     assert token_digest(b) != d
+
+
+def test_the_scheme_is_chosen_by_the_hash_prefix() -> None:
+    # Another argon2 variant (argon2i, as some older apps stored) verifies and is due a rehash.
+    from argon2 import Type
+
+    legacy = PasswordHasher(time_cost=2, memory_cost=8 * 1024, parallelism=1, type=Type.I).hash("pw")
+    assert legacy.startswith("$argon2i$")
+    assert verify_password(legacy, "pw") is True and verify_password(legacy, "wrong") is False
+    assert needs_rehash(legacy) is True
+    # bcrypt (0.6.1) is not registered yet: refused as an unknown scheme, never as a mismatch.
+    bcrypt = "$2b$12$" + "R9h/cIPz0gi.URNNX3kh2O" + "PST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+    for check in (lambda: verify_password(bcrypt, "pw"), lambda: needs_rehash(bcrypt)):
+        with pytest.raises(ValueError, match="no known scheme") as info:
+            check()
+        assert "pw" not in str(info.value)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from typing import Any, Callable, ClassVar, TYPE_CHECKING
 
 import msgspec
@@ -20,6 +18,8 @@ from . import keystore, passwords, sealing
 from .errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized
 from .events import Event
 from .eventstore import Meta, Transaction
+# LoginLimiter is also what the vault counts wrong passphrases with.
+from .signin_limits import DeviceTokens, HashingQueue, LoginLimiter, SigninLimits
 
 if TYPE_CHECKING:
     from .application import Octopus
@@ -121,6 +121,7 @@ class SignedIn(msgspec.Struct):
     token_digest: str
 
 
+DEVICE_KEY_ID = "device-tokens"
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -144,41 +145,6 @@ def check_device(device: str | None) -> str:
     return "".join(ch for ch in text if ch.isprintable()) or "browser"
 
 
-class LoginLimiter:
-    """Failed sign-ins per username and per client address in a sliding window (in memory)."""
-
-    def __init__(self, max_failures: int, window_s: int) -> None:
-        self.max = max_failures
-        self.window = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                q = self._failures.get(key)
-                if not q:
-                    continue
-                while q and q[0] <= now - self.window:
-                    q.popleft()
-                if len(q) >= self.max:
-                    retry = int(q[0] + self.window - now) + 1
-                    raise RateLimited("too many failed sign-ins; wait and try again", retry_after=max(1, retry))
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._failures.setdefault(key, deque()).append(now)
-            if len(self._failures) > 100_000:  # bound memory under a spray of usernames
-                self._failures.clear()
-
-    def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
 class Accounts:
     """Account commands and session checks."""
 
@@ -186,10 +152,35 @@ class Accounts:
         self.octopus = octopus
         self.store = octopus.store
         self.config = octopus.config
-        self.limiter = LoginLimiter(octopus.config.auth.login_max_failures, octopus.config.auth.login_window_seconds)
+        auth = octopus.config.auth
+        # Wall clock for sessions (seconds); a test may replace it to move time.
+        self.clock: Callable[[], float] = time.time
+        self.limits = SigninLimits(auth.login_max_failures, auth.login_window_seconds)
+        # Signed-in users confirming their password (change, deletion) are counted by user id.
+        self.limiter = self.limits.counter
+        self.registrations = LoginLimiter(auth.register_max_attempts, auth.login_window_seconds)
+        self.devices = DeviceTokens(self._device_secret)
+        self._device_key: bytes | None = None
+        cores = passwords.KDF_SLOTS
+        # One hash fewer than the memory slots when there are two: the other core keeps serving
+        # pages (and a vault unlock) while anonymous sign-ins queue.
+        self.hashing = HashingQueue(running=max(1, cores - 1), waiting=2 * cores, priority_waiting=8 * cores)
         # Told (user id, session digest, or None for all of the user's) when sessions end, so what
         # a session unlocked in memory (the vault) ends with it.
         self.on_sessions_ended: list[Callable[[str, str | None], None]] = []
+
+    def _device_secret(self) -> bytes:
+        """The HMAC key of device tokens: one per library, made on first use, kept in the keystore."""
+        if self._device_key is None:
+            def load_or_make(conn: Any) -> bytes:
+                found = keystore.get(conn, DEVICE_KEY_ID)
+                if found is None:
+                    found = secrets.token_bytes(32)
+                    keystore.put(conn, DEVICE_KEY_ID, "device-tokens", None, found)
+                return found
+
+            self._device_key = keystore.get(self.store.reader(), DEVICE_KEY_ID) or self.store.writer.call(load_or_make)
+        return self._device_key
 
     # -- creating users -------------------------------------------------------------------------
     def create_in(self, tx: Transaction, username: str, password_hash: str, *, admin: bool | None,
@@ -221,10 +212,32 @@ class Accounts:
         assert found is not None
         return found
 
-    async def register(self, username: str, password: str, *, meta: Meta) -> User:
-        """Self-service registration: the first user becomes admin; later ones need it open."""
+    async def register(self, username: str, password: str, *, meta: Meta, client: str | None = None) -> User:
+        """Self-service registration: the first user becomes admin; later ones need it open.
+
+        Everything cheap is checked before the password is hashed, so a closed server answers
+        a flood of registrations without spending argon2 on it. With `client` (the address, from
+        the web layer) each address may start `auth.register_max_attempts` per window.
+        """
+        from .readmodels import users
+
         check_username(username)
         check_password(password)
+
+        def precheck() -> None:
+            conn = self.store.reader()
+            if users.count(conn) > 0 and self.config.auth.registration != "open":
+                raise Forbidden("registration is closed; an admin can create your account")
+            if users.find_by_name(conn, username) is not None:
+                raise Conflict(f"the username {username!r} is taken")
+
+        await self.octopus.read(precheck)
+        if client is not None:
+            key = f"addr:{client}"
+            retry = self.registrations.retry_after(key)
+            if retry:
+                raise RateLimited("too many registrations from your address; wait and try again", retry_after=retry)
+            self.registrations.failed(key)  # every attempt that reaches the hash counts
         hashed = await self._hash(password)
         return await self.store.transact_async(
             lambda tx: self.create_in(tx, username, hashed, admin=None, quota_bytes=None, meta=meta, open_registration=True)
@@ -235,56 +248,65 @@ class Accounts:
         check_password(password)
         if quota_bytes is not None and quota_bytes < 0:
             raise Invalid("quota_bytes: must not be negative")
-        hashed = await self._hash(password)
+        hashed = await self._hash(password, priority=True)
         return await self.store.transact_async(
             lambda tx: self.create_in(tx, username, hashed, admin=admin, quota_bytes=quota_bytes, meta=meta)
         )
 
     async def hash_password(self, password: str) -> str:
-        """argon2id on the media pool (it takes ~60 ms and 32 MiB; never on the event loop)."""
-        return await self._hash(password)
+        """argon2id on a hashing thread (it takes ~60 ms and 32 MiB; never on the event loop)."""
+        return await self._hash(password, priority=True)
 
-    async def _hash(self, password: str) -> str:
-        def work() -> str:
-            with passwords.kdf_slot():
-                return passwords.hash_password(password)
-
-        return await self.octopus.media(work)
+    async def _hash(self, password: str, *, priority: bool = False) -> str:
+        return await self.hashing.run(lambda: passwords.hash_password(password), priority=priority)
 
     # -- sessions ---------------------------------------------------------------------------------
-    async def login(self, username: str, password: str, *, device: str | None, client: str, meta: Meta) -> tuple[str, User]:
-        """Check the password; returns (token, user). Failures are rate limited per name and address."""
+    async def login(self, username: str, password: str, *, device: str | None, client: str, meta: Meta,
+                    device_token: str | None = None) -> tuple[str, User]:
+        """Check the password; returns (token, user).
+
+        Failures are rate limited as `signin_limits` describes: per device when `device_token`
+        is a genuine token of this user (see `issue_device_token`), else per username and per
+        client address. A hash made with older parameters is replaced on success.
+        """
         from .readmodels import users
 
-        name_key = f"user:{str(username).casefold()}"
-        addr_key = f"addr:{client}"
-        self.limiter.check(name_key, addr_key)
         if not isinstance(username, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD:
             raise Invalid("username and password are required")
         found = await self.octopus.read(lambda: users.find_by_name(self.store.reader(), username))
+        trusted = None if found is None else self.devices.device_of(device_token, found.id)
+        keys = self.limits.keys(username, client, found.id if found else None, trusted)
+        self.limits.check(keys)
         stored = None
         if found is not None:
             stored = await self.octopus.read(lambda: keystore.get(self.store.reader(), f"password:{found.id}"))
 
-        def verify() -> bool:
-            with passwords.kdf_slot():
-                if stored is None:
-                    passwords.dummy_verify()  # same cost, so timing does not reveal usernames
-                    return False
-                return passwords.verify_password(stored.decode(), password)
+        def verify() -> tuple[bool, str | None]:
+            if stored is None:
+                passwords.dummy_verify()  # same cost, so timing does not reveal usernames
+                return False, None
+            if not passwords.verify_password(stored.decode(), password):
+                return False, None
+            # Upgraded while the password is at hand: it is never available otherwise.
+            return True, passwords.hash_password(password) if passwords.needs_rehash(stored.decode()) else None
 
-        ok = await self.octopus.media(verify)
+        ok, new_hash = await self.hashing.run(verify, priority=trusted is not None)
         if not ok or found is None:
-            self.limiter.failed(name_key, addr_key)
+            self.limits.failed(keys)
             raise Unauthorized("wrong username or password")
-        self.limiter.succeeded(name_key)
+        self.limits.succeeded(keys)
         token = passwords.new_token()
         digest = passwords.token_digest(token)
         device_name = check_device(device)
-        now_us = time.time_ns() // 1000
+        now_us = int(self.clock() * 1_000_000)
         session = Session(found.id, now_us + self.config.auth.session_days * 86_400_000_000, device_name, now_us)
 
         def command(tx: Transaction) -> None:
+            password_key = f"password:{found.id}"
+            # Not over a password changed meanwhile. No event: hashes never enter the log, and
+            # the password itself has not changed (UserPasswordChanged would end sessions).
+            if new_hash is not None and keystore.get(tx.conn, password_key) == stored:
+                keystore.put(tx.conn, password_key, "password", found.id, new_hash.encode())
             known = {s.device for s in _sessions(tx.conn, found.id)}
             keystore.put(tx.conn, f"session:{digest}", "session", found.id, msgspec.msgpack.encode(session))
             key = keystore.get(tx.conn, user_key_id(found.id))
@@ -296,6 +318,10 @@ class Accounts:
 
         await self.store.transact_async(command)
         return token, found
+
+    def issue_device_token(self, user_id: str) -> str:
+        """A new device token for a client that has just signed in as `user_id`."""
+        return self.devices.issue(user_id)
 
     def authenticate(self, token: str) -> SignedIn:
         """The signed-in user for a token (on a reader thread); Unauthorized if unknown or expired."""
@@ -309,7 +335,10 @@ class Accounts:
         if material is None:
             raise Unauthorized("your session has ended; sign in again")
         session = _session_codec.decode(material)
-        if session.expires_us < time.time_ns() // 1000:
+        now_us = int(self.clock() * 1_000_000)
+        # Also by age under today's auth.session_days, so shortening it ends older sessions.
+        too_old = now_us - session.created_us >= self.config.auth.session_days * 86_400_000_000
+        if session.expires_us <= now_us or too_old:
             raise Unauthorized("your session has expired; sign in again")
         user = users.get(conn, session.user_id)
         if user is None:
@@ -351,7 +380,7 @@ class Accounts:
         """Check the old password, store the new hash and end every other session."""
         await self._check_password(who.user.id, old)
         check_password(new)
-        hashed = await self._hash(new)
+        hashed = await self._hash(new, priority=True)
         await self.store.transact_async(lambda tx: self.set_password_in(tx, who.user.id, hashed, keep=who.token_digest, meta=meta))
         # The caller's own session stays signed in, but what it had unlocked is locked again.
         self._sessions_ended(who.user.id, None)
@@ -369,10 +398,10 @@ class Accounts:
         self.limiter.check(key)
 
         def verify() -> bool:
-            with passwords.kdf_slot():
-                return stored is not None and isinstance(password, str) and passwords.verify_password(stored.decode(), password)
+            return stored is not None and isinstance(password, str) and passwords.verify_password(stored.decode(), password)
 
-        if not await self.octopus.media(verify):
+        # Priority: the caller is signed in, and their own counter bounds their guesses.
+        if not await self.hashing.run(verify, priority=True):
             self.limiter.failed(key)
             raise Forbidden("the password is wrong")
 

@@ -63,9 +63,12 @@ class MediaConfig(msgspec.Struct, **_FIELDS):
 class AuthConfig(msgspec.Struct, **_FIELDS):
     registration: Literal["open", "closed"] = "closed"
     session_days: int = 30
-    # Failed logins allowed per username and per client address inside the window.
+    # Failed logins allowed inside the window: per device token for a known device, else per
+    # username and per client address (docs/security.md).
     login_max_failures: int = 5
     login_window_seconds: int = 300
+    # Registrations (each costs a password hash) one client address may start inside the window.
+    register_max_attempts: int = 10
     vault_token_minutes: int = 10
 
 
@@ -184,6 +187,7 @@ def _check(config: Config) -> None:
         "auth.session_days": config.auth.session_days,
         "auth.login_max_failures": config.auth.login_max_failures,
         "auth.login_window_seconds": config.auth.login_window_seconds,
+        "auth.register_max_attempts": config.auth.register_max_attempts,
         "auth.vault_token_minutes": config.auth.vault_token_minutes,
     }
     for key, value in positive.items():

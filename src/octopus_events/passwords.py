@@ -3,20 +3,27 @@
 Passwords are hashed with argon2id (argon2-cffi). Session and vault tokens are random, opaque
 strings that the server stores only as SHA-256 digests, so a leaked database does not hand out
 live sessions.
+
+A stored hash names its own scheme by its prefix (`$argon2id$...`). Verification picks the
+scheme from that prefix, so hashes brought in from elsewhere (0.6.1 stored bcrypt, `$2b$...`)
+can be verified once a scheme is registered in `_SCHEMES`, and the login path then replaces
+them with a current argon2id hash (`needs_rehash`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
+    "KDF_SLOTS",
     "PASSWORD_MEMORY_COST_KIB",
     "PASSWORD_PARALLELISM",
     "PASSWORD_TIME_COST",
@@ -60,8 +67,9 @@ _DUMMY_HASH = (
 # argon2-cffi releases the GIL while hashing, so N threads hashing at once would need N times the
 # memory. On a 1 GB machine an unlucky burst of logins must not push us into swap, so every
 # memory-hard derivation (password hashes here, vault passphrase derivations in vaultcrypto)
-# takes one of two slots: two cores, two concurrent derivations.
-_KDF_SLOTS = threading.BoundedSemaphore(2)
+# takes one of at most two slots (64 MiB of password hashes), fewer on a single core.
+KDF_SLOTS = max(1, min(os.cpu_count() or 1, 2))
+_KDF_SLOTS = threading.BoundedSemaphore(KDF_SLOTS)
 
 
 @contextlib.contextmanager
@@ -69,7 +77,9 @@ def kdf_slot() -> Iterator[None]:
     """Hold one of the process-wide slots for a memory-hard key derivation.
 
     Blocks until a slot is free. Use it around any argon2 call so that concurrent requests cannot
-    multiply its memory use beyond what a weak machine can afford.
+    multiply its memory use beyond what a weak machine can afford. Not re-entrant: a thread that
+    holds a slot and asks for another can deadlock with its peers, so take it only around the
+    derivation itself (`hash_password` and `verify_password` already do).
     """
     with _KDF_SLOTS:
         yield
@@ -81,13 +91,7 @@ def hash_password(password: str) -> str:
         return _hasher.hash(password)
 
 
-def verify_password(password_hash: str, password: str) -> bool:
-    """Return True if ``password`` matches ``password_hash``, False if it does not.
-
-    A wrong password is an ordinary outcome, never an exception. A stored hash that is not a valid
-    argon2 hash is a bug or data corruption; that raises ``ValueError`` with a message that
-    mentions neither the password nor the hash.
-    """
+def _verify_argon2(password_hash: str, password: str) -> bool:
     try:
         with kdf_slot():
             return _hasher.verify(password_hash, password)
@@ -99,11 +103,36 @@ def verify_password(password_hash: str, password: str) -> bool:
         raise ValueError("stored password hash is not a valid argon2 hash") from None
 
 
-def needs_rehash(password_hash: str) -> bool:
-    """Return True if ``password_hash`` was made with other parameters than the current ones.
+# Verifiers by hash prefix. Only argon2 today; moving in from 0.6.1 adds ("$2b$", bcrypt) here,
+# and needs_rehash() already reports every non-argon2id hash as outdated.
+_SCHEMES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
+    ("$argon2", _verify_argon2),
+)
 
-    Call after a successful login and, if True, store ``hash_password(password)`` instead.
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Return True if ``password`` matches ``password_hash``, False if it does not.
+
+    The scheme is chosen by the hash's prefix. A wrong password is an ordinary outcome, never an
+    exception. A stored hash of no known scheme, or a malformed one, is a bug or data corruption;
+    that raises ``ValueError`` with a message that mentions neither the password nor the hash.
     """
+    for prefix, verify in _SCHEMES:
+        if password_hash.startswith(prefix):
+            return verify(password_hash, password)
+    raise ValueError("stored password hash is of no known scheme") from None
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Return True if ``password_hash`` is not argon2id with the current parameters.
+
+    The login path calls it after a successful verification and, if True, stores
+    ``hash_password(password)`` instead, so weaker or foreign hashes fade out as users sign in.
+    """
+    if not password_hash.startswith("$argon2id$"):
+        if any(password_hash.startswith(prefix) for prefix, _ in _SCHEMES):
+            return True
+        raise ValueError("stored password hash is of no known scheme") from None
     try:
         return _hasher.check_needs_rehash(password_hash)
     except InvalidHashError:

@@ -14,7 +14,9 @@ from ..accounts import User
 from ..application import Octopus
 from ..readmodels import storage, users
 from ..readmodels.storage import Usage
-from .auth import ADMIN, PUBLIC, Caller, clear_session_cookie, meta_for, session_cookie
+from .auth import (
+    ADMIN, DEVICE_HEADER, PUBLIC, Caller, clear_session_cookie, device_cookie, device_token_of, meta_for, session_cookie,
+)
 
 TAGS = ["accounts"]
 
@@ -61,21 +63,31 @@ class NewUserBody(msgspec.Struct):
       summary="Create an account (the first one becomes admin; later ones need open registration)")
 async def register(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                    data: JSONBody[RegisterBody]) -> User:
-    return await octopus.accounts.register(data.username, data.password, meta=meta_for(request))
+    return await octopus.accounts.register(data.username, data.password, meta=meta_for(request),
+                                           client=client_address(request))
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The address as the ASGI server saw it (forwarded headers are applied only from trusted
+    proxies), so a remote client cannot pick its own rate-limit bucket."""
+    return request.client.host if request.client else "unknown"
 
 
 @post("/api/auth/login", tags=TAGS, opt={"auth": PUBLIC}, status_code=200,
-      summary="Sign in: returns a bearer token and sets the same session as a cookie")
+      summary="Sign in: returns a bearer token and sets the same session as a cookie",
+      description="Also returns a device token (header `Octopus-Device-Token`, and the `octopus_device` "
+                  "cookie): send it back in that header on later sign-ins, and an attacker's failed "
+                  "attempts cannot lock this device out (docs/security.md).")
 async def login(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                 data: JSONBody[LoginBody]) -> Response[LoginResult]:
-    # The address as the ASGI server saw it (uvicorn applies X-Forwarded-For only from its
-    # trusted proxies), so a remote client cannot pick its own rate-limit bucket.
-    client = request.client.host if request.client else "unknown"
     token, user = await octopus.accounts.login(
-        data.username, data.password, device=data.device, client=client, meta=meta_for(request)
+        data.username, data.password, device=data.device, client=client_address(request), meta=meta_for(request),
+        device_token=device_token_of(request),
     )
     max_age = octopus.config.auth.session_days * 86_400
-    return Response(LoginResult(token, user), cookies=[session_cookie(request, token, max_age)])
+    device_token = octopus.accounts.issue_device_token(user.id)
+    return Response(LoginResult(token, user), headers={DEVICE_HEADER: device_token},
+                    cookies=[session_cookie(request, token, max_age), device_cookie(request, device_token)])
 
 
 @post("/api/auth/logout", tags=TAGS, status_code=204, summary="End the session in use")

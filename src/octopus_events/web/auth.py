@@ -37,6 +37,12 @@ from ..eventstore import Meta
 from . import hosts
 
 COOKIE = "octopus_session"
+# A device token (signin_limits): the browser keeps it in this cookie, API clients send it in the
+# header. Not a credential, so it outlives sign-out; only the sign-in routes ever see the cookie.
+DEVICE_COOKIE = "octopus_device"
+DEVICE_HEADER = "octopus-device-token"
+DEVICE_COOKIE_PATH = "/api/auth"
+DEVICE_MAX_AGE = 400 * 86_400  # the longest lifetime browsers grant a cookie
 REQUEST_ID_HEADER = "x-request-id"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC, SESSION, ADMIN, ADMIN_OR_LOOPBACK = "public", "session", "admin", "admin_or_loopback"
@@ -253,6 +259,19 @@ def session_cookie(request: Request[Any, Any, Any], token: str, max_age: int) ->
         key=COOKIE, value=token, max_age=max_age, path="/", httponly=True, samesite="strict",
         secure=request.url.scheme == "https",
     )
+
+
+def device_cookie(request: Request[Any, Any, Any], token: str) -> Cookie:
+    """The browser's device token: unreadable by script, sent only to the sign-in routes."""
+    return Cookie(
+        key=DEVICE_COOKIE, value=token, max_age=DEVICE_MAX_AGE, path=DEVICE_COOKIE_PATH, httponly=True,
+        samesite="strict", secure=request.url.scheme == "https",
+    )
+
+
+def device_token_of(request: Request[Any, Any, Any]) -> str | None:
+    """The device token a sign-in attempt carries: the header (API clients), else the cookie."""
+    return request.headers.get(DEVICE_HEADER) or request.cookies.get(DEVICE_COOKIE) or None
 
 
 def clear_session_cookie(request: Request[Any, Any, Any], response: Response[Any]) -> Response[Any]:
