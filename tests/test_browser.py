@@ -21,6 +21,7 @@ import pytest
 from ci_support import require_or_skip
 from browser_support import CHROMIUM_ARGS, ConsoleWatch, chromium_path, write_photos
 from http_support import Server
+from orientation_support import PROBES, near, oriented_jpeg, wrong_probes
 
 try:
     from playwright import sync_api
@@ -117,6 +118,36 @@ def images_loaded(locator: Any) -> None:
     ui_page.wait_for_function("imgs => imgs.every(i => i.complete && i.naturalWidth > 0)", arg=handles)
 
 
+def shown_pixels(img: Any, points: list[tuple[float, float]]) -> list[list[int]]:
+    """The RGB the page decoded for `img` at each (x, y) fraction of its natural size: the <img>
+    drawn into a canvas as the browser shows it (EXIF applied, if the file still carried any)."""
+    return img.evaluate(
+        """(i, points) => {
+            const c = document.createElement("canvas");
+            c.width = i.naturalWidth;
+            c.height = i.naturalHeight;
+            const g = c.getContext("2d", {willReadFrequently: true});
+            g.drawImage(i, 0, 0);
+            return points.map(([fx, fy]) => Array.from(g.getImageData(
+                Math.min(c.width - 1, Math.floor(fx * c.width)), Math.min(c.height - 1, Math.floor(fy * c.height)), 1, 1
+            ).data.slice(0, 3)));
+        }""",
+        [list(p) for p in points],
+    )
+
+
+CORNERS = [(0.06, 0.06), (0.94, 0.06), (0.06, 0.94), (0.94, 0.94)]  # top-left, top-right, bottom-left, bottom-right
+MARKER = (20, 20, 20)  # the dark block browser_support.jpeg paints in the stored top-left corner
+
+
+def assert_marker_top_right(img: Any, what: str) -> None:
+    """blue-rotated.jpg is stored landscape with its dark marker top-left and orientation 6: upright,
+    the marker is top-right. Turned the other way it would be bottom-left; mirrored, top-left or
+    bottom-right."""
+    dark = [near(p, MARKER) for p in shown_pixels(img, CORNERS)]
+    assert dark == [False, True, False, False], f"the orientation-6 {what} is not upright: dark corners {dark}"
+
+
 def test_first_run_creates_the_admin_and_shows_an_empty_timeline(ui: Session) -> None:
     page = ui.page
     page.goto(ui.server.url + "/")
@@ -170,6 +201,7 @@ def test_upload_puts_photos_under_their_days_without_a_reload(ui: Session) -> No
     rotated = ui.tile("blue-rotated.jpg").locator("img")
     natural = rotated.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert natural[1] > natural[0], f"the orientation-6 thumbnail is not upright: {natural}"
+    assert_marker_top_right(rotated, "thumbnail")
     box = rotated.bounding_box()
     assert box is not None and box["height"] > box["width"], f"the orientation-6 tile is shown landscape: {box}"
     for name in ("red.jpg", "green.jpg"):
@@ -323,6 +355,7 @@ def test_trash_from_the_viewer_then_restore(ui: Session) -> None:
     page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=rotated.element_handle())
     natural = rotated.evaluate("i => [i.naturalWidth, i.naturalHeight]")
     assert natural[1] > natural[0], f"the orientation-6 preview is not upright: {natural}"
+    assert_marker_top_right(rotated, "preview")
     ui.shot("viewer-rotated")
     ui.tid("trash-button").click()
     expect(ui.tid("toast").filter(has_text="1 photo moved to trash")).to_be_visible()
@@ -472,3 +505,36 @@ def test_settings_storage_sign_out_and_in_again(ui: Session) -> None:
     expect(ui.tid("photo-tile")).to_have_count(3)
     images_loaded(ui.tid("photo-tile").locator("img"))
     ui.assert_no_js_errors(r"status of 401")
+
+
+def test_every_exif_orientation_is_shown_upright(ui: Session, tmp_path: Path) -> None:
+    # Last, so the eight extra photos change no count above. One scene stored turned or mirrored
+    # for each EXIF orientation: every tile and the viewer show it the same way up.
+    page = ui.page
+    ui.go("timeline")
+    files = []
+    for orientation in range(1, 9):
+        path = tmp_path / f"orientation-{orientation}.jpg"
+        path.write_bytes(oriented_jpeg(orientation, (1600, 1200)))
+        files.append(path)
+    before = ui.tid("photo-tile").count()
+    ui.tid("upload-input").set_input_files([str(p) for p in files])
+    # The tiles, not the upload panel: an earlier batch's tidy-up timer may close the panel early.
+    expect(ui.tid("photo-tile")).to_have_count(before + len(files))
+    for day in ui.api("/api/timeline?limit=100")["days"]:
+        for p in day["photos"]:
+            ui.ids[p["filename"]] = p["id"]
+    assert {p.name for p in files} <= set(ui.ids)
+    points = [(fx, fy) for fx, fy, _ in PROBES]
+    for path in files:
+        img = ui.tile(path.name).locator("img")
+        images_loaded(img)
+        assert img.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [256, 192], path.name
+        assert wrong_probes(shown_pixels(img, points)) == [], f"{path.name} tile"
+    ui.tile("orientation-2.jpg").locator("a").click()  # the mirrored one, large
+    preview = ui.tid("viewer-image")
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=preview.element_handle())
+    assert wrong_probes(shown_pixels(preview, points)) == [], "orientation-2.jpg preview"
+    page.keyboard.press("Escape")
+    expect(ui.tid("viewer")).to_have_count(0)
+    ui.assert_no_js_errors()
