@@ -172,15 +172,14 @@ class Accounts:
     def _device_secret(self) -> bytes:
         """The HMAC key of device tokens: one per library, made on first use, kept in the keystore."""
         if self._device_key is None:
-            def load_or_make(conn: Any) -> bytes:
-                found = keystore.get(conn, DEVICE_KEY_ID)
-                if found is None:
-                    found = secrets.token_bytes(32)
-                    keystore.put(conn, DEVICE_KEY_ID, "device-tokens", None, found)
-                return found
-
-            self._device_key = keystore.get(self.store.reader(), DEVICE_KEY_ID) or self.store.writer.call(load_or_make)
+            self._device_key = self.store.writer.call(_load_or_make_device_key)
         return self._device_key
+
+    async def _load_device_key(self) -> None:
+        # Sign-in loads it off the event loop; later uses find it in memory.
+        if self._device_key is None:
+            found = await self.octopus.read(lambda: keystore.get(self.store.reader(), DEVICE_KEY_ID))
+            self._device_key = found or await self.store.writer.call_async(_load_or_make_device_key)
 
     # -- creating users -------------------------------------------------------------------------
     def create_in(self, tx: Transaction, username: str, password_hash: str, *, admin: bool | None,
@@ -273,6 +272,7 @@ class Accounts:
 
         if not isinstance(username, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD:
             raise Invalid("username and password are required")
+        await self._load_device_key()
         found = await self.octopus.read(lambda: users.find_by_name(self.store.reader(), username))
         trusted = None if found is None else self.devices.device_of(device_token, found.id)
         keys = self.limits.keys(username, client, found.id if found else None, trusted)
@@ -432,6 +432,14 @@ class Accounts:
         hashes = await self.store.transact_async(command)
         self._sessions_ended(user_id, None)
         await photos.after_purge(hashes)
+
+
+def _load_or_make_device_key(conn: Any) -> bytes:
+    found = keystore.get(conn, DEVICE_KEY_ID)
+    if found is None:
+        found = secrets.token_bytes(32)
+        keystore.put(conn, DEVICE_KEY_ID, "device-tokens", None, found)
+    return bytes(found)
 
 
 def _sessions(conn: Any, user_id: str) -> list[Session]:
