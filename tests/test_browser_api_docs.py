@@ -10,19 +10,23 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ci_support import require_or_skip
 from browser_support import CHROMIUM_ARGS, ConsoleWatch, chromium_path
 from http_support import Server
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (uv sync)")
-expect = sync_api.expect
+try:
+    from playwright import sync_api
+except ImportError:  # the docs fixture says what is missing (and fails under CI)
+    sync_api = None  # type: ignore[assignment]
+expect = getattr(sync_api, "expect", None)
 TIMEOUT_MS = 15_000
 
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Any, ConsoleWatch, list[str]]]:
+    require_or_skip(sync_api, "the playwright package", "run uv sync")
     exe = chromium_path()
-    if exe is None:
-        pytest.skip("no chromium binary on PATH (Debian: apt-get install chromium; .ci/run does this)")
+    require_or_skip(exe, "a chromium binary on PATH", "Debian: apt-get install chromium; .ci/run does this")
     server = Server(tmp_path_factory.mktemp("docs") / "data").start()
     outside: list[str] = []
 
