@@ -77,3 +77,13 @@ def test_the_session_cookie_is_secure_only_behind_a_trusted_https_proxy(servers:
         forwarded = server.login(name, **https)
         assert forwarded.status_code == 200, forwarded.text
         assert ("secure" in session_cookie(forwarded)) is (server is proxied)
+
+
+def test_metrics_through_a_trusted_proxy_are_for_this_machine_only(servers: tuple[Server, Server, Server]) -> None:
+    direct, proxied, _ = servers
+    # Behind a proxy the client's real address decides: a LAN client forwarded by the proxy on
+    # this machine is not "loopback", a scrape from this machine through it still is.
+    assert_problem(proxied.client().get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}), 401)
+    assert proxied.client().get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
+    # Without trust the header changes nothing: the peer really is this machine.
+    assert direct.client().get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
