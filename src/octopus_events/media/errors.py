@@ -2,7 +2,7 @@
 
 Public functions of :mod:`octopus_events.media` raise only these (plus ``OSError`` for I/O on
 paths the caller handed in, such as a missing file); the HTTP layer maps them to problem+json:
-``UnsupportedMediaType`` → 415, ``BrokenImage`` and ``ImageTooLarge`` → 422.
+``UnsupportedMediaType`` → 415, ``BrokenImage``, ``BrokenVideo`` and ``ImageTooLarge`` → 422.
 """
 
 from __future__ import annotations
@@ -26,6 +26,14 @@ class UnsupportedMediaType(MediaError):
 
 class BrokenImage(MediaError):
     """The bytes claim a supported format but are truncated or corrupt."""
+
+
+class BrokenVideo(MediaError):
+    """The bytes are a video container we accept but truncated, or its video stream does not
+    decode: storing it would keep a file nobody can play."""
+
+    title = "Broken video"
+    code = "broken_video"
 
 
 class ImageTooLarge(MediaError):

@@ -19,6 +19,7 @@ from octopus_events.media.errors import UnsupportedMediaType
 from octopus_events.media.metadata import PhotoMetadata, read_metadata
 from octopus_events.media.phash import dhash64
 from octopus_events.media.sniff import ACCEPTED_MIMES, HEIF_MIMES, SNIFF_BYTES, sniff
+from octopus_events.media.video import VideoInfo
 
 
 class Analysis(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +38,11 @@ class Analysis(msgspec.Struct, frozen=True, kw_only=True):
     thumb_width: int
     thumb_height: int
     phash: int
+    #: "photo" or "video"; the defaults describe a photo so photo code need not set them.
+    kind: str = "photo"
+    #: Seconds, for videos only.
+    duration: float | None = None
+    video: VideoInfo | None = None
 
 
 def analyse(path: Path | str, *, max_pixels: int, budget: DecodeBudget | None = None) -> Analysis:

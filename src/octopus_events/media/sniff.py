@@ -11,6 +11,10 @@ ACCEPTED_MIMES: frozenset[str] = frozenset(
     {"image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/heic", "image/heif"}
 )
 HEIF_MIMES: frozenset[str] = frozenset({"image/heic", "image/heif"})
+#: Containers whose video stream :func:`~octopus_events.media.video.analyse_video` reads.
+VIDEO_MIMES: frozenset[str] = frozenset(
+    {"video/mp4", "video/quicktime", "video/x-m4v", "video/3gpp", "video/webm", "video/x-matroska"}
+)
 
 # Brands that mean "HEVC-coded still image(s)": pillow-heif decodes these.
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"hevs"})

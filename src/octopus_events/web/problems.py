@@ -39,6 +39,7 @@ STATUS: dict[type[Exception], int] = {
     errors.IntegrityError: 500,
     media_errors.UnsupportedMediaType: 415,
     media_errors.BrokenImage: 422,
+    media_errors.BrokenVideo: 422,
     media_errors.ImageTooLarge: 422,
 }
 
