@@ -18,6 +18,7 @@ import msgspec
 
 from .config import Config
 from .eventstore import EventStore
+from .priority import lower_this_thread
 from .projection import ProjectionEngine, Projector
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ class Octopus:
         self.media_workers = config.media.workers or cores
         # Image work (decode, resize, hash) releases the GIL in Pillow and hashlib; a pool the
         # size of the cores keeps the CPU busy without letting memory grow with concurrency.
-        self._media = ThreadPoolExecutor(max_workers=self.media_workers, thread_name_prefix="octopus-media")
+        # ...and below the event loop's priority, so requests stay quick while photos decode.
+        self._media = ThreadPoolExecutor(max_workers=self.media_workers, thread_name_prefix="octopus-media",
+                                         initializer=lower_this_thread)
         # Memory is the process's, so every library in it shares one decode budget.
         from .media.budget import PROCESS_BUDGET
 
