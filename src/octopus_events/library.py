@@ -26,7 +26,8 @@ from .photos import (
     Camera, DescriptionSeal, Exposure, Gps, PhotoDetails, PhotoDescribed, PhotoFavourited, PhotoPurged,
     PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded, TagsSeal,
     append_photo, check_description, check_version, data_key, date_from_exif, key_prefix, load_photo,
-    new_photo_id, normalise_tags, parse_taken_at, photo_stream, require_state, seal_for, upload_date,
+    new_photo_id, normalise_tags, offset_from_instant, parse_taken_at, photo_stream, require_state, seal_for,
+    upload_date,
 )
 from .quota import QuotaReservations
 from .readmodels import library as lib
@@ -83,9 +84,15 @@ class PhotoLibrary:
         taken_at: str | None = None,
         tags: Sequence[str] = (),
         description: str | None = None,
+        gps: Gps | None = None,
+        taken_instant: datetime | None = None,
         meta: Meta,
     ) -> tuple[PhotoView, bool]:
         """Store a finished upload; returns (photo, created). Same bytes again: (existing, False).
+
+        `gps` and `taken_instant` are what a client knows beside the file (a Takeout sidecar):
+        the location is used only when the file has none, the instant only gives an EXIF local
+        time without an offset its offset.
 
         The temp file is always consumed: moved into the blob store or deleted.
         """
@@ -113,8 +120,11 @@ class PhotoLibrary:
         finally:
             incoming.discard()  # no-op once moved into the blob store
         md = analysis.metadata
+        offset = md.offset_minutes
+        if offset is None and md.taken_local and taken_instant is not None:
+            offset = offset_from_instant(md.taken_local, taken_instant)
         date = (
-            date_from_exif(md.taken_local, md.offset_minutes, md.taken_source)
+            date_from_exif(md.taken_local, offset, md.taken_source)
             or user_date
             or upload_date(datetime.now(timezone.utc))
         )
@@ -128,7 +138,7 @@ class PhotoLibrary:
             date=date,
             camera=Camera(make=md.make, model=md.model, lens=md.lens),
             exposure=Exposure(iso=md.iso, f_number=md.f_number, exposure_time=md.exposure_time, focal_length=md.focal_length),
-            gps=Gps(lat=md.gps_lat, lon=md.gps_lon) if md.gps_lat is not None and md.gps_lon is not None else None,
+            gps=Gps(lat=md.gps_lat, lon=md.gps_lon) if md.gps_lat is not None and md.gps_lon is not None else gps,
             phash=analysis.phash,
         )
 

@@ -272,6 +272,18 @@ def date_from_exif(taken_local: str | None, offset_minutes: int | None, source: 
     )
 
 
+def offset_from_instant(taken_local: str | None, instant: datetime) -> int | None:
+    """The UTC offset (minutes) of a local time without one, from the instant it stands for
+    (a Google Takeout sidecar's `photoTakenTime`): local − instant, rounded to 15 minutes because
+    real zones are whole quarter hours and clocks drift; None outside ±14 h (another moment)."""
+    try:
+        local = datetime.fromisoformat(taken_local or "").replace(tzinfo=None)
+    except ValueError:
+        return None
+    minutes = round((local - instant.astimezone(timezone.utc).replace(tzinfo=None)).total_seconds() / 900) * 15
+    return minutes if abs(minutes) <= 14 * 60 else None
+
+
 def upload_date(now: datetime) -> PhotoDate:
     local = now.astimezone()
     return PhotoDate(
