@@ -97,6 +97,12 @@ class VaultMetadata(msgspec.Struct, kw_only=True):
     favourite: bool
     uploaded_at: str
     format: int = 1
+    # Media kind (records written before videos existed decode as photos).
+    kind: str = "photo"
+    duration: float | None = None
+    video_codec: str | None = None
+    fps: float | None = None
+    motion: bool = False
 
 
 class UnlockResult(msgspec.Struct):
@@ -697,6 +703,7 @@ def _metadata_from_row(f: dict[str, Any]) -> VaultMetadata:
     return VaultMetadata(
         details=details, mime=f["mime"], size=f["bytes"], width=f["width"], height=f["height"],
         orientation=f["orientation"], favourite=bool(f["favourite"]), uploaded_at=f["uploaded_at"],
+        kind=f["kind"], duration=f["duration"], video_codec=f["video_codec"], fps=f["fps"], motion=bool(f["motion"]),
     )
 
 
@@ -707,6 +714,7 @@ def _view(photo_id: str, version: int, m: VaultMetadata) -> PhotoView:
         height=m.height, taken_at=d.date.taken_at, uploaded_at=m.uploaded_at, tags=list(d.tags),
         favourite=m.favourite, description=d.description, camera=d.camera, exposure=d.exposure, gps=d.gps,
         state="vault", version=version, taken_source=d.date.source,
+        kind=m.kind, duration=m.duration, video=lib.video_stream(m.video_codec, m.fps), motion=m.motion,
     )
 
 

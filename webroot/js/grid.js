@@ -1,14 +1,25 @@
 // The photo grid used by every photo list: optional day sections, a justified layout done in
 // CSS (flex-grow proportional to aspect ratio, so no JS measuring), cursor-following infinite
 // scroll, and a selection mode with an action bar.
-import { h, icon, fmtDay, dayOf, plural, showError } from "./ui.js";
+import { h, icon, fmtDay, dayOf, plural, showError, fmtDuration } from "./ui.js";
 import { thumbUrl } from "./api.js";
 
 const ratio = (p) => {
   const r = p.width && p.height ? p.width / p.height : 1;
   return Math.min(2.5, Math.max(0.5, r)).toFixed(3);
 };
-export const altText = (p) => p.description || p.filename || `Photo from ${dayOf(p)}`;
+export const isVideo = (p) => p.kind === "video";
+export const altText = (p) => p.description || p.filename || `${isVideo(p) ? "Video" : "Photo"} from ${dayOf(p)}`;
+/** What a screen reader hears for a tile: the kind first ("Video, 0:12, …"), then the name. */
+export const tileLabel = (p) => isVideo(p) ? `Video, ${fmtDuration(p.duration) || "unknown length"}, ${altText(p)}`
+  : p.motion ? `Motion photo, ${altText(p)}` : altText(p);
+
+// Drawn over the poster: a play icon and the length for a video, a small badge for a motion photo.
+function kindBadge(p) {
+  if (isVideo(p)) return h("span.badge.video", { testid: "video-badge", "aria-hidden": "true" }, icon("play", true), fmtDuration(p.duration));
+  if (p.motion) return h("span.badge.motion", { testid: "motion-badge", "aria-hidden": "true", title: "Motion photo" }, icon("motion"));
+  return null;
+}
 
 export class PhotoGrid {
   /**
@@ -127,8 +138,9 @@ export class PhotoGrid {
     if (typeof src === "string") img.src = src;
     else src.then((u) => { img.src = u; }).catch(() => img.classList.add("broken"));
     const t = h("div.tile", { testid: "photo-tile", "data-photo-id": p.id },
-      h("a", { href: `#/photo/${encodeURIComponent(p.id)}`, "aria-label": altText(p) }, img),
+      h("a", { href: `#/photo/${encodeURIComponent(p.id)}`, "aria-label": tileLabel(p) }, img),
       h("button.check", { type: "button", "aria-label": "Select", "aria-pressed": "false" }),
+      kindBadge(p),
       p.favourite ? h("span.fav", { title: "Favourite" }, icon("heart", true)) : null,
       this.opts.extra ? this.opts.extra(p) : null);
     // Through CSSOM, not a style="" attribute: the CSP refuses inline style attributes.

@@ -123,6 +123,17 @@ export const todayYmd = () => {
 };
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
+/** A video's length as a clock: 12.4 → "0:12", 3725 → "1:02:05"; "" when unknown. */
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return "";
+  // A clip shorter than half a second still shows as "0:01", not as nothing at all.
+  const total = Math.max(Number(seconds) > 0 ? 1 : 0, Math.round(Number(seconds)));
+  const s = String(total % 60).padStart(2, "0");
+  const m = Math.floor(total / 60) % 60;
+  const hours = Math.floor(total / 3600);
+  return hours ? `${hours}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
 // Line icons as inline SVG (emoji fonts are often missing on the machines this runs on).
 const ICONS = {
   photos: "M4 4h6v6H4zM14 4h6v6h-6zM4 14h6v6H4zM14 14h6v6h-6z",
@@ -142,6 +153,8 @@ const ICONS = {
   close: "M6 6l12 12M18 6L6 18",
   left: "M15 5l-7 7 7 7",
   right: "M9 5l7 7-7 7",
+  play: "M8 5v14l11-7z",
+  motion: "M12 9a3 3 0 1 0 0 6a3 3 0 1 0 0-6zM12 5a7 7 0 0 1 7 7M12 19a7 7 0 0 1-7-7M5.6 5.6l.01.01M18.4 18.4l.01.01",
 };
 export function icon(name, fill = false) {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");

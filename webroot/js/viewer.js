@@ -1,14 +1,17 @@
-// Full-screen photo viewer: preview image, prev/next (buttons, arrow keys, swipe), info panel
-// with description, tags, camera, exposure and location, and the per-photo commands.
+// Full-screen photo viewer: preview image (a video player for videos, the still with its clip
+// for motion photos), prev/next (buttons, arrow keys, swipe), info panel with description,
+// tags, camera, exposure and location, and the per-photo commands.
 // Library photos are addressed by #/photo/<id>; vault photos are shown in-place (their bytes
 // need the X-Vault-Token header, so they come as blob URLs and are revoked when replaced).
 import { api, thumbUrl, originalUrl, photoPath, vaultBlobUrl, ApiError } from "./api.js";
-import { h, $, icon, fmtTaken, fmtInstant, fmtBytes, toast, showError, confirmDialog } from "./ui.js";
+import { h, $, icon, fmtTaken, fmtInstant, fmtBytes, fmtDuration, toast, showError, confirmDialog } from "./ui.js";
 import { setFavourite, trashPhotos, restorePhotos, addToAlbum, moveToVault, notify } from "./actions.js";
-import { altText } from "./grid.js";
+import { altText, isVideo } from "./grid.js";
+import { videoPlayer, codecName } from "./video.js";
+import { motionStill } from "./motion.js";
 
 let root = null;        // the viewer element while open
-let state = null;       // {list, photo, vault, onClose, onNavigate, onRestore, seq, blobUrl, returnFocus}
+let state = null;       // {list, photo, vault, onClose, onNavigate, onRestore, seq, blobUrls, player, returnFocus}
 let infoOpen = matchMedia("(min-width: 900px)").matches;
 
 const isTyping = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
@@ -39,13 +42,25 @@ export function closeViewer() {
   state = null;
 }
 
+// Leaving a photo: stop its video or clip and free the vault's object URLs.
 function revoke() {
-  if (state && state.blobUrl) URL.revokeObjectURL(state.blobUrl);
-  if (state) state.blobUrl = null;
+  if (!state) return;
+  if (state.player) state.player.destroy();
+  state.player = null;
+  (state.blobUrls || []).forEach((u) => URL.revokeObjectURL(u));
+  state.blobUrls = [];
+}
+
+/** A vault file as an object URL (its routes need X-Vault-Token); null if the viewer moved on. */
+async function vaultUrl(p, rest, seq) {
+  const u = await vaultBlobUrl(`/api/vault/photos/${encodeURIComponent(p.id)}${rest}`);
+  if (seq !== state?.seq) { URL.revokeObjectURL(u); return null; }
+  state.blobUrls.push(u);
+  return u;
 }
 
 function build(opts) {
-  state = { seq: 0, returnFocus: document.activeElement };
+  state = { seq: 0, blobUrls: [], player: null, returnFocus: document.activeElement };
   root = h("div.viewer", { testid: "viewer", role: "dialog", "aria-modal": "true", "aria-label": "Photo viewer" });
   document.body.append(root);
   $("#app").inert = true;
@@ -74,8 +89,12 @@ function onKey(e) {
   if (document.querySelector("dialog[open]") || e.altKey || e.ctrlKey || e.metaKey) return;
   if (e.key === "Escape") { e.preventDefault(); isTyping(e.target) ? e.target.blur() : close(); return; }
   if (isTyping(e.target)) return;
+  // Space plays and pauses a video or a motion clip wherever focus is (even on a button, which
+  // Space would otherwise press: Enter still does); the arrows keep moving between items even
+  // when the video's own controls have focus.
   const keys = {
     ArrowLeft: () => step(-1), ArrowRight: () => step(1),
+    " ": state.player ? () => state.player.toggle() : undefined,
     i: () => toggleInfo(), f: () => !state.vault && !state.mode && toggleFav(),
     Delete: () => !state.vault && !state.mode && doTrash(),
   };
@@ -130,16 +149,9 @@ function render() {
   const i = state.list.findIndex((x) => x.id === p.id);
   revoke();
   root.classList.toggle("info-open", infoOpen);
-  const img = h("img", { testid: "viewer-image", alt: altText(p), decoding: "async" });
-  if (state.vault) {
-    vaultBlobUrl(`/api/vault/photos/${encodeURIComponent(p.id)}/thumbnail?size=preview`).then((u) => {
-      if (seq !== state?.seq) return URL.revokeObjectURL(u);
-      state.blobUrl = u;
-      img.src = u;
-    }).catch(showError);
-  } else {
-    img.style.backgroundImage = `url("${thumbUrl(p.id)}")`; // cached small thumb while the preview loads
-    img.src = thumbUrl(p.id, "preview");
+  const media = stageMedia(p, seq);
+  const img = media.querySelector("[data-testid=viewer-image]");
+  if (!state.vault) {
     const n = state.list[i + 1];
     if (n) new Image().src = thumbUrl(n.id, "preview");
   }
@@ -165,11 +177,11 @@ function render() {
       button("Close (Esc)", "viewer-close", close, icon("close")),
       h("span.v-title", p.filename || ""),
       h("span.v-count", state.list.length > 1 ? `${i + 1} / ${state.list.length}` : ""),
-      h("div.v-actions", actions,
+      h("div.v-actions", state.player && state.player.button, actions,
         button("Info (i)", "info-button", toggleInfo, icon("info"), { "aria-pressed": String(infoOpen) }))),
     h("div.v-stage",
       button("Previous (←)", "viewer-prev", () => step(-1), icon("left"), { disabled: i <= 0, class: "icon nav prev" }),
-      img,
+      media,
       button("Next (→)", "viewer-next", () => step(1), icon("right"), { disabled: i >= state.list.length - 1, class: "icon nav next" })),
     h("aside.v-info", { testid: "info-panel", "aria-label": "Photo details" }, info(p)));
   renderFav();
@@ -178,11 +190,37 @@ function render() {
     api(photoPath(p.id)).then((full) => {
       if (seq !== state?.seq) return;
       Object.assign(p, full);
-      img.alt = altText(p);
+      if (img) img.alt = altText(p);
       root.querySelector(".v-info").replaceChildren(info(p));
       renderFav();
     }).catch(showError);
   }
+}
+
+/** The stage's picture: the preview image, a video player, or a motion photo's still and clip. */
+function stageMedia(p, seq) {
+  const alt = altText(p);
+  if (isVideo(p)) {
+    // The vault's routes need X-Vault-Token, which a <video src> cannot send: the clip is
+    // decrypted into a blob first (whole, so fine for phone clips; docs/ui.md says more).
+    state.player = videoPlayer(p, {
+      alt,
+      poster: state.vault ? vaultUrl(p, "/thumbnail?size=preview", seq) : thumbUrl(p.id, "preview"),
+      src: state.vault ? vaultUrl(p, "/original", seq) : originalUrl(p.id),
+      download: state.vault ? { run: downloadVault } : { href: originalUrl(p.id), filename: p.filename },
+    });
+    return state.player.el;
+  }
+  const img = h("img", { testid: "viewer-image", alt, decoding: "async" });
+  if (state.vault) {
+    vaultUrl(p, "/thumbnail?size=preview", seq).then((u) => { if (u) img.src = u; }).catch(showError);
+    return img;
+  }
+  img.style.backgroundImage = `url("${thumbUrl(p.id)}")`; // cached small thumb while the preview loads
+  img.src = thumbUrl(p.id, "preview");
+  if (!p.motion) return img;
+  state.player = motionStill(img, photoPath(p.id, "/motion"));
+  return state.player.el;
 }
 
 function row(label, value) {
@@ -209,6 +247,9 @@ function info(p) {
       row("Taken", fmtTaken(p.taken_at)),
       row("File", p.filename),
       row("Size", [p.width && p.height ? `${p.width} × ${p.height}` : "", fmtBytes(p.bytes), p.mime].filter(Boolean).join(" · ")),
+      row("Length", isVideo(p) ? fmtDuration(p.duration) : ""),
+      row("Video", p.video ? [codecName(p.video.codec), p.video.fps ? `${Math.round(p.video.fps * 100) / 100} fps` : ""].filter(Boolean).join(" · ") : ""),
+      row("Motion", p.motion ? "Motion photo: hover or press and hold to play" : ""),
       row("Camera", [cam.make, cam.model].filter(Boolean).join(" ")),
       row("Lens", cam.lens),
       row("Exposure", exposureText(p.exposure)),

@@ -2,7 +2,8 @@
 
 - The Content-Security-Policy runs only script files served from here: no inline script, no
   eval, no other site's script, so an injected string cannot become code. Images may also be
-  `blob:` (vault photos are decrypted into object URLs) and `data:` (the API docs' icons).
+  `blob:` (vault photos are decrypted into object URLs) and `data:` (the API docs' icons); video
+  and audio may be `blob:` too (a vaulted video is decrypted into an object URL to play).
 - `frame-ancestors 'none'` and `X-Frame-Options: DENY` (for older browsers): no other site can
   frame the UI and trick a click on "Delete forever".
 - `nosniff`: a file is what its Content-Type says, never script or HTML guessed from its bytes.
@@ -19,6 +20,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
     "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'none'",
     "frame-ancestors 'none'",

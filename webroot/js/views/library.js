@@ -110,9 +110,12 @@ export function search({ query }) {
     field("q", "Text", { type: "search", placeholder: "filename, description, tag, camera" }),
     field("tag", "Tag"), field("camera", "Camera"),
     field("from", "From", { type: "date" }), field("to", "To", { type: "date" }),
+    h("label", "Show", h("select", { name: "kind", testid: "search-kind" },
+      [["", "Photos and videos"], ["photo", "Photos"], ["video", "Videos"]].map(([value, label]) =>
+        h("option", { value, selected: (query.get("kind") || "") === value }, label)))),
     h("label.check", fav, "Favourites only"),
     h("button.primary", { type: "submit", testid: "search-submit" }, "Search"));
-  const params = Object.fromEntries(["q", "tag", "from", "to", "camera", "favourite"].map((k) => [k, query.get(k)]));
+  const params = Object.fromEntries(["q", "tag", "from", "to", "camera", "favourite", "kind"].map((k) => [k, query.get(k)]));
   const any = Object.values(params).some(Boolean);
   const grid = new PhotoGrid({ actions: libraryActions(), empty: any ? "No matches." : "Type something to search." });
   if (any) grid.follow((cursor) => api("/api/search" + qs({ ...params, cursor })).then(pageOf));
