@@ -32,7 +32,12 @@ CREATE TABLE IF NOT EXISTS photo (
     gps_lon       REAL,
     phash         INTEGER,
     trashed_at    TEXT,
-    purge_at      TEXT
+    purge_at      TEXT,
+    kind          TEXT NOT NULL DEFAULT 'photo',  -- photo | video
+    duration      REAL,                   -- seconds, videos only
+    video_codec   TEXT,
+    fps           REAL,
+    motion        INTEGER NOT NULL DEFAULT 0  -- a motion or Live Photo
 );
 
 CREATE TABLE IF NOT EXISTS timeline_month (
@@ -66,4 +71,7 @@ CREATE INDEX IF NOT EXISTS photo_favourites ON photo (owner, taken_local DESC, i
 CREATE INDEX IF NOT EXISTS photo_memories ON photo (owner, md, taken_local DESC) WHERE state = 'library';
 CREATE INDEX IF NOT EXISTS photo_purge_due ON photo (purge_at) WHERE state = 'trash';
 CREATE INDEX IF NOT EXISTS photo_by_sha ON photo (sha256);
+-- Search with kind=video walks only the videos (few among many photos); kind=photo walks the
+-- timeline index, where nearly every row matches.
+CREATE INDEX IF NOT EXISTS photo_videos ON photo (owner, taken_local DESC, id DESC) WHERE kind = 'video' AND state = 'library';
 CREATE INDEX IF NOT EXISTS photo_tag_by_photo ON photo_tag (photo_id);

@@ -26,9 +26,11 @@ def _servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server,
         "OCTOPUS_AUTH_REGISTRATION": "open", "OCTOPUS_AUTH_REGISTER_MAX_ATTEMPTS": "1000000",
         "OCTOPUS_AUTH_LOGIN_MAX_FAILURES": "100",
     })
-    # Uploads limited to 1 MB, registration closed (the default), one extra trusted origin.
+    # Uploads limited to 1 MB (videos to 2 MB), registration closed (the default), one extra
+    # trusted origin.
     small = Server(tmp_path_factory.mktemp("small") / "data", env={
-        "OCTOPUS_STORAGE_MAX_UPLOAD_MB": "1", "OCTOPUS_SERVER_TRUSTED_ORIGINS": "https://photos.example",
+        "OCTOPUS_STORAGE_MAX_UPLOAD_MB": "1", "OCTOPUS_STORAGE_MAX_VIDEO_MB": "2",
+        "OCTOPUS_SERVER_TRUSTED_ORIGINS": "https://photos.example",
     })
     try:
         main.launch()

@@ -46,13 +46,17 @@ def details(*, sha256: str | None = None, filename: str = "IMG_0001.JPG", taken_
     )
 
 
-def upload(tx: Transaction, owner: str, photo_id: str, d: PhotoDetails, *, size: int = 3_000_000) -> None:
+def upload(tx: Transaction, owner: str, photo_id: str, d: PhotoDetails, *, size: int = 3_000_000,
+           duration: float | None = None) -> None:
+    """A photo upload; with `duration`, a video's (H.264 in MP4 at 30 fps)."""
     key_id = key_prefix(photo_id) + "1"
     key = sealing.new_data_key()
     keystore.put(tx.conn, key_id, "photo", owner, key)
+    media = (dict(mime="video/mp4", kind="video", duration=duration, video_codec="h264", fps=30.0)
+             if duration is not None else dict(mime="image/jpeg"))
     tx.append(photo_stream(photo_id), 0, [PhotoUploaded(
-        photo_id=photo_id, key_id=key_id, mime="image/jpeg", size=size, width=4000, height=3000, orientation=1,
-        sealed=seal_for(key, photo_id, "PhotoUploaded", d),
+        photo_id=photo_id, key_id=key_id, size=size, width=4000, height=3000, orientation=1,
+        sealed=seal_for(key, photo_id, "PhotoUploaded", d), **media,  # type: ignore[arg-type]
     )], meta=Meta(actor=owner, owner=owner))
 
 

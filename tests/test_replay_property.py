@@ -22,7 +22,7 @@ TAGS = ["Beach", "beach ", "Cat", "Ünïcode", "hike"]
 op = st.one_of(
     st.tuples(st.just("upload"), st.sampled_from(USERS), st.integers(0, 5), st.lists(st.sampled_from(TAGS), max_size=3),
               st.sampled_from(["2019-06-01T10:00:00", "2021-06-01T23:59:00", "2020-12-31T00:00:00"]),
-              st.integers(0, 3)),
+              st.integers(0, 3), st.sampled_from([None, None, 2.0, 2.6, 9.0])),
     st.tuples(st.sampled_from(["describe", "redate", "tags", "favourite", "unfavourite", "trash", "restore",
                                "purge", "vault", "unvault"]), st.integers(0, 5), st.sampled_from(TAGS)),
     st.tuples(st.sampled_from(["album_create", "album_rename", "album_add", "album_remove", "album_delete"]),
@@ -45,14 +45,14 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
     for item in ops:
         kind = item[0]
         if kind == "upload":
-            _, owner, n, tags, local, ph = item
+            _, owner, n, tags, local, ph, duration = item  # a duration: the upload is a video
             photo_id = f"p{n}{owner}"
             if photo_id in model.used:
                 continue
             model.used.add(photo_id)
             d = f.details(filename=f"f{n}.jpg", taken_local=local, tags=list(dict.fromkeys(t.strip() for t in tags)),
                           phash=ph, description="d", gps=(1.5, 2.5) if n % 2 else None)
-            store.transact(lambda tx: f.upload(tx, owner, photo_id, d))
+            store.transact(lambda tx: f.upload(tx, owner, photo_id, d, duration=duration))
             model.photos[photo_id] = (owner, "library", False)
         elif kind.startswith("album_"):
             _, owner, n, p = item

@@ -42,6 +42,8 @@ class ServerConfig(msgspec.Struct, **_FIELDS):
 class StorageConfig(msgspec.Struct, **_FIELDS):
     data_dir: str = "~/.OctopusPhotos"
     max_upload_mb: int = 200
+    # Videos are larger than photos: their uploads have their own limit.
+    max_video_mb: int = 4096
     # Quota for new accounts in MB; 0 means unlimited.
     default_quota_mb: int = 0
     # Previews are made on first view and cached up to this size (least recently used go first).
@@ -181,6 +183,7 @@ def _check(config: Config) -> None:
         "server.body_timeout_seconds": config.server.body_timeout_seconds,
         "server.max_connections": config.server.max_connections,
         "storage.max_upload_mb": config.storage.max_upload_mb,
+        "storage.max_video_mb": config.storage.max_video_mb,
         "storage.preview_cache_mb": config.storage.preview_cache_mb,
         "media.max_megapixels": config.media.max_megapixels,
         "media.decode_budget_mb": config.media.decode_budget_mb,

@@ -21,7 +21,7 @@ import msgspec
 from . import keystore, sealing
 from .errors import InsufficientStorage, Invalid, NotFound
 from .eventstore import Meta, Transaction
-from .media import Analysis, BlobStore, IncomingBlob, analyse, render
+from .media import VIDEO_MIMES, Analysis, BlobStore, IncomingBlob, analyse, render
 from .photos import (
     Camera, DescriptionSeal, Exposure, Gps, PhotoDetails, PhotoDescribed, PhotoFavourited, PhotoPurged,
     PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded, TagsSeal,
@@ -69,6 +69,14 @@ class PhotoLibrary:
     @property
     def max_upload_bytes(self) -> int:
         return self.config.storage.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_video_bytes(self) -> int:
+        return self.config.storage.max_video_mb * 1024 * 1024
+
+    def upload_limit(self, mime: str) -> int:
+        """The size limit for an upload of this (sniffed) type: videos have their own."""
+        return self.max_video_bytes if mime in VIDEO_MIMES else self.max_upload_bytes
 
     def check_disk(self, incoming_bytes: int = 0) -> None:
         free = shutil.disk_usage(self.octopus.paths.root).free
@@ -155,6 +163,9 @@ class PhotoLibrary:
                 photo_id=photo_id, key_id=key_id, mime=analysis.mime, size=incoming.size,
                 width=analysis.width, height=analysis.height, orientation=analysis.orientation,
                 sealed=seal_for(key, photo_id, "PhotoUploaded", details),
+                kind=analysis.kind, duration=analysis.duration,
+                video_codec=analysis.video.codec if analysis.video else None,
+                fps=analysis.video.fps if analysis.video else None,
             )
             tx.append(photo_stream(photo_id), 0, [event], meta=meta)
             return lib.get_photo(tx.conn, owner, photo_id), True

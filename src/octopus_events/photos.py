@@ -18,7 +18,7 @@ import msgspec
 
 from . import keystore, sealing
 from .errors import ConcurrencyConflict, Conflict, Invalid, NotFound
-from .events import Event
+from .events import Event, decode_event
 from .eventstore import Meta, RecordedEvent, Transaction
 
 # -- personal fields, always sealed ------------------------------------------------------------
@@ -75,6 +75,11 @@ class TagsSeal(msgspec.Struct):
 
 
 class PhotoUploaded(Event):
+    """A photo or a video entered the library. What kind of media it is (and a video's length,
+    codec and frame rate) is not personal, so it stays in the clear beside the size and type.
+    The media fields have photo defaults, so events stored before videos existed decode as
+    photos unchanged (no upcast needed)."""
+
     photo_id: str
     key_id: str
     mime: str
@@ -83,6 +88,11 @@ class PhotoUploaded(Event):
     height: int
     orientation: int
     sealed: bytes
+    kind: str = "photo"  # photo | video
+    duration: float | None = None  # seconds, videos only
+    video_codec: str | None = None  # FFmpeg's codec name: h264, hevc, vp9, av1...
+    fps: float | None = None
+    motion: bool = False  # a motion or Live Photo (its clip comes with it)
     sealed_struct: ClassVar[type] = PhotoDetails
 
 
@@ -161,6 +171,20 @@ def photo_stream(photo_id: str) -> str:
 
 def new_photo_id() -> str:
     return "p" + secrets.token_hex(10)
+
+
+def first_upload(conn: sqlite3.Connection, photo_id: str) -> tuple[PhotoUploaded, int] | None:
+    """The photo's upload event and when it was recorded (µs). Its clear fields (size, type,
+    dimensions, media kind) still hold for a photo back from the vault, whose return event
+    seals only the personal fields again."""
+    row = conn.execute(
+        "SELECT type, type_version, data, recorded_us FROM events WHERE stream = ? AND stream_version = 1",
+        (photo_stream(photo_id),),
+    ).fetchone()
+    if row is None:
+        return None
+    event = decode_event(row[0], row[1], row[2])
+    return (event, row[3]) if isinstance(event, PhotoUploaded) else None
 
 
 def key_prefix(photo_id: str) -> str:

@@ -1,4 +1,8 @@
-"""The duplicates read model: groups of near-identical photos by perceptual hash."""
+"""The duplicates read model: groups of near-identical photos by perceptual hash.
+
+A video's hash is its poster frame's; two videos are duplicates when their posters match and
+their durations differ by at most a second (the same clip re-encoded or trimmed by a frame).
+A video never pairs with a photo, however alike the poster and the photo look."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import msgspec
 
 from ..eventstore import RecordedEvent
 from ..media import hamming
-from ..photos import PhotoDetails, PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoUploaded, Unsealer
+from ..photos import (
+    PhotoDetails, PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoUploaded, Unsealer, first_upload,
+)
 from ..projection import Projector
 from .library import PHOTO_SELECT, PhotoView, to_view
 
@@ -17,6 +23,7 @@ MAX_DISTANCE = 4
 # member links to one already in the group), while a cluster of k identical hashes (a run of
 # pocket shots, blank frames) stores about 8k pairs instead of k²/2.
 MAX_LINKS = 8
+MAX_DURATION_GAP_S = 1.0
 # 13+13+13+13+12 bits: any two hashes within MAX_DISTANCE agree on at least one band.
 BANDS = ((0, 13), (13, 13), (26, 13), (39, 13), (52, 12))
 
@@ -29,7 +36,7 @@ def bands(phash: int) -> list[tuple[int, int]]:
 class DuplicatesProjector(Projector):
     name = "duplicates"
     sql_file = "duplicates.sql"
-    code_version = 2  # 2: at most MAX_LINKS pairs per photo
+    code_version = 3  # 2: at most MAX_LINKS pairs per photo; 3: videos pair only with videos
 
     def on_PhotoUploaded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
@@ -37,13 +44,21 @@ class DuplicatesProjector(Projector):
         details = Unsealer(conn).open(event, PhotoDetails)
         if not isinstance(details, PhotoDetails):
             return
+        if isinstance(event, PhotoUploaded):
+            kind, duration = event.kind, event.duration
+        else:  # back from the vault: the kind is on the upload, which is never shredded
+            found = first_upload(conn, event.photo_id)
+            kind, duration = (found[0].kind, found[0].duration) if found else ("photo", None)
         owner, photo_id, phash = recorded.owner, event.photo_id, details.phash
         candidates: dict[str, int] = {}
         for band, value in bands(phash):
-            for other, other_hash in conn.execute(
-                f"SELECT photo_id, phash FROM {self.t.dup_band} WHERE owner = ? AND band = ? AND value = ?",
+            for other, other_hash, other_kind, other_duration in conn.execute(
+                f"SELECT photo_id, phash, kind, duration FROM {self.t.dup_band} "
+                "WHERE owner = ? AND band = ? AND value = ?",
                 (owner, band, value),
             ):
+                if other_kind != kind or not _durations_match(duration, other_duration):
+                    continue
                 candidates[other] = other_hash
         near = sorted(
             (hamming(phash, other_hash), other) for other, other_hash in candidates.items() if other != photo_id
@@ -56,8 +71,8 @@ class DuplicatesProjector(Projector):
             pairs.append((owner, a, b, distance))
         conn.executemany(f"INSERT OR REPLACE INTO {self.t.dup_pair} VALUES (?, ?, ?, ?)", pairs)
         conn.executemany(
-            f"INSERT OR REPLACE INTO {self.t.dup_band} VALUES (?, ?, ?, ?, ?)",
-            [(owner, band, value, photo_id, phash) for band, value in bands(phash)],
+            f"INSERT OR REPLACE INTO {self.t.dup_band} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(owner, band, value, photo_id, phash, kind, duration) for band, value in bands(phash)],
         )
 
     def remove(self, conn: sqlite3.Connection, photo_id: str) -> None:
@@ -72,6 +87,13 @@ class DuplicatesProjector(Projector):
 
     on_PhotoMovedToVault = on_PhotoPurged
     on_PhotoLeftVault = on_PhotoUploaded
+
+
+def _durations_match(a: float | None, b: float | None) -> bool:
+    """Photos (no duration) match photos; videos match videos of about the same length."""
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= MAX_DURATION_GAP_S
 
 
 class DuplicateGroup(msgspec.Struct):

@@ -33,6 +33,7 @@ COLUMNS = (
     "filename", "description", "tags", "taken_at", "taken_local", "taken_source", "md", "uploaded_at",
     "favourite", "make", "model", "lens", "iso", "f_number", "exposure_time", "focal_length",
     "gps_lat", "gps_lon", "phash", "trashed_at", "purge_at",
+    "kind", "duration", "video_codec", "fps", "motion",
 )
 _SELECT_COLS = ", ".join(COLUMNS)
 _as_tuple = operator.itemgetter(*COLUMNS)
@@ -106,7 +107,8 @@ class LibraryProjector(Projector):
                     id=photo_id, owner=recorded.owner, state="library", version=recorded.stream_version,
                     bytes=event.size, mime=event.mime, width=event.width, height=event.height,
                     orientation=event.orientation, description="", tags="[]", favourite=0,
-                    uploaded_at=rfc3339_us(recorded.recorded_us),
+                    uploaded_at=rfc3339_us(recorded.recorded_us), kind=event.kind, duration=event.duration,
+                    video_codec=event.video_codec, fps=event.fps, motion=int(event.motion),
                 )
                 details = unsealer.open(event, PhotoDetails)
                 if isinstance(details, PhotoDetails):
@@ -258,6 +260,13 @@ _PERSONAL = (
 # -- views ------------------------------------------------------------------------------------------
 
 
+class VideoStream(msgspec.Struct):
+    """What a client needs to know before it tries to play a video's original."""
+
+    codec: str  # FFmpeg's name: h264, hevc, vp9, av1...
+    fps: float | None
+
+
 class PhotoView(msgspec.Struct, kw_only=True):
     """A photo as the API shows it (CONTRACT.md, GET /api/photos/{id})."""
 
@@ -281,6 +290,15 @@ class PhotoView(msgspec.Struct, kw_only=True):
     taken_source: str | None = None
     purge_at: str | None = None
     duplicate: bool = False
+    # Media kinds (CONTRACT.md): every item, photo or video, carries these.
+    kind: str = "photo"  # photo | video
+    duration: float | None = None  # seconds; null for photos
+    video: VideoStream | None = None
+    motion: bool = False  # a motion or Live Photo
+
+
+def video_stream(codec: str | None, fps: float | None) -> VideoStream | None:
+    return VideoStream(codec, fps) if codec is not None else None
 
 
 def to_view(r: Sequence[Any]) -> PhotoView:
@@ -291,7 +309,7 @@ def to_view(r: Sequence[Any]) -> PhotoView:
         camera=Camera(make=r[19], model=r[20], lens=r[21]),
         exposure=Exposure(iso=r[22], f_number=r[23], exposure_time=r[24], focal_length=r[25]),
         gps=Gps(lat=r[26], lon=r[27]) if r[26] is not None and r[27] is not None else None,
-        purge_at=r[30],
+        purge_at=r[30], kind=r[31], duration=r[32], video=video_stream(r[33], r[34]), motion=bool(r[35]),
     )
 
 

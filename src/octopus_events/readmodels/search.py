@@ -7,7 +7,7 @@ import sqlite3
 from datetime import date, datetime, timezone
 from typing import Any
 
-from ..errors import BadRequest
+from ..errors import BadRequest, Invalid
 from ..eventstore import RecordedEvent
 from ..photos import (
     DescriptionSeal, PhotoDate, PhotoDescribed, PhotoDetails, PhotoLeftVault, PhotoMovedToVault, PhotoPurged,
@@ -116,6 +116,7 @@ class SearchProjector(Projector):
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+KINDS = ("photo", "video")
 
 
 def _term(word: str) -> str:
@@ -138,11 +139,15 @@ def _day(value: str, name: str) -> str:
 
 def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: str | None = None,
            date_from: str | None = None, date_to: str | None = None, camera: str | None = None,
-           favourite: bool | None = None, cursor: str | None = None, limit: int | None = None) -> PhotoPage:
+           favourite: bool | None = None, kind: str | None = None, cursor: str | None = None,
+           limit: int | None = None) -> PhotoPage:
     """Photos matching the words (prefixes) in filename, description, tags or camera, and the
     filters; newest taken first. With words, the FTS index drives the walk in rowid (= taken
-    time) order; without, the library's timeline index does."""
+    time) order; without, the library's timeline index does (or, for kind=video, its index of
+    videos)."""
     n = check_limit(limit)
+    if kind is not None and kind not in KINDS:
+        raise Invalid(f"kind: must be one of {', '.join(KINDS)}, not {kind[:40]!r}")
     where = ["p.owner = ?", "p.state = 'library'"]
     args: list[Any] = [owner]
     match_parts = []
@@ -168,6 +173,10 @@ def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: s
     if favourite is not None:
         where.append("p.favourite = ?")
         args.append(int(favourite))
+    if kind is not None:
+        # A literal, not a parameter: SQLite uses the partial index of videos only when the
+        # query's terms match the index's WHERE as written.
+        where.append(f"p.kind = '{kind}'")
     if match_parts:
         match = f'owner : "{owner_term(owner)}" AND ' + " AND ".join(f"({m})" for m in match_parts)
         fts_where = ["search_doc MATCH ?"]

@@ -1,4 +1,4 @@
-"""The storage read model: how many photos and bytes each user keeps."""
+"""The storage read model: how many photos and videos, and how many bytes, each user keeps."""
 
 from __future__ import annotations
 
@@ -18,31 +18,45 @@ class StorageProjector(Projector):
     def on_PhotoUploaded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
         assert isinstance(event, PhotoUploaded)
-        conn.execute(f"INSERT OR REPLACE INTO {self.t.storage_photo} VALUES (?, ?, ?)", (event.photo_id, recorded.owner, event.size))
+        video = int(event.kind == "video")
+        conn.execute(f"INSERT OR REPLACE INTO {self.t.storage_photo} VALUES (?, ?, ?, ?)",
+                     (event.photo_id, recorded.owner, event.size, video))
         conn.execute(
-            f"INSERT INTO {self.t.storage_usage} VALUES (?, 1, ?) ON CONFLICT (owner) DO UPDATE SET "
-            "photos = photos + 1, bytes = bytes + excluded.bytes",
-            (recorded.owner, event.size),
+            f"INSERT INTO {self.t.storage_usage} VALUES (?, 1, ?, ?, ?) ON CONFLICT (owner) DO UPDATE SET "
+            "photos = photos + 1, bytes = bytes + excluded.bytes, videos = videos + excluded.videos, "
+            "video_bytes = video_bytes + excluded.video_bytes",
+            (recorded.owner, event.size, video, event.size * video),
         )
 
     def on_PhotoPurged(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
         assert isinstance(event, PhotoPurged)
-        row = conn.execute(f"SELECT owner, bytes FROM {self.t.storage_photo} WHERE photo_id = ?", (event.photo_id,)).fetchone()
+        row = conn.execute(f"SELECT owner, bytes, video FROM {self.t.storage_photo} WHERE photo_id = ?",
+                           (event.photo_id,)).fetchone()
         if row is None:
             return
+        owner, size, video = row
         conn.execute(f"DELETE FROM {self.t.storage_photo} WHERE photo_id = ?", (event.photo_id,))
-        conn.execute(f"UPDATE {self.t.storage_usage} SET photos = photos - 1, bytes = bytes - ? WHERE owner = ?", (row[1], row[0]))
-        conn.execute(f"DELETE FROM {self.t.storage_usage} WHERE owner = ? AND photos <= 0", (row[0],))
+        conn.execute(
+            f"UPDATE {self.t.storage_usage} SET photos = photos - 1, bytes = bytes - ?, videos = videos - ?, "
+            "video_bytes = video_bytes - ? WHERE owner = ?",
+            (size, video, size * video, owner),
+        )
+        conn.execute(f"DELETE FROM {self.t.storage_usage} WHERE owner = ? AND photos <= 0", (owner,))
 
 
 class Usage(msgspec.Struct):
+    """`photos` and `bytes` count every item (photos and videos alike: the quota is on bytes,
+    whatever they hold); `videos` and `video_bytes` say how much of that is video."""
+
     photos: int
     bytes: int
     quota_bytes: int
+    videos: int = 0
+    video_bytes: int = 0
 
 
 def usage(conn: sqlite3.Connection, owner: str, quota_bytes: int) -> Usage:
-    row = conn.execute("SELECT photos, bytes FROM storage_usage WHERE owner = ?", (owner,)).fetchone()
-    photos, used = row if row else (0, 0)
-    return Usage(photos, used, quota_bytes)
+    row = conn.execute("SELECT photos, bytes, videos, video_bytes FROM storage_usage WHERE owner = ?", (owner,)).fetchone()
+    photos, used, videos, video_bytes = row if row else (0, 0, 0, 0)
+    return Usage(photos, used, quota_bytes, videos, video_bytes)

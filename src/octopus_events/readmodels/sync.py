@@ -23,15 +23,14 @@ from msgspec import UNSET, UnsetType
 
 from ..albums import AlbumCreated, AlbumDeleted, AlbumPhotosAdded, AlbumPhotosRemoved, AlbumRenamed
 from ..eventstore import RecordedEvent
-from ..events import decode_event
 from ..photos import (
     DescriptionSeal, PhotoDate, PhotoDescribed, PhotoDetails, PhotoFavourited, PhotoLeftVault, PhotoMovedToVault,
     PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded,
-    TagsSeal, Unsealer, photo_stream,
+    TagsSeal, Unsealer, first_upload,
 )
 from ..projection import Projector
 from .albums import _open_name as open_album_name
-from .library import PhotoView, rfc3339_us
+from .library import PhotoView, rfc3339_us, video_stream
 
 # -- the wire `data` objects (protocol version 1) ----------------------------------------------------
 
@@ -101,7 +100,7 @@ _members = msgspec.json.Decoder(AlbumMembers)
 class SyncProjector(Projector):
     name = "sync"
     sql_file = "sync.sql"
-    code_version = 1  # bump with any change to what a row holds: the index is then rebuilt
+    code_version = 2  # bump with any change to what a row holds: the index is then rebuilt (2: media kinds)
 
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
         # One key lookup for the whole batch; never kept beyond it, since a later batch may have
@@ -273,16 +272,9 @@ class SyncProjector(Projector):
 
 
 def _first_upload(conn: sqlite3.Connection, photo_id: str) -> tuple[PhotoUploaded, str] | None:
-    """The clear fields of a photo's upload (size, type, dimensions, time): a photo coming back
-    from the vault still has them; only its personal fields were sealed again."""
-    row = conn.execute(
-        "SELECT type, type_version, data, recorded_us FROM events WHERE stream = ? AND stream_version = 1",
-        (photo_stream(photo_id),),
-    ).fetchone()
-    if row is None:
-        return None
-    event = decode_event(row[0], row[1], row[2])
-    return (event, rfc3339_us(row[3])) if isinstance(event, PhotoUploaded) else None
+    """The clear fields of a photo's upload (size, type, dimensions, kind, time)."""
+    found = first_upload(conn, photo_id)
+    return (found[0], rfc3339_us(found[1])) if found is not None else None
 
 
 def _added(photo_id: str, d: PhotoDetails, upload: PhotoUploaded, uploaded_at: str, version: int,
@@ -294,6 +286,8 @@ def _added(photo_id: str, d: PhotoDetails, upload: PhotoUploaded, uploaded_at: s
         width=upload.width, height=upload.height, taken_at=d.date.taken_at, uploaded_at=uploaded_at,
         tags=d.tags, favourite=False, description=d.description, camera=d.camera, exposure=d.exposure,
         gps=d.gps, state="library", version=version, taken_source=d.date.source, album_ids=album_ids,
+        kind=upload.kind, duration=upload.duration, video=video_stream(upload.video_codec, upload.fps),
+        motion=upload.motion,
     )
 
 

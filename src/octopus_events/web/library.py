@@ -96,7 +96,7 @@ async def trash(octopus: NamedDependency[Octopus], caller: NamedDependency[Calle
     return TrashPage(await _query(octopus, lib.trash, caller.owner))
 
 
-@get("/api/search", tags=TAGS, summary="Search filename, description, tags and camera, with filters")
+@get("/api/search", tags=TAGS, summary="Search filename, description, tags and camera, with filters (kind=photo|video)")
 async def search(
     octopus: NamedDependency[Octopus],
     caller: NamedDependency[Caller],
@@ -106,12 +106,13 @@ async def search(
     date_to: Annotated[str | None, QueryParameter(name="to")] = None,
     camera: FromQuery[str | None] = None,
     favourite: FromQuery[bool | None] = None,
+    kind: FromQuery[str | None] = None,
     cursor: FromQuery[str | None] = None,
     limit: FromQuery[int | None] = None,
 ) -> PhotoPage:
     return await _query(
         octopus, search_model.search, caller.owner, q=q, tag=tag, date_from=date_from, date_to=date_to,
-        camera=camera, favourite=favourite, cursor=cursor, limit=limit,
+        camera=camera, favourite=favourite, kind=kind, cursor=cursor, limit=limit,
     )
 
 

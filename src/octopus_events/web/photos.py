@@ -21,7 +21,9 @@ from litestar.response import Stream
 
 from ..application import Octopus
 from ..errors import BadRequest, Invalid, TooLarge
-from ..media import IncomingBlob
+from ..library import PhotoLibrary
+from ..media import VIDEO_MIMES, IncomingBlob, sniff
+from ..media.sniff import SNIFF_BYTES
 from ..readmodels import library as lib
 from ..readmodels.library import PhotoView
 from .auth import Caller
@@ -90,20 +92,28 @@ async def _drain(chunks: AsyncIterator[bytes], limit: int) -> None:
 
 async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> tuple[IncomingBlob, _Form]:
     """Stream the multipart body: the `file` part into a temp file (hashed as it is written),
-    the small text fields into memory. On any failure nothing is left behind."""
-    limit = octopus.photos.max_upload_bytes
+    the small text fields into memory. On any failure nothing is left behind.
+
+    Photos and videos have different size limits, and the type comes from the file's first
+    bytes, never its name: until those bytes have arrived the larger limit holds, then the
+    limit of the sniffed type (a JPEG stops at `max_upload_mb` however large videos may be)."""
+    photos = octopus.photos
+    ceiling = max(photos.max_upload_bytes, photos.max_video_bytes)
+    limit = ceiling
     announced = request.headers.get("content-length")
     if announced is not None and announced.isdigit():
-        if int(announced) > limit + MAX_FORM_OVERHEAD:
+        if int(announced) > ceiling + MAX_FORM_OVERHEAD:
             # Refused before reading a byte: a client that sent `Expect: 100-continue` never
             # sends the body at all.
-            raise TooLarge(f"the upload is larger than the limit of {limit // (1024 * 1024)} MB")
-        octopus.photos.check_disk(int(announced))
+            raise TooLarge(f"the upload is larger than the limit of {ceiling // (1024 * 1024)} MB")
+        photos.check_disk(int(announced))
     parser = multipart.PushMultipartParser(_boundary(request), max_segment_count=MAX_PARTS)
     form = _Form()
     incoming: IncomingBlob | None = None
     segment: multipart.MultipartSegment | None = None
     text = bytearray()
+    head = bytearray()  # the file's first bytes, until they tell its type
+    what = "upload"
     chunks = request.stream()
     try:
         async for chunk in chunks:
@@ -114,17 +124,21 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
                         if incoming is not None:
                             raise BadRequest("file: send one photo per request")
                         form.filename = segment.filename
-                        incoming = octopus.photos.new_upload()
+                        incoming = photos.new_upload()
                 elif event is None:
                     if segment is not None and segment.name != "file":
                         _text_field(form, segment.name or "", bytes(text))
                     segment = None
                 elif segment is not None and segment.name == "file":
                     assert incoming is not None
+                    if len(head) < SNIFF_BYTES:
+                        head += event[:SNIFF_BYTES - len(head)]
+                        if len(head) >= SNIFF_BYTES:
+                            limit, what = _limit_for(photos, bytes(head))
                     if incoming.size + len(event) > limit:
                         incoming.discard()
                         await _drain(chunks, DRAIN_LIMIT)
-                        raise TooLarge(f"the photo is larger than the limit of {limit // (1024 * 1024)} MB")
+                        raise TooLarge(f"the {what} is larger than the limit of {limit // (1024 * 1024)} MB")
                     # Written on the event loop: a 64 KB write to the page cache plus its hash
                     # costs well under a millisecond, less than a hop to a worker thread.
                     incoming.write(event)
@@ -155,6 +169,12 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
         incoming.discard()
         raise Invalid("file: the file is empty")
     return incoming, form
+
+
+def _limit_for(photos: PhotoLibrary, head: bytes) -> tuple[int, str]:
+    """The size limit for a file starting with `head`, and what to call it in a 413."""
+    mime = sniff(head)
+    return photos.upload_limit(mime), "video" if mime in VIDEO_MIMES else "photo"
 
 
 def _text_field(form: _Form, name: str, raw: bytes) -> None:
