@@ -23,7 +23,9 @@ from octopus_events.eventstore import Meta
 from octopus_events.readmodels import albums as albums_rm
 from octopus_events.readmodels import duplicates, search
 from octopus_events.readmodels import library as lib
-from octopus_events.vault import VaultAccess, VaultDamaged, vault_key_id
+from octopus_events.vault import VaultAccess, VaultDamaged, _context, vault_key_id
+from octopus_events.vaultcrypto import VaultTampered, decrypt_bytes
+from vault_v1 import encrypt_bytes_v1
 from vault_support import (
     DESCRIPTION, FILENAME, LAT_DEGREES, PASSPHRASE, TAG, assert_findable, find_markers, flip, markers_of, noisy_jpeg,
     reencoded,
@@ -86,6 +88,13 @@ async def vaulted(library: Library, *, seed: int = 1) -> tuple[str, VaultAccess,
     view = await library.upload(owner, data, FILENAME, description=DESCRIPTION, tags=[TAG, "summer"])
     await library.octopus.vault.create(owner, PASSPHRASE, Meta(actor=owner))
     return owner, await unlock(library.octopus, owner), data, view
+
+
+async def read_original(octopus: Octopus, owner: str, photo_id: str, access: VaultAccess,
+                        first: int = 0, length: int | None = None) -> tuple[int, bytes, lib.PhotoView]:
+    """(size, the bytes asked for, the photo) as the /original route reads them."""
+    original = await octopus.vault.open_original(owner, photo_id, access)
+    return original.size, b"".join(await octopus.vault.read_original(original, first, length)), original.view
 
 
 # -- the locked vault leaves no plaintext --------------------------------------------------------------
@@ -280,8 +289,8 @@ async def test_changing_the_passphrase_rewraps_only(library: Library) -> None:
     with pytest.raises(Forbidden):
         await octopus.vault.list(owner, other_session)
     fresh = await unlock(octopus, owner, "new passphrase 2")
-    size, chunks, _ = await octopus.vault.open_original(owner, view.id, fresh)
-    assert size == len(data) and b"".join(chunks) == data
+    size, plain, _ = await read_original(octopus, owner, view.id, fresh)
+    assert size == len(data) and plain == data
 
 
 # -- tampering -------------------------------------------------------------------------------------------
@@ -294,7 +303,7 @@ async def test_tampered_original_is_a_clear_error_never_bytes(library: Library) 
     original = octopus.vault.photo_dir(owner, view.id) / "original"
     flip(original, original.stat().st_size // 2)
     with pytest.raises(VaultDamaged) as damaged:
-        await octopus.vault.open_original(owner, view.id, token)
+        await read_original(octopus, owner, view.id, token)
     assert "failed authentication" in damaged.value.detail
     with pytest.raises(VaultDamaged):
         await octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
@@ -450,8 +459,8 @@ async def test_every_library_command_treats_a_vault_photo_as_unknown(library: Li
             await command("p" + "0" * 20)
         assert vaulted_error.value.detail.replace(view.id, "ID") == unknown_error.value.detail.replace("p" + "0" * 20, "ID"), name
     # Untouched: still in the vault, whole.
-    size, chunks, inside = await octopus.vault.open_original(owner, view.id, token)
-    assert b"".join(chunks) == data and inside.description == DESCRIPTION and inside.favourite is False
+    size, plain, inside = await read_original(octopus, owner, view.id, token)
+    assert plain == data and inside.description == DESCRIPTION and inside.favourite is False
 
 
 async def test_vault_tokens_end_with_lock_sign_out_password_change_and_account_deletion(library: Library) -> None:
@@ -491,3 +500,68 @@ async def test_vault_tokens_end_with_lock_sign_out_password_change_and_account_d
     assert len(octopus.vault.tokens) == 1
     await accounts.delete_user(owner, Meta(actor=owner))
     assert len(octopus.vault.tokens) == 0
+
+
+# -- ranges and the chunked format -------------------------------------------------------------------
+
+
+async def test_a_range_of_a_vault_original_decrypts_only_what_it_covers(library: Library) -> None:
+    octopus = library.octopus
+    owner = await library.user("ranger")
+    data = noisy_jpeg(5, size=(1600, 1200))
+    view = await library.upload(owner, data, "big.jpg")
+    await octopus.vault.create(owner, PASSPHRASE, Meta(actor=owner))
+    token = await unlock(octopus, owner)
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    sealed = (octopus.vault.photo_dir(owner, view.id) / "original").read_bytes()
+    assert sealed[:5] == b"OCTV\x02" and len(data) > 10 * 64 * 1024
+    for first, length in [(0, len(data)), (len(data) // 2, 100_000), (len(data) - 1, 1), (70_000, 0)]:
+        size, got, inside = await read_original(octopus, owner, view.id, token, first, length)
+        assert size == len(data) and got == data[first:first + length] and inside.filename == "big.jpg"
+    # A flipped byte far from the range does not stop it (chunks stand alone), but a flip
+    # inside it is caught before any byte of the range is handed out.
+    original = octopus.vault.photo_dir(owner, view.id) / "original"
+    flip(original, 33 + 3 * (64 * 1024 + 16) + 5)  # in chunk 3
+    _, tail, _ = await read_original(octopus, owner, view.id, token, 8 * 64 * 1024, 1000)
+    assert tail == data[8 * 64 * 1024:8 * 64 * 1024 + 1000]
+    with pytest.raises(VaultDamaged, match="chunk 3 failed authentication"):
+        await read_original(octopus, owner, view.id, token, 3 * 64 * 1024 + 10, 10)
+    # Past the all-or-nothing window a long span streams: genuine chunks, then a stop at the bad one.
+    octopus.vault.all_or_nothing_bytes = 64 * 1024
+    opened = await octopus.vault.open_original(owner, view.id, token)
+    chunks = await octopus.vault.read_original(opened, 0, len(data))
+    received = []
+    with pytest.raises(VaultTampered, match="chunk 3"):
+        for chunk in chunks:
+            received.append(chunk)
+    assert b"".join(received) == data[: 3 * 64 * 1024]
+
+
+async def test_vault_photos_sealed_before_chunked_sealing_keep_opening(library: Library) -> None:
+    """Vault files in format 1 (one secretstream each, as every vault held before) are read,
+    served in ranges and restored; only new sealings use the chunked format."""
+    octopus = library.octopus
+    owner, token, data, view = await vaulted(library)
+    await octopus.vault.move_in(owner, view.id, token, Meta(actor=owner))
+    key = octopus.vault.key_for(owner, token)
+    directory = octopus.vault.photo_dir(owner, view.id)
+    for part in ("original", "thumb", "preview", "meta"):
+        context = _context(owner, view.id, part)
+        plain = decrypt_bytes((directory / part).read_bytes(), key, context=context)
+        (directory / part).write_bytes(encrypt_bytes_v1(plain, key, context=context))
+        assert (directory / part).read_bytes()[:5] == b"OCTV\x01"
+    thumb = await octopus.vault.thumbnail(owner, view.id, "thumb", token)
+    assert Image.open(io.BytesIO(thumb)).size[0] > 0
+    assert (await octopus.vault.photo(owner, view.id, token)).description == DESCRIPTION
+    size, whole, _ = await read_original(octopus, owner, view.id, token)
+    assert size == len(data) and whole == data
+    _, middle, _ = await read_original(octopus, owner, view.id, token, len(data) // 2, 5000)
+    assert middle == data[len(data) // 2:len(data) // 2 + 5000]
+    flip(directory / "original", (directory / "original").stat().st_size - 5)
+    with pytest.raises(VaultDamaged, match="failed authentication"):
+        await octopus.vault.open_original(owner, view.id, token)
+    flip(directory / "original", (directory / "original").stat().st_size - 5)
+    back = await octopus.vault.restore(owner, view.id, token, Meta(actor=owner))
+    assert back.state == "library" and back.description == DESCRIPTION
+    path, _ = await octopus.photos.original(owner, view.id)
+    assert path.read_bytes() == data

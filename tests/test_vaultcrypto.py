@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import tracemalloc
 from pathlib import Path
 
@@ -11,8 +13,10 @@ import pytest
 
 from octopus_events import vaultcrypto
 from octopus_events.passwords import token_digest
+from vault_v1 import FIXTURE_FILES, FIXTURE_KEY, FIXTURES, encrypt_bytes_v1, encrypt_file_v1
 from octopus_events.vaultcrypto import (
     VaultTampered,
+    SealedFile,
     WrappedVaultKey,
     WrongPassphrase,
     create_vault,
@@ -21,14 +25,15 @@ from octopus_events.vaultcrypto import (
     encrypt_file,
     iter_decrypt_file,
     new_vault_token,
+    read_range,
     rewrap_vault_key,
     unwrap_vault_key,
     vault_token_digest,
     verify_file,
 )
 
-PREFIX = 9 + 24  # magic/version/chunk size + secretstream header
-ABYTES = 17
+HEADER = 33  # magic, version, chunk size, plaintext length, nonce prefix
+ABYTES = 16  # the Poly1305 tag of each chunk
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +149,7 @@ def test_bytes_round_trip_at_chunk_boundaries(key: bytes, size: int) -> None:
     assert decrypt_bytes(blob, key) == data
     chunks = max(1, -(-size // 16))
     if size and size % 16 == 0:
-        assert len(blob) == PREFIX + size + chunks * ABYTES
+        assert len(blob) == HEADER + size + chunks * ABYTES
     assert decrypt_bytes(encrypt_bytes(data, key), key) == data
 
 
@@ -197,7 +202,7 @@ def test_appended_data_detected(key: bytes) -> None:
 
 
 def _chunks(blob: bytes, chunk_size: int) -> tuple[bytes, list[bytes]]:
-    head, body = blob[:PREFIX], blob[PREFIX:]
+    head, body = blob[:HEADER], blob[HEADER:]
     step = chunk_size + ABYTES
     return head, [body[i : i + step] for i in range(0, len(body), step)]
 
@@ -237,12 +242,35 @@ def test_header_fields_checked(key: bytes) -> None:
     with pytest.raises(VaultTampered, match="magic"):
         decrypt_bytes(b"XXXX" + blob[4:], key)
     with pytest.raises(VaultTampered, match="version"):
-        decrypt_bytes(blob[:4] + b"\x02" + blob[5:], key)
+        decrypt_bytes(blob[:4] + b"\x03" + blob[5:], key)
     with pytest.raises(VaultTampered, match="chunk size"):
         decrypt_bytes(blob[:5] + b"\xff\xff\xff\xff" + blob[9:], key)
-    # A plausible but different chunk size is caught by authentication.
-    with pytest.raises(VaultTampered):
+    # A plausible but different chunk size, or nonce prefix, is caught by authentication.
+    with pytest.raises(VaultTampered, match="failed authentication"):
         decrypt_bytes(blob[:5] + (1024).to_bytes(4, "big") + blob[9:], key)
+    with pytest.raises(VaultTampered, match="failed authentication"):
+        decrypt_bytes(blob[:20] + bytes([blob[20] ^ 1]) + blob[21:], key)
+
+
+def test_a_length_field_that_disagrees_with_the_file_is_refused(key: bytes) -> None:
+    blob = encrypt_bytes(os.urandom(40), key, chunk_size=16)
+    assert int.from_bytes(blob[9:17], "big") == 40
+    longer = blob[:9] + (41).to_bytes(8, "big") + blob[17:]
+    with pytest.raises(VaultTampered, match="truncated"):
+        decrypt_bytes(longer, key)
+    # Shortened so the layout fits again (the last chunk cut by one byte): the header is bound
+    # into every chunk, so the lie is still caught.
+    shorter = blob[:9] + (39).to_bytes(8, "big") + blob[17:-1]
+    with pytest.raises(VaultTampered, match="failed authentication"):
+        decrypt_bytes(shorter, key)
+
+
+def test_sealing_the_same_bytes_twice_shares_nothing(key: bytes) -> None:
+    data = os.urandom(100)
+    a, b = encrypt_bytes(data, key, chunk_size=16), encrypt_bytes(data, key, chunk_size=16)
+    assert a[:17] == b[:17] and a[17:HEADER] != b[17:HEADER]  # fresh random nonce prefix
+    assert a[HEADER:HEADER + 16] != b[HEADER:HEADER + 16]
+    assert SealedFile(io.BytesIO(a), key).tag != SealedFile(io.BytesIO(b), key).tag
 
 
 def test_bad_key_size_is_value_error() -> None:
@@ -308,25 +336,25 @@ def test_empty_file(tmp_path: Path, key: bytes) -> None:
     assert verify_file(dst, key) == 0
 
 
-def test_truncated_file_detected_after_yielding_authentic_chunks(
-    tmp_path: Path, key: bytes
-) -> None:
+def test_a_cut_file_is_refused_before_any_chunk(tmp_path: Path, key: bytes) -> None:
     src = tmp_path / "in"
     data = os.urandom(10 * 1024)
     src.write_bytes(data)
     dst = tmp_path / "out"
     encrypt_file(src, dst, key, chunk_size=1024)
     full = dst.read_bytes()
-    dst.write_bytes(full[: PREFIX + 5 * (1024 + ABYTES)])  # cut at a chunk boundary
-    received = []
-    with pytest.raises(VaultTampered, match="truncated"):
-        for chunk in iter_decrypt_file(dst, key):
-            received.append(chunk)
-    # What was yielded before the error is genuine plaintext, in order; verify_file catches the
-    # problem up front for callers that must not send a partial response.
-    assert b"".join(received) == data[: 5 * 1024]
-    with pytest.raises(VaultTampered):
-        verify_file(dst, key)
+    for cut in (HEADER + 5 * (1024 + ABYTES), len(full) - 1, HEADER + 1):  # at a chunk boundary, in the last, in the first
+        dst.write_bytes(full[:cut])
+        received = []
+        with pytest.raises(VaultTampered, match="truncated"):
+            for chunk in iter_decrypt_file(dst, key):
+                received.append(chunk)
+        # The header says how long the file must be, so nothing was yielded at all.
+        assert received == []
+        with pytest.raises(VaultTampered, match="truncated"):
+            verify_file(dst, key)
+        with pytest.raises(VaultTampered, match="truncated"):
+            next(read_range(dst, key, 0, 10))
 
 
 def test_flipped_byte_in_file_detected(tmp_path: Path, key: bytes) -> None:
@@ -337,7 +365,7 @@ def test_flipped_byte_in_file_detected(tmp_path: Path, key: bytes) -> None:
     raw = bytearray(dst.read_bytes())
     raw[len(raw) // 2] ^= 0x10
     dst.write_bytes(bytes(raw))
-    with pytest.raises(VaultTampered, match="chunk 1"):
+    with pytest.raises(VaultTampered, match="chunk 1 failed"):
         verify_file(dst, key)
 
 
@@ -374,7 +402,7 @@ def test_50mb_file_with_bounded_memory(tmp_path: Path, key: bytes) -> None:
     assert total == size
     assert peak_encrypt < limit, f"encrypt peak {peak_encrypt} bytes"
     assert peak_decrypt < limit, f"decrypt peak {peak_decrypt} bytes"
-    assert dst.stat().st_size == PREFIX + size + -(-size // (64 * 1024)) * ABYTES
+    assert dst.stat().st_size == HEADER + size + -(-size // (64 * 1024)) * ABYTES
 
     # Same content, compared piecewise; and the marker never appears in the ciphertext.
     with src.open("rb") as plain:
@@ -386,3 +414,150 @@ def test_50mb_file_with_bounded_memory(tmp_path: Path, key: bytes) -> None:
         while block := enc.read(1024 * 1024):
             assert marker not in tail + block
             tail = block[-len(marker) :]
+
+
+# --------------------------------------------------------------------------- ranges (format 2)
+
+CHUNK = 64 * 1024
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 123])
+def test_round_trip_at_the_default_chunk_size(key: bytes, size: int) -> None:
+    data = random.Random(size).randbytes(size)
+    blob = encrypt_bytes(data, key, context=b"p|original")
+    assert blob[4] == 2 and int.from_bytes(blob[5:9], "big") == CHUNK
+    assert len(blob) == HEADER + size + max(1, -(-size // CHUNK)) * ABYTES
+    assert decrypt_bytes(blob, key, context=b"p|original") == data
+    sealed = SealedFile(io.BytesIO(blob), key, context=b"p|original")
+    assert sealed.authenticate() == size
+    for first, length in [(0, size), (size // 2, CHUNK), (max(0, size - 1), 5), (CHUNK - 1, 2), (size, 10)]:
+        assert b"".join(sealed.read(first, length)) == data[first:first + length], (first, length)
+
+
+def test_every_range_of_a_small_chunked_file(key: bytes) -> None:
+    data = os.urandom(100)
+    sealed = SealedFile(io.BytesIO(encrypt_bytes(data, key, chunk_size=16)), key)
+    assert sealed.authenticate() == 100
+    for first in range(0, 102):
+        for length in (0, 1, 15, 16, 17, 40, 200):
+            assert b"".join(sealed.read(first, length)) == data[first:first + length]
+        assert b"".join(sealed.read(first)) == data[first:]
+
+
+class CountingFile(io.FileIO):
+    """A real file that counts the bytes read from it."""
+
+    bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_a_range_read_opens_only_the_chunks_it_covers(tmp_path: Path, key: bytes) -> None:
+    src = tmp_path / "video.mp4"
+    size = 200 * CHUNK + 777  # 12.5 MB
+    _write_big_file(src, size, b"marker")
+    dst = tmp_path / "original"
+    encrypt_file(src, dst, key, context=b"ctx")
+    first, length = size // 2 + 1000, 1024 * 1024  # 1 MiB from the middle, not chunk-aligned
+    needed = (first + length - 1) // CHUNK - first // CHUNK + 1
+    assert needed == 17
+    with CountingFile(dst, "rb") as f:
+        sealed = SealedFile(f, key, context=b"ctx")
+        assert sealed.authenticate() == size  # the header, through the final chunk's tag
+        opened = f.bytes_read
+        assert opened <= HEADER + (size % CHUNK) + ABYTES
+        got = b"".join(sealed.read(first, length))
+        assert f.bytes_read - opened == needed * (CHUNK + ABYTES)
+    with src.open("rb") as plain:
+        plain.seek(first)
+        assert got == plain.read(length)
+
+
+def test_swapped_chunks_are_refused_even_in_a_range(key: bytes) -> None:
+    data = os.urandom(16 * 6)
+    head, chunks = _chunks(encrypt_bytes(data, key, chunk_size=16), 16)
+    swapped = head + b"".join([*chunks[:2], chunks[3], chunks[2], *chunks[4:]])
+    sealed = SealedFile(io.BytesIO(swapped), key)
+    assert b"".join(sealed.read(0, 32)) == data[:32]  # untouched chunks still read
+    with pytest.raises(VaultTampered, match="chunk 2 failed authentication"):
+        b"".join(sealed.read(40, 8))
+    with pytest.raises(VaultTampered, match="chunk 2"):
+        decrypt_bytes(swapped, key)
+
+
+def test_truncated_last_chunk_and_appended_chunk_are_refused(key: bytes) -> None:
+    blob = encrypt_bytes(os.urandom(16 * 3 + 5), key, chunk_size=16)
+    head, chunks = _chunks(blob, 16)
+    with pytest.raises(VaultTampered, match="truncated"):
+        decrypt_bytes(blob[:-3], key)  # the short final chunk cut
+    with pytest.raises(VaultTampered, match="truncated"):
+        decrypt_bytes(head + b"".join(chunks[:-1]), key)  # the final chunk dropped whole
+    with pytest.raises(VaultTampered, match="after the final chunk"):
+        decrypt_bytes(blob + chunks[1], key)  # a genuine chunk appended
+    # Full chunks dropped from the end and the header's length cannot be made to agree without
+    # the key: the last remaining chunk was not sealed as the final one.
+    exact = encrypt_bytes(os.urandom(16 * 3), key, chunk_size=16)
+    head, chunks = _chunks(exact, 16)
+    with pytest.raises(VaultTampered):
+        decrypt_bytes(head[:9] + (32).to_bytes(8, "big") + head[17:] + b"".join(chunks[:2]), key)
+
+
+def test_a_chunk_moved_within_the_file_fails_in_every_position(key: bytes) -> None:
+    head, chunks = _chunks(encrypt_bytes(os.urandom(16 * 4), key, chunk_size=16), 16)
+    for i in range(4):
+        for j in range(4):
+            if i != j:
+                moved = list(chunks)
+                moved[j] = chunks[i]
+                with pytest.raises(VaultTampered, match=f"chunk {j} failed"):
+                    b"".join(SealedFile(io.BytesIO(head + b"".join(moved)), key).read(j * 16, 16))
+
+
+def test_range_arguments_are_checked(key: bytes) -> None:
+    sealed = SealedFile(io.BytesIO(encrypt_bytes(b"hello", key)), key)
+    with pytest.raises(ValueError):
+        next(sealed.read(-1, 2))
+    with pytest.raises(ValueError):
+        next(sealed.read(0, -2))
+
+
+# --------------------------------------------------------------------------- format 1 keeps opening
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_FILES))
+def test_files_written_before_chunked_sealing_keep_opening(name: str) -> None:
+    seed, size, chunk_size, context = FIXTURE_FILES[name]
+    blob = (FIXTURES / name).read_bytes()
+    plain = random.Random(seed).randbytes(size)
+    assert blob[4] == 1 and int.from_bytes(blob[5:9], "big") == chunk_size
+    assert decrypt_bytes(blob, FIXTURE_KEY, context=context) == plain
+    sealed = SealedFile(io.BytesIO(blob), FIXTURE_KEY, context=context)
+    assert sealed.version == 1 and sealed.authenticate() == size
+    for first, length in [(0, 1), (size // 2, 1500), (size - 3, 10), (size, 5)]:
+        assert b"".join(sealed.read(first, length)) == plain[first:first + length]
+    with pytest.raises(VaultTampered):
+        decrypt_bytes(blob, FIXTURE_KEY, context=b"another context")
+    bad = bytearray(blob)
+    bad[len(bad) // 2] ^= 1
+    with pytest.raises(VaultTampered, match="failed authentication"):
+        decrypt_bytes(bytes(bad), FIXTURE_KEY, context=context)
+    with pytest.raises(VaultTampered, match="truncated"):
+        decrypt_bytes(blob[: 33 + (chunk_size + 17) * (size // chunk_size)], FIXTURE_KEY, context=context)
+
+
+def test_the_frozen_format_1_writer_matches_the_fixtures(tmp_path: Path, key: bytes) -> None:
+    # What test_vault.py uses to make old vault photos writes what the old code wrote.
+    seed, size, chunk_size, context = FIXTURE_FILES["chunked.octv"]
+    plain = random.Random(seed).randbytes(size)
+    again = encrypt_bytes_v1(plain, FIXTURE_KEY, chunk_size=chunk_size, context=context)
+    fixture = (FIXTURES / "chunked.octv").read_bytes()
+    assert len(again) == len(fixture) and again[:9] == fixture[:9]
+    assert decrypt_bytes(again, FIXTURE_KEY, context=context) == plain
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.write_bytes(plain * 30)
+    encrypt_file_v1(src, dst, key, context=b"c")
+    assert verify_file(dst, key, context=b"c") == size * 30
+    assert b"".join(read_range(dst, key, 70_000, 1000, context=b"c")) == (plain * 30)[70_000:71_000]

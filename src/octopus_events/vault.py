@@ -19,6 +19,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,25 @@ class VaultMetadata(msgspec.Struct, kw_only=True):
     video_codec: str | None = None
     fps: float | None = None
     motion: bool = False
+
+
+# Bytes of a requested span authenticated before the first is sent: a whole photo, or any range
+# up to this size, is all-or-nothing. Larger spans (a video played from its start) are not read
+# twice; their later chunks are authenticated one by one as they are streamed.
+ALL_OR_NOTHING_BYTES = 8 * 1024 * 1024
+
+
+class VaultOriginal(msgspec.Struct, frozen=True, kw_only=True):
+    """A vault original opened for reading (`Vault.open_original`). Holds the vault key: keep it
+    for one request only."""
+
+    size: int  # plaintext bytes, authenticated
+    tag: str  # names this encrypted file (random per sealing), nothing about its plaintext: an ETag
+    view: PhotoView
+    path: Path
+    key: bytes
+    context: bytes
+    verified: bool  # already authenticated end to end (old-format files are, to learn their size)
 
 
 class UnlockResult(msgspec.Struct):
@@ -264,6 +284,7 @@ class Vault:
         # limited per user and per client address.
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_window_seconds)
         octopus.accounts.on_sessions_ended.append(self._sessions_ended)
+        self.all_or_nothing_bytes = ALL_OR_NOTHING_BYTES
 
     def photo_dir(self, user_id: str, photo_id: str) -> Path:
         return _photo_dir(self.root, user_id, photo_id)
@@ -510,51 +531,79 @@ class Vault:
 
         return await self.octopus.media(work)
 
-    async def open_original(self, user_id: str, photo_id: str, access: VaultAccess | None) -> tuple[int, Iterator[bytes], PhotoView]:
-        """(plaintext size, chunk iterator, photo) after authenticating the whole file first,
-        so a response never starts with genuine bytes and then breaks off on tampering."""
+    async def open_original(self, user_id: str, photo_id: str, access: VaultAccess | None) -> VaultOriginal:
+        """The vault original, opened: its plaintext size and file tag, both authenticated, ready
+        for `read_original`. Costs one chunk's decryption (files written before chunked sealing:
+        one full pass, which is the only way that format can tell its size)."""
         key = self.key_for(user_id, access)
+        context = _context(user_id, photo_id, "original")
 
-        def work() -> tuple[int, Path, PhotoView]:
+        def work() -> VaultOriginal:
             row = self._vault_row(user_id, photo_id)
             record = self._read_metadata(user_id, photo_id, key)
             path = self.photo_dir(user_id, photo_id) / "original"
-            size = self._verify(path, key, user_id, photo_id, "original")
-            return size, path, _view(photo_id, row["version"], record)
+            with self._damage_as(photo_id, "original"), path.open("rb") as f:
+                sealed = vaultcrypto.SealedFile(f, key, context=context)
+                size = sealed.authenticate()
+                return VaultOriginal(size=size, tag=sealed.tag, view=_view(photo_id, row["version"], record),
+                                     path=path, key=key, context=context, verified=sealed.version == 1)
 
-        size, path, view = await self.octopus.media(work)
-        context = _context(user_id, photo_id, "original")
+        return await self.octopus.media(work)
+
+    async def read_original(self, original: VaultOriginal, first: int = 0, length: int | None = None) -> Iterator[bytes]:
+        """The plaintext of bytes `first .. first+length-1` of an opened original, as an iterator
+        that decrypts only the chunks holding them.
+
+        Up to `all_or_nothing_bytes` (`ALL_OR_NOTHING_BYTES`) of the span are authenticated before this returns, so a
+        photo (or any range that size) is never served with genuine bytes that then break off:
+        tampering there is a `VaultDamaged` here, before any byte is sent. Beyond that, a video
+        is streamed without reading it twice: each chunk is still authenticated before any of
+        its bytes are yielded, and a damaged one ends the stream short of its length.
+        """
+        length = original.size - first if length is None else length
+        if length > 0 and not original.verified:
+            ahead = min(length, self.all_or_nothing_bytes)
+
+            def verify() -> None:
+                with self._damage_as(original.view.id, "original"):
+                    for _ in vaultcrypto.read_range(original.path, original.key, first, ahead, context=original.context):
+                        pass
+
+            await self.octopus.media(verify)
 
         def chunks() -> Iterator[bytes]:
             try:
-                yield from vaultcrypto.iter_decrypt_file(path, key, context=context)
+                with original.path.open("rb") as f:
+                    sealed = vaultcrypto.SealedFile(f, original.key, context=original.context)
+                    if sealed.tag != original.tag:
+                        raise vaultcrypto.VaultTampered("the file was replaced after it was opened")
+                    yield from sealed.read(first, length)
             except vaultcrypto.VaultTampered:
                 # Changed on disk after verification: stop the stream rather than send more.
-                log.error("vault original of %s changed while being served", photo_id)
+                log.error("vault original of %s changed or is damaged while being served", original.view.id)
                 raise
 
-        return size, chunks(), view
+        return chunks()
 
-    def _verify(self, path: Path, key: bytes, user_id: str, photo_id: str, part: str) -> int:
+    @contextmanager
+    def _damage_as(self, photo_id: str, part: str) -> Iterator[None]:
+        """A missing or unauthentic vault file becomes the one clear domain error."""
         try:
-            return vaultcrypto.verify_file(path, key, context=_context(user_id, photo_id, part))
+            yield
         except FileNotFoundError:
             raise VaultDamaged(f"the vault {part} of photo {photo_id} is missing") from None
         except vaultcrypto.VaultTampered as exc:
             raise VaultDamaged(f"the vault {part} of photo {photo_id} failed authentication ({exc}); "
                                "it was altered or damaged on disk, so no bytes are served") from None
+
+    def _verify(self, path: Path, key: bytes, user_id: str, photo_id: str, part: str) -> int:
+        with self._damage_as(photo_id, part):
+            return vaultcrypto.verify_file(path, key, context=_context(user_id, photo_id, part))
 
     def _decrypt_small(self, user_id: str, photo_id: str, part: str, key: bytes) -> bytes:
         path = self.photo_dir(user_id, photo_id) / part
-        try:
-            blob = path.read_bytes()
-        except FileNotFoundError:
-            raise VaultDamaged(f"the vault {part} of photo {photo_id} is missing") from None
-        try:
-            return vaultcrypto.decrypt_bytes(blob, key, context=_context(user_id, photo_id, part))
-        except vaultcrypto.VaultTampered as exc:
-            raise VaultDamaged(f"the vault {part} of photo {photo_id} failed authentication ({exc}); "
-                               "it was altered or damaged on disk, so no bytes are served") from None
+        with self._damage_as(photo_id, part):
+            return vaultcrypto.decrypt_bytes(path.read_bytes(), key, context=_context(user_id, photo_id, part))
 
     async def thumbnail(self, user_id: str, photo_id: str, kind: str, access: VaultAccess | None) -> bytes:
         """The decrypted thumb or preview JPEG (small enough to hold whole)."""

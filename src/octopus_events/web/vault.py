@@ -20,6 +20,7 @@ from ..application import Octopus
 from ..readmodels.library import PhotoView
 from ..vault import UnlockResult, VaultAccess, VaultPage, VaultStatus
 from .auth import Caller
+from .problems import problem
 
 TAGS = ["vault"]
 TOKEN_HEADER = "x-vault-token"
@@ -101,16 +102,38 @@ async def get_vault_photo(request: Request[Any, Any, Any], octopus: NamedDepende
     return _private(await octopus.vault.photo(caller.owner, photo_id, vault_access(request, caller)))
 
 
-@get("/api/vault/photos/{photo_id:str}/original", tags=TAGS, summary="The decrypted original")
+@get("/api/vault/photos/{photo_id:str}/original", tags=TAGS, summary="The decrypted original (ETag, Range)")
 async def vault_original(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                          caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
-    # The whole file is authenticated before the first byte goes out, so a tampered file is a
-    # 422 problem, never a 200 that breaks off or carries garbage.
-    size, chunks, view = await octopus.vault.open_original(caller.owner, photo_id, vault_access(request, caller))
-    headers = {**NO_STORE, "Content-Length": str(size)}
-    if view.filename:
-        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(view.filename, safe='')}"
-    return Stream(chunks, media_type=view.mime, headers=headers)
+    # Imported here: web/photos imports this module (for vault_access), and its byte-range
+    # parsing is the one both /original routes share.
+    from .photos import _byte_range, _Unsatisfiable
+
+    original = await octopus.vault.open_original(caller.owner, photo_id, vault_access(request, caller))
+    # The ETag names this encrypted file (random per sealing), not its plaintext; it is there
+    # for If-Range, so a player resuming a video never splices two different files together.
+    etag = f'"{original.tag}"'
+    headers = {**NO_STORE, "Accept-Ranges": "bytes", "ETag": etag}
+    if original.view.filename:
+        headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(original.view.filename, safe='')}"
+    span = None
+    if_range = request.headers.get("if-range")
+    if if_range is None or if_range.strip() == etag:
+        try:
+            span = _byte_range(request.headers.get("range"), original.size)
+        except _Unsatisfiable:
+            return problem(416, f"the photo has {original.size} bytes; that range is outside it",
+                           title="Range not satisfiable", headers={"Content-Range": f"bytes */{original.size}", **headers})
+    first, last = span if span is not None else (0, original.size - 1)
+    length = max(0, last - first + 1)
+    # Whole photos and ranges up to 8 MiB are authenticated before this returns: tampering is a
+    # 422 problem, never a response that carries garbage or breaks off (docs/vault.md, Serving).
+    chunks = await octopus.vault.read_original(original, first, length)
+    headers["Content-Length"] = str(length)
+    if span is None:
+        return Stream(chunks, media_type=original.view.mime, headers=headers)
+    headers["Content-Range"] = f"bytes {first}-{last}/{original.size}"
+    return Stream(chunks, status_code=206, media_type=original.view.mime, headers=headers)
 
 
 @get("/api/vault/photos/{photo_id:str}/thumbnail", tags=TAGS, summary="Decrypted thumb or preview")
