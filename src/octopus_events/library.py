@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import msgspec
 
-from . import keystore, sealing
+from . import keystore, motion, sealing
 from .errors import InsufficientStorage, Invalid, NotFound
 from .eventstore import Meta, Transaction
 from .media import VIDEO_MIMES, Analysis, BlobStore, IncomingBlob, analyse, render
@@ -31,6 +31,7 @@ from .photos import (
 )
 from .quota import QuotaReservations
 from .readmodels import library as lib
+from .readmodels import motion as motion_read
 from .readmodels.library import PhotoView
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ class PhotoLibrary:
         )
         self._previews_in_flight: dict[str, asyncio.Future[Path]] = {}
         self.quota = QuotaReservations()
+        motion.register_blob_deleter(self.store, self.blobs.delete_all)
 
     # -- upload ------------------------------------------------------------------------------------
     def new_upload(self) -> IncomingBlob:
@@ -119,6 +121,10 @@ class PhotoLibrary:
             # Held until the event has committed, so concurrent uploads cannot all fit at once.
             reserved = await self.octopus.read(lambda: self.quota.reserve(self.store.reader(), owner, incoming.size))
             self.check_disk(incoming.size)
+            facts = await self.octopus.media(motion.inspect, incoming.path)
+            if facts.live_clip:
+                # A Live Photo's MOV joins its still instead of becoming an item (docs/motion.md).
+                return await self._live_clip(owner, incoming, filename, facts, meta, reserved)
             max_pixels = self.config.media.max_megapixels * 1_000_000
             analysis: Analysis = await self.octopus.media(lambda: analyse(incoming.path, max_pixels=max_pixels))
             await self.octopus.media(self._store_blobs, incoming, analysis)
@@ -159,6 +165,7 @@ class PhotoLibrary:
             key_id = key_prefix(photo_id) + "1"
             key = sealing.new_data_key()
             keystore.put(tx.conn, key_id, "photo", owner, key)
+            extra = motion.still_events(tx, owner, photo_id, key_id, key, facts, meta)
             event = PhotoUploaded(
                 photo_id=photo_id, key_id=key_id, mime=analysis.mime, size=incoming.size,
                 width=analysis.width, height=analysis.height, orientation=analysis.orientation,
@@ -166,8 +173,9 @@ class PhotoLibrary:
                 kind=analysis.kind, duration=analysis.duration,
                 video_codec=analysis.video.codec if analysis.video else None,
                 fps=analysis.video.fps if analysis.video else None,
+                motion=any(isinstance(e, motion.PhotoMotionAttached) for e in extra),
             )
-            tx.append(photo_stream(photo_id), 0, [event], meta=meta)
+            tx.append(photo_stream(photo_id), 0, [event, *extra], meta=meta)
             return lib.get_photo(tx.conn, owner, photo_id), True
 
         try:
@@ -177,6 +185,25 @@ class PhotoLibrary:
         if not created:
             view.duplicate = True
         return view, created
+
+    async def _live_clip(self, owner: str, incoming: IncomingBlob, filename: str | None, facts: motion.MotionFacts,
+                         meta: Meta, reserved: int) -> tuple[PhotoView | motion.HeldClip, bool]:
+        """Attach a Live Photo MOV to its still (200 with the still) or hold it (202)."""
+        assert facts.content_id is not None
+        retention = timedelta(days=self.config.trash.retention_days)
+        try:
+            sha, size = incoming.sha256, incoming.size
+            await self.octopus.media(self.blobs.put_original, incoming)
+            result = await self.store.transact_async(lambda tx: motion.receive_clip(
+                tx, owner, sha=sha, size=size, mime=facts.mime, filename=clean_filename(filename),
+                content_id=facts.content_id or "", retention=retention, meta=meta))
+        finally:
+            self.quota.release(owner, reserved)
+            incoming.discard()
+        if isinstance(result, motion.HeldClip):
+            return result, not result.duplicate
+        view = await self.octopus.read(lambda: lib.get_photo(self.store.reader(), owner, result))
+        return view, False
 
     def _store_blobs(self, incoming: IncomingBlob, analysis: Analysis) -> None:
         sha = incoming.sha256
@@ -286,7 +313,10 @@ class PhotoLibrary:
             raise NotFound(f"no photo {photo_id}")
         row = lib.photo_row(tx.conn, owner, photo_id)
         sha = row[4] if row else None
+        clip_sha = motion.clip_to_delete(tx, photo_id)  # read before the tombstone drops the row
         append_photo(tx, state, [PhotoPurged(photo_id=photo_id, reason=reason)], meta)
+        if clip_sha:
+            motion.delete_after_commit(tx, clip_sha)
         keystore.delete_prefix(tx.conn, key_prefix(photo_id))
         for hook in PURGE_HOOKS:
             hook(tx, owner, photo_id)
@@ -322,7 +352,17 @@ class PhotoLibrary:
                 continue  # restored or purged meanwhile
             if sha:
                 hashes.append(sha)
-        if due:
+        held = await self.octopus.read(lambda: motion_read.held_due(self.store.reader(), moment))
+        for clip_id, owner in held:
+            try:
+                sha = await self.store.transact_async(
+                    lambda tx, c=clip_id, o=owner: motion.purge_held_in(tx, o, c, "unpaired_expired",
+                                                                      Meta(actor="system", owner=o)))
+            except NotFound:
+                continue  # paired meanwhile
+            if sha:
+                hashes.append(sha)
+        if due or held:
             await self.after_purge(hashes)
         return len(due)
 
@@ -333,6 +373,7 @@ class PhotoLibrary:
         def sweep() -> tuple[int, int]:
             conn = self.store.reader()
             used = {row[0] for row in conn.execute("SELECT sha256 FROM photo WHERE sha256 IS NOT NULL")}
+            used |= motion_read.clip_hashes(conn)
             cutoff = time.time() - ORPHAN_AGE_S
             orphans = 0
             for sha in list(self.blobs.iter_originals()):
@@ -388,6 +429,24 @@ class PhotoLibrary:
         if not path.is_file():
             raise NotFound("the original of this photo is missing; run `octopus verify`")
         return path, view
+
+
+    async def motion_clip(self, owner: str, photo_id: str) -> tuple[Path, motion_read.Clip, str]:
+        """The clip of a motion or Live Photo: the file it is in and its entry (a motion photo's
+        clip is a span of the original), and the hash its ETag is made from. Same ownership and
+        state rules as the original; NotFound when the photo has no clip."""
+        def find() -> tuple[PhotoView, motion_read.Clip | None]:
+            conn = self.store.reader()
+            return lib.get_photo(conn, owner, photo_id), motion_read.clip_of(conn, owner, photo_id)
+
+        view, clip = await self.octopus.read(find)
+        if clip is None or not view.sha256:
+            raise NotFound(f"photo {photo_id} has no motion clip")
+        sha = clip.sha256 or view.sha256
+        path = self.blobs.original_path(sha)
+        if not path.is_file():
+            raise NotFound("the clip of this photo is missing; run `octopus verify`")
+        return path, clip, sha
 
 
 ORPHAN_AGE_S = 3600

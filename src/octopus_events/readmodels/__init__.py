@@ -10,6 +10,7 @@ from ..projection import Projector
 from .albums import AlbumsProjector
 from .duplicates import DuplicatesProjector
 from .library import LibraryProjector
+from .motion import MotionProjector
 from .search import SearchProjector
 from .storage import StorageProjector
 from .sync import SyncProjector
@@ -17,5 +18,5 @@ from .users import UsersProjector
 
 PROJECTORS: list[type[Projector]] = [
     UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
-    NotificationsProjector, SyncProjector,
+    NotificationsProjector, SyncProjector, MotionProjector,
 ]

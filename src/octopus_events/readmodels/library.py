@@ -26,6 +26,7 @@ from ..photos import (
     PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed,
     PhotoUnfavourited, PhotoUploaded, TagsSeal, Unsealer,
 )
+from ..motion import PhotoMotionAttached
 from ..projection import Projector
 
 COLUMNS = (
@@ -136,6 +137,8 @@ class LibraryProjector(Projector):
                 row["state"], row["trashed_at"], row["purge_at"] = "trash", rfc3339_us(recorded.recorded_us), event.purge_at  # type: ignore[attr-defined]
             elif kind is PhotoRestored:
                 row["state"], row["trashed_at"], row["purge_at"] = "library", None, None
+            elif kind is PhotoMotionAttached:
+                row["motion"] = 1  # a Live Photo's MOV that arrived after its still
             elif kind is PhotoPurged:
                 rows[photo_id] = None
             elif kind is PhotoMovedToVault:
@@ -249,7 +252,7 @@ class LibraryProjector(Projector):
 
 _HANDLED = {
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited,
-    PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault,
+    PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault, PhotoMotionAttached,
 }
 _PERSONAL = (
     "sha256", "filename", "taken_at", "taken_source", "make", "model", "lens", "iso", "f_number",

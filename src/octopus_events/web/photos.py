@@ -21,6 +21,7 @@ from litestar.response import Stream
 
 from ..application import Octopus
 from ..errors import BadRequest, Invalid, TooLarge
+from ..motion import HeldClip
 from ..library import PhotoLibrary
 from ..media import VIDEO_MIMES, IncomingBlob, sniff
 from ..media.sniff import SNIFF_BYTES
@@ -200,6 +201,9 @@ async def upload(request: Request[Any, Any, Any], octopus: NamedDependency[Octop
         caller.owner, incoming, filename=form.filename, taken_at=form.taken_at, tags=form.tags,
         description=form.description, meta=caller.meta(),
     )
+    if isinstance(view, HeldClip):
+        # A Live Photo's MOV whose still has not arrived: kept, not an item (docs/motion.md).
+        return Response(view, status_code=202)  # type: ignore[arg-type]
     if created:
         return Response(view, status_code=201, headers={"Location": f"/api/photos/{view.id}"})
     return Response(view, status_code=200)
@@ -337,13 +341,15 @@ async def _file_chunks(path: Path, first: int, length: int) -> AsyncIterator[byt
 
 
 def _serve_file(request: Request[Any, Any, Any], path: Path, *, etag: str, media_type: str,
-                cache: str, filename: str | None = None, ranges: bool = False) -> Response[Any]:
+                cache: str, filename: str | None = None, ranges: bool = False,
+                span: tuple[int, int] | None = None) -> Response[Any]:
+    """Serve `path`, or with `span` (offset, length) only those bytes of it, as if a file."""
     headers = {"ETag": etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
     if filename:
         headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(filename, safe='')}"
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(b"", status_code=304, headers=headers)
-    size = os.stat(path).st_size
+    base, size = span if span is not None else (0, os.stat(path).st_size)
     span = None
     if ranges:
         headers["Accept-Ranges"] = "bytes"
@@ -361,7 +367,7 @@ def _serve_file(request: Request[Any, Any, Any], path: Path, *, etag: str, media
     if span is not None:
         status = 206
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return Stream(_file_chunks(path, first, length), status_code=status, media_type=media_type, headers=headers)
+    return Stream(_file_chunks(path, base + first, length), status_code=status, media_type=media_type, headers=headers)
 
 
 @get("/api/photos/{photo_id:str}/original", tags=TAGS, summary="The bytes as uploaded (ETag, Range)")
@@ -382,4 +388,15 @@ async def thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Oc
     return _serve_file(request, path, etag=f'"{sha}.{size}"', media_type="image/jpeg", cache=IMMUTABLE)
 
 
-ROUTES = [upload, check, get_photo, edit_photo, set_tags, favourite, unfavourite, trash, restore, purge, original, thumbnail]
+@get("/api/photos/{photo_id:str}/motion", tags=TAGS,
+     summary="The clip of a motion or Live Photo (ETag, Range); 404 when the photo has none")
+async def motion_clip(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                      caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
+    path, clip, etag = await octopus.photos.motion_clip(caller.owner, photo_id)
+    span = (clip.offset, clip.length) if clip.sha256 is None else None
+    return _serve_file(request, path, etag=f'"{etag}.motion"', media_type=clip.mime,
+                       cache="private, no-cache", ranges=True, span=span)
+
+
+ROUTES = [upload, check, get_photo, edit_photo, set_tags, favourite, unfavourite, trash, restore, purge, original, thumbnail,
+          motion_clip]
