@@ -43,6 +43,7 @@ export function videoPlayer(p, { src, poster, download, alt }) {
   const box = h("div.v-video");
   const video = h("video", { testid: "viewer-video", controls: true, preload: "metadata", playsinline: true, "aria-label": alt });
   let posterUrl = typeof poster === "string" ? poster : "";
+  let still = null; // the poster <img> once the video has given way to it
   let failed = false;
   let alive = true;
 
@@ -53,7 +54,7 @@ export function videoPlayer(p, { src, poster, download, alt }) {
     const dl = download.href
       ? h("a.button.primary", { href: download.href, download: download.filename || "", testid: "video-download" }, icon("download"), "Download")
       : h("button.primary", { type: "button", testid: "video-download", onclick: download.run }, icon("download"), "Download");
-    const still = h("img", { testid: "video-poster", alt, decoding: "async" });
+    still = h("img", { testid: "video-poster", alt, decoding: "async" });
     if (posterUrl) still.src = posterUrl;
     box.replaceChildren(still, h("div.v-unplayable", { testid: "video-unplayable", role: "status" }, h("p", unplayableText(p, why)), dl));
     box.classList.add("unplayable");
@@ -77,7 +78,13 @@ export function videoPlayer(p, { src, poster, download, alt }) {
   video.addEventListener("loadedmetadata", () => { if (!video.videoWidth) fallback("codec"); });
 
   if (typeof poster === "string") video.poster = poster;
-  else poster.then((u) => { if (!u) return; posterUrl = u; if (alive) video.poster = u; }).catch(() => { /* no poster: the first frame shows */ });
+  // A vault poster arrives later, maybe after the video has already given way to the still.
+  else poster.then((u) => {
+    if (!u || !alive) return;
+    posterUrl = u;
+    video.poster = u;
+    if (still) still.src = u;
+  }).catch(() => { /* no poster: the first frame shows */ });
 
   box.append(video);
   if (!mayPlay(p.video && p.video.codec)) fallback("codec");
