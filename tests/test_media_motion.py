@@ -128,3 +128,48 @@ def _exif_with_makernote(note: bytes) -> bytes:
     exif = Image.Exif()
     exif.get_ifd(0x8769)[0x927C] = note
     return exif.tobytes()
+
+
+# -- the domain, in process: an unpaired Live Photo MOV expires like the trash ---------------------
+
+
+def test_unpaired_live_clip_is_purged_after_the_trash_retention(tmp_path: Path) -> None:
+    import asyncio
+    import hashlib
+    from datetime import datetime, timedelta, timezone
+
+    from octopus_events.application import Octopus
+    from octopus_events.config import Config, StorageConfig
+    from octopus_events.eventstore import Meta
+    from octopus_events.motion import HeldClip, LiveClipPurged, clip_stream
+    from octopus_events.readmodels import motion as read
+
+    _, mov = ms.live_photo_pair("EXP1RED0-0000-4000-8000-00000000CAFE")
+    sha = hashlib.sha256(mov).hexdigest()
+
+    async def scenario(octopus: Octopus) -> None:
+        user = await octopus.accounts.register("hana", "correct horse battery", meta=Meta())
+        meta = Meta(actor=user.id, owner=user.id)
+        incoming = octopus.photos.new_upload()
+        incoming.write(mov)
+        held, created = await octopus.photos.upload(user.id, incoming, filename="IMG_9.MOV", meta=meta)
+        assert isinstance(held, HeldClip) and created
+        assert octopus.photos.blobs.original_path(sha).is_file()
+        # Not due yet: a purge now keeps it; gc keeps its blob however old the file is.
+        await octopus.photos.purge_expired()
+        assert read.held(octopus.store.reader(), held.id) is not None
+        later = datetime.now(timezone.utc) + timedelta(days=octopus.config.trash.retention_days, hours=1)
+        await octopus.photos.purge_expired(later)
+        assert read.held(octopus.store.reader(), held.id) is None
+        assert not octopus.photos.blobs.original_path(sha).is_file()
+        rows = octopus.store.reader().execute("SELECT type FROM events WHERE stream = ?", (clip_stream(held.id),)).fetchall()
+        assert [r[0] for r in rows] == ["LiveClipHeld", LiveClipPurged.__name__]
+        keys = octopus.store.reader().execute("SELECT count(*) FROM keystore WHERE key_id LIKE ?",
+                                              (f"liveclip:{held.id}:%",)).fetchone()[0]
+        assert keys == 0
+
+    octopus = Octopus(Config(storage=StorageConfig(data_dir=str(tmp_path / "data")))).open()
+    try:
+        asyncio.run(scenario(octopus))
+    finally:
+        octopus.close()
