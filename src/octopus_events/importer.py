@@ -29,6 +29,7 @@ import msgspec
 from .errors import InsufficientStorage, Invalid, NotFound, OctopusError, TooLarge
 from .eventstore import Meta
 from .media import ACCEPTED_MIMES, MediaError, sniff_file
+from .motion import HeldClip
 from .photos import MAX_DESCRIPTION
 from .readmodels.library import PhotoView
 
@@ -454,6 +455,8 @@ class _Run:
         except OctopusError as exc:
             self._fail(c, str(exc))
             return
+        if isinstance(view, HeldClip):
+            return  # a Live Photo's MOV before its still: it joins the still (docs/motion.md)
         if created:
             r.imported += 1
         else:

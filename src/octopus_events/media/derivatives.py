@@ -19,7 +19,8 @@ from PIL import Image
 
 from octopus_events.media.budget import PROCESS_BUDGET, DecodeBudget
 from octopus_events.media.errors import BrokenImage, ImageTooLarge, MediaError
-from octopus_events.media.sniff import HEIF_MIMES
+from octopus_events.media.sniff import HEIF_MIMES, VIDEO_MIMES
+from octopus_events.media.video import render_poster
 
 _heif_ready = False
 _heif_lock = threading.Lock()
@@ -335,6 +336,9 @@ def render(
     long_side = SIZES.get(kind)
     if long_side is None:
         raise ValueError(f"unknown derivative kind {kind!r}")
+    if mime in VIDEO_MIMES:
+        # A video's derivatives are its upright poster frame (media/video.py).
+        return render_poster(src_path, long_side, budget=budget)
     limit = (budget or PROCESS_BUDGET).limit_bytes
     with open(src_path, "rb") as fp:
         img = open_image(fp, mime)

@@ -17,10 +17,10 @@ class MediaError(Exception):
 
 
 class UnsupportedMediaType(MediaError):
-    """The bytes are not an image format we accept (``detected`` names what they look like)."""
+    """The bytes are not a photo or video format we accept (``detected`` names what they look like)."""
 
     def __init__(self, detected: str) -> None:
-        super().__init__(f"not a supported image: the file looks like {detected}")
+        super().__init__(f"not a supported photo or video: the file looks like {detected}")
         self.detected = detected
 
 

@@ -18,8 +18,8 @@ from octopus_events.media.derivatives import (
 from octopus_events.media.errors import UnsupportedMediaType
 from octopus_events.media.metadata import PhotoMetadata, read_metadata
 from octopus_events.media.phash import dhash64
-from octopus_events.media.sniff import ACCEPTED_MIMES, HEIF_MIMES, SNIFF_BYTES, sniff
-from octopus_events.media.video import VideoInfo
+from octopus_events.media.sniff import ACCEPTED_MIMES, HEIF_MIMES, SNIFF_BYTES, VIDEO_MIMES, sniff
+from octopus_events.media.video import VideoInfo, analyse_video
 
 
 class Analysis(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,16 +48,23 @@ class Analysis(msgspec.Struct, frozen=True, kw_only=True):
 def analyse(path: Path | str, *, max_pixels: int, budget: DecodeBudget | None = None) -> Analysis:
     """Analyse the uploaded file at ``path``: type, size, metadata, upright thumb and dhash.
 
-    Raises :class:`UnsupportedMediaType` for anything that is not an accepted image,
+    Videos go to :func:`~octopus_events.media.video.analyse_video` (their thumb is the upright
+    poster frame; it raises :class:`BrokenVideo` for a cut or undecodable file). Raises
+    :class:`UnsupportedMediaType` for anything that is not an accepted image or video,
     :class:`ImageTooLarge` when the declared size exceeds ``max_pixels`` (checked before any
     pixel is decoded) or when decoding it would not fit the memory ``budget`` (the process-wide
     one by default), and :class:`BrokenImage` when the data does not decode. Blocking and
     CPU-bound: call it from a worker thread.
     """
     with open(path, "rb") as fp:
-        mime = sniff(fp.read(SNIFF_BYTES))
+        head = fp.read(SNIFF_BYTES)
+        if not head:
+            raise UnsupportedMediaType("an empty file (0 bytes)")
+        mime = sniff(head)
         if mime not in ACCEPTED_MIMES:
             raise UnsupportedMediaType(mime)
+        if mime in VIDEO_MIMES:
+            return analyse_video(path, budget=budget, max_pixels=max_pixels, mime=mime)
         fp.seek(0)
         img = open_image(fp, mime)
         check_pixels(img, max_pixels)

@@ -7,7 +7,8 @@ from pathlib import Path
 #: How many leading bytes :func:`sniff` needs to decide.
 SNIFF_BYTES = 64
 
-ACCEPTED_MIMES: frozenset[str] = frozenset(
+#: Photos: what Pillow (and pillow-heif) decode.
+IMAGE_MIMES: frozenset[str] = frozenset(
     {"image/jpeg", "image/png", "image/webp", "image/gif", "image/tiff", "image/heic", "image/heif"}
 )
 HEIF_MIMES: frozenset[str] = frozenset({"image/heic", "image/heif"})
@@ -15,6 +16,8 @@ HEIF_MIMES: frozenset[str] = frozenset({"image/heic", "image/heif"})
 VIDEO_MIMES: frozenset[str] = frozenset(
     {"video/mp4", "video/quicktime", "video/x-m4v", "video/3gpp", "video/webm", "video/x-matroska"}
 )
+#: Everything :func:`~octopus_events.media.ingest.analyse` takes: photos and videos.
+ACCEPTED_MIMES: frozenset[str] = IMAGE_MIMES | VIDEO_MIMES
 
 # Brands that mean "HEVC-coded still image(s)": pillow-heif decodes these.
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"hevs"})
@@ -56,7 +59,7 @@ def sniff(head: bytes) -> str:
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video/x-msvideo"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return "video/x-matroska"
+        return _sniff_ebml(head)
     if _looks_like_text(head):
         lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
         if lowered.startswith(b"<svg") or (lowered.startswith(b"<?xml") and b"<svg" in lowered):
@@ -89,8 +92,30 @@ def _sniff_ftyp(head: bytes) -> str:
     if major == b"qt  ":
         return "video/quicktime"
     if major.startswith(b"3g"):
-        return "video/3gpp"
+        return "video/3gpp"  # 3gp4..3gp6, 3g2a (3GPP2 is the same container to us)
+    if major in (b"M4V ", b"M4VH", b"M4VP"):
+        return "video/x-m4v"
+    if major in (b"M4A ", b"M4B ", b"M4P ", b"F4A "):
+        return "audio/mp4"  # iTunes music and audiobooks, whatever else they claim
+    # isom, iso2..iso6, mp41, mp42, avc1 (FFmpeg, phones), XAVC (Sony), MSNV, dash...: whatever
+    # the brand, an MP4 box structure is FFmpeg's to judge, and it refuses what it cannot read.
     return "video/mp4"
+
+
+def _sniff_ebml(head: bytes) -> str:
+    """Matroska and WebM share the EBML container: the header's DocType element tells them apart.
+
+    Muxers write DocType within the first few dozen bytes, so a short head suffices; an EBML file
+    whose DocType we cannot find is taken for Matroska, the general case.
+    """
+    at = head.find(b"\x42\x82", 4)  # the DocType element ID
+    if at >= 0 and at + 3 <= len(head):
+        size_byte = head[at + 2]
+        if size_byte & 0x80:  # a one-byte size, as every muxer writes it
+            doc_type = head[at + 3 : at + 3 + (size_byte & 0x7F)]
+            if doc_type == b"webm":
+                return "video/webm"
+    return "video/x-matroska"
 
 
 def _looks_like_text(head: bytes) -> bool:
