@@ -25,11 +25,14 @@ from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.errors import Invalid, NotFound
 from octopus_events.eventstore import Meta
-from octopus_events.importer import Importer, ImportProgress, _sidecar_index, find_sidecar
+from octopus_events.importer import Importer, ImportProgress, SidecarIndex
 from octopus_events.notifications import ImportFinished
+from octopus_events.photos import Gps
 from octopus_events.readmodels import albums as album_model
 from octopus_events.readmodels import library as lib
 from octopus_events.readmodels.library import PhotoView
+
+from video_support import clip
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -100,7 +103,7 @@ def takeout_tree(root: Path) -> Path:
     put(y15 / "IMG_0002.jpg.json", sidecar("IMG_0002.jpg", "2015-04-04T08:00:00"))
     put(y15 / "IMG_0002(1).jpg", image(14))
     put(y15 / "IMG_0002.jpg(1).json", sidecar("IMG_0002.jpg", "2015-05-05T08:00:00"))
-    put(y15 / "clip.mp4", b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(64))
+    put(y15 / "clip.mp4", clip(seed=7).read_bytes())  # a real H.264 clip: videos are imported like photos
     put(y16 / LONG, image(15))
     # Takeout cuts the sidecar's name to 46 characters before ".json".
     put(y16 / ((LONG + ".supplemental-metadata")[:46] + ".json"), sidecar(LONG, "2016-01-01T09:30:00"))
@@ -147,17 +150,19 @@ def events_after(octopus: Octopus, position: int) -> list:
 
 
 def test_sidecar_names() -> None:
-    index = _sidecar_index(["IMG_1.jpg.json", "IMG_1.jpg(1).json", "IMG_2.jpg.supplemental-metadata.json",
-                            "IMG_12345678901234567890123456789.json", "OLD.json", "IMG_10.jpg.supplemental-me.json"])
-    assert find_sidecar("IMG_1.jpg", index) == "IMG_1.jpg.json"
-    assert find_sidecar("IMG_1-edited.jpg", index) == "IMG_1.jpg.json"
-    assert find_sidecar("IMG_1(1).jpg", index) == "IMG_1.jpg(1).json"
-    assert find_sidecar("IMG_2.jpg", index) == "IMG_2.jpg.supplemental-metadata.json"
-    assert find_sidecar("IMG_10.jpg", index) == "IMG_10.jpg.supplemental-me.json"
-    assert find_sidecar("IMG_12345678901234567890123456789012345.jpg", index) == "IMG_12345678901234567890123456789.json"
-    assert find_sidecar("OLD.jpg", index) == "OLD.json"
-    assert find_sidecar("IMG_3.jpg", index) is None
-    assert find_sidecar("IMG_11.jpg", index) is None  # "IMG_1.jpg" is no prefix match for a short name
+    cut = "IMG_1234567890123456789012345678901234567890.jpg"  # 48 characters: its sidecar key is cut at 46
+    index = SidecarIndex(["IMG_1.jpg.json", "IMG_1.jpg(1).json", "IMG_2.jpg.supplemental-metadata.json",
+                          cut[:46] + ".json", "OLD.json", "IMG_10.jpg.supplemental-me.json"])
+    assert index.find("IMG_1.jpg") == "IMG_1.jpg.json"
+    assert index.find("IMG_1-edited.jpg") == "IMG_1.jpg.json"
+    assert index.find("IMG_1(1).jpg") == "IMG_1.jpg(1).json"
+    assert index.find("IMG_2.jpg") == "IMG_2.jpg.supplemental-metadata.json"
+    assert index.find("IMG_10.jpg") == "IMG_10.jpg.supplemental-me.json"
+    assert index.find(cut) == cut[:46] + ".json"
+    assert index.find("OLD.jpg") == "OLD.json"
+    assert index.find("IMG_3.jpg") is None
+    assert index.find("IMG_11.jpg") is None  # "IMG_1.jpg" is no prefix match for a short name
+    assert index.find(cut[:44] + "99.jpg") is None  # another long name
 
 
 def test_folder_import_counts_rerun_and_broken_files(octopus: Octopus, tmp_path: Path) -> None:
@@ -191,7 +196,7 @@ def test_dry_run_writes_nothing(octopus: Octopus, tmp_path: Path) -> None:
     head = octopus.store.head()
     report = asyncio.run(Importer(octopus).run(tree, "alice", takeout=True, dry_run=True))
     assert octopus.store.head() == head
-    assert (report.imported, report.duplicates, report.skipped, report.failed) == (7, 1, 2, 0)
+    assert (report.imported, report.duplicates, report.skipped, report.failed) == (8, 1, 1, 0)
     assert report.albums_created == ["Trip to Paris"]
     assert photos_by_name(octopus, owner_id(octopus)) == {}
     assert not any(octopus.paths.tmp.iterdir())
@@ -201,17 +206,18 @@ def test_takeout_dates_descriptions_favourites_albums(octopus: Octopus, tmp_path
     tree = takeout_tree(tmp_path / "export")
     owner = owner_id(octopus)
     report = asyncio.run(Importer(octopus).run(tree, "alice", takeout=True))
-    # 7 distinct images; the album's IMG_0001.jpg is the year folder's again; the video and the
-    # browser page are skipped; Takeout's JSON files are neither photos nor skipped files.
-    assert (report.imported, report.duplicates, report.skipped, report.failed) == (7, 1, 2, 0), report
-    assert report.videos_skipped == 1
+    # 7 distinct images and a video; the album's IMG_0001.jpg is the year folder's again; the
+    # browser page is skipped; Takeout's JSON files are neither photos nor skipped files.
+    assert (report.imported, report.duplicates, report.skipped, report.failed) == (8, 1, 1, 0), report
+    assert report.videos == 1
     assert report.albums_created == ["Trip to Paris"]
     assert report.favourites_set == 2  # IMG_0001.jpg and its edited copy, which shares the sidecar
     assert report.described_from_sidecar == 2 and report.dated_from_sidecar == 6
-    assert report.gps_not_imported == 2  # IMG_0001.jpg and its edited copy; the album's repeat is one of them
+    # IMG_0001.jpg and its edited copy; the album's repeat is one of them
+    assert (report.located_from_sidecar, report.gps_not_imported) == (2, 0)
     photos = photos_by_name(octopus, owner)
     assert set(photos) == {"IMG_0001.jpg", "IMG_0001-edited.jpg", "IMG_0002.jpg", "IMG_0002(1).jpg", LONG,
-                           "with_exif.jpg", "IMG_0003.jpg"}  # the two IMG_0001.jpg are one photo
+                           "with_exif.jpg", "IMG_0003.jpg", "clip.mp4"}  # the two IMG_0001.jpg are one photo
     assert photos["IMG_0001.jpg"].taken_at == "2015-03-01T12:00:00+00:00"
     assert photos["IMG_0001.jpg"].description == "Beach day"
     assert photos["IMG_0001.jpg"].favourite is True
@@ -222,7 +228,8 @@ def test_takeout_dates_descriptions_favourites_albums(octopus: Octopus, tmp_path
     assert photos["with_exif.jpg"].taken_at is not None
     assert photos["with_exif.jpg"].taken_at.startswith("2016-08-08T16:00:00")  # EXIF beats the sidecar
     assert photos["IMG_0002.jpg"].favourite is False
-    assert photos["IMG_0001.jpg"].gps is None  # GPS only in the sidecar is not imported
+    assert photos["IMG_0001.jpg"].gps == Gps(lat=48.85, lon=2.35)  # the sidecar's: the file has none
+    assert photos["clip.mp4"].kind == "video"
     conn = octopus.store.reader()
     (album,) = album_model.list_albums(conn, owner)
     assert album.name == "Trip to Paris" and album.count == 2
@@ -231,7 +238,7 @@ def test_takeout_dates_descriptions_favourites_albums(octopus: Octopus, tmp_path
 
     head = octopus.store.head()
     again = asyncio.run(Importer(octopus).run(tree, "alice", takeout=True))
-    assert (again.imported, again.duplicates, again.failed) == (0, 8, 0)
+    assert (again.imported, again.duplicates, again.failed) == (0, 9, 0)
     assert again.albums_created == [] and again.favourites_set == 0 and again.dated_from_sidecar == 0
     assert [type(r.event) for r in events_after(octopus, head)] == [ImportFinished]
     assert len(album_model.list_albums(octopus.store.reader(), owner)) == 1
@@ -311,7 +318,7 @@ def test_cli_takeout_and_one_line_errors(tmp_path: Path) -> None:
     tree = takeout_tree(tmp_path / "export")
     done = cli(data, "import", str(tree), "--user", "alice", "--takeout")
     assert done.returncode == 0, done.stderr
-    assert "7 imported, 1 already there, 2 skipped (not photos), 0 failed, albums created: 1" in done.stdout
+    assert "8 imported, 1 already there, 1 skipped (not photos), 0 failed, albums created: 1" in done.stdout
 
     for args, message in [
         (("import", str(tree), "--user", "nobody"), "no user named 'nobody'"),

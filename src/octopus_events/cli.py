@@ -508,8 +508,14 @@ def _import_summary(report: Any) -> str:
         if not r.dry_run:
             parts += [f"{r.album_photos_added} added to albums", f"{r.favourites_set} favourites",
                       f"{r.dated_from_sidecar} dated from sidecars"]
+            if r.located_from_sidecar:
+                parts.append(f"{r.located_from_sidecar} located from sidecars")
             if r.gps_not_imported:
-                parts.append(f"{r.gps_not_imported} locations only in sidecars not imported")
+                parts.append(f"{r.gps_not_imported} sidecar locations not added to photos already there")
+        if r.trashed:
+            parts.append(f"{r.trashed} in Takeout's bin not imported")
+        if r.archived:
+            parts.append(f"{r.archived} archived in Google Photos (kept in the library: no archive yet)")
     head = "import (dry run)" if r.dry_run else "import"
     return f"{head}: {', '.join(parts)} in {r.seconds:.1f} s"
 

@@ -1,14 +1,17 @@
 """Bulk import of a folder tree or a Google Takeout export into one user's library.
 
-The importer walks PATH (sorted, so two runs see files in the same order), tells images from
-everything else by their first bytes, and streams each image through `PhotoLibrary.upload`, a
-few at a time. Uploads are keyed by content, so a second run finds every photo already there
+The importer walks PATH (sorted, so two runs see files in the same order), tells photos and
+videos from everything else by their first bytes, and streams each through `PhotoLibrary.upload`,
+a few at a time. Uploads are keyed by content, so a second run finds every photo already there
 and imports nothing: re-running after an interruption simply finishes the job.
 
 With a Takeout, the JSON sidecars Google writes beside each photo fill in what the library lacks
-and never overwrite what it has: the date (only when the file has no EXIF date), the description
-(only when the photo has none), the favourite mark (only set, never cleared), and album
-membership (album folders become albums, found again by name on later runs). Because photos that
+and never overwrite what it has: the date (only when the file has no EXIF date; an EXIF local
+time without an offset gets the offset between it and the sidecar's instant), the location
+(only when the file has none), the description (only when the photo has none), the favourite
+mark (only set, never cleared), and album membership (album folders become albums, found again by
+name on later runs). What is in Takeout's bin stays out. Sidecars are found by the names Google
+gives them (cut at 46 UTF-16 units, numbered and edited copies), album files by their content. Because photos that
 are already there get the same treatment, a Takeout imported after the phone app backed up the
 same photos still brings their favourites and albums along. See docs/admin.md.
 """
@@ -20,6 +23,7 @@ import errno
 import os
 import re
 import time
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -28,9 +32,9 @@ import msgspec
 
 from .errors import InsufficientStorage, Invalid, NotFound, OctopusError, TooLarge
 from .eventstore import Meta
-from .media import ACCEPTED_MIMES, MediaError, sniff_file
+from .media import ACCEPTED_MIMES, VIDEO_MIMES, MediaError, sniff_file
 from .motion import HeldClip
-from .photos import MAX_DESCRIPTION
+from .photos import MAX_DESCRIPTION, Gps
 from .readmodels.library import PhotoView
 
 if TYPE_CHECKING:
@@ -77,7 +81,7 @@ class ImportReport(msgspec.Struct, kw_only=True):
     duplicates: int = 0
     skipped: int = 0
     failed: int = 0
-    videos_skipped: int = 0
+    videos: int = 0  # of `imported`, how many are videos
     failures: list[FileProblem] = []  # the first MAX_REASONS
     warnings: list[FileProblem] = []  # unreadable sidecars, the first MAX_REASONS
     albums_created: list[str] = []
@@ -85,7 +89,10 @@ class ImportReport(msgspec.Struct, kw_only=True):
     favourites_set: int = 0
     dated_from_sidecar: int = 0
     described_from_sidecar: int = 0
-    gps_not_imported: int = 0  # a location in the sidecar only: the library takes GPS from EXIF alone
+    located_from_sidecar: int = 0  # new photos without a location of their own, placed by the sidecar
+    gps_not_imported: int = 0  # photos already there without a location: a sidecar's cannot be added to them
+    archived: int = 0  # archived in Google Photos: imported into the library (there is no archive yet)
+    trashed: int = 0  # in Takeout's bin (its folder or the sidecar's flag): not imported, counted as skipped
     stopped: str | None = None
     seconds: float = 0.0
 
@@ -101,19 +108,28 @@ class _Geo(msgspec.Struct):
     latitude: float = 0.0
     longitude: float = 0.0
 
+    def gps(self) -> Gps | None:
+        # 0.0/0.0 is how Takeout writes "no location"; a value out of range is a corrupt field.
+        lat, lon = self.latitude, self.longitude
+        if (lat == 0.0 and lon == 0.0) or not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            return None
+        return Gps(lat=lat, lon=lon)
+
 
 class Sidecar(msgspec.Struct):
     """The fields of a Takeout photo sidecar (`IMG_1234.jpg.json`) the importer uses."""
 
-    title: str = ""
-    description: str = ""
+    title: str | None = ""
+    description: str | None = ""
     photoTakenTime: _TakenTime | None = None
     favorited: bool = False
+    archived: bool = False
+    trashed: bool = False
     geoData: _Geo | None = None
     geoDataExif: _Geo | None = None
 
-    def taken_at(self) -> str | None:
-        """photoTakenTime as RFC 3339 UTC (Takeout records no time zone), or None when unset."""
+    def instant(self) -> datetime | None:
+        """photoTakenTime (seconds since 1970, UTC: Takeout records no time zone), or None when unset."""
         if self.photoTakenTime is None:
             return None
         try:
@@ -123,81 +139,172 @@ class Sidecar(msgspec.Struct):
             return None
         if seconds <= 0 or not 1800 <= moment.year <= 2200:
             return None
-        return moment.isoformat(timespec="seconds")
+        return moment
 
-    def has_gps(self) -> bool:
-        return any(g is not None and (g.latitude != 0.0 or g.longitude != 0.0) for g in (self.geoData, self.geoDataExif))
+    def taken_at(self) -> str | None:
+        """photoTakenTime as RFC 3339 UTC, or None when unset."""
+        moment = self.instant()
+        return moment.isoformat(timespec="seconds") if moment else None
+
+    def gps(self) -> Gps | None:
+        """geoData first (the place Google Photos shows, maybe set by hand), else geoDataExif."""
+        for geo in (self.geoData, self.geoDataExif):
+            found = geo.gps() if geo is not None else None
+            if found is not None:
+                return found
+        return None
 
 
-class _AlbumMetadata(msgspec.Struct):
-    title: str = ""
-
-
-# Takeout's own files and folders that are not photos or albums.
-TAKEOUT_IGNORED_JSON = "metadata.json"
+# Takeout's own folders that are not albums, and the bin as Takeout names it in the account's
+# language (en-US, en-GB, de, fr, es, it, nl, pt, pl).
 TAKEOUT_CONTAINERS = {"takeout", "google photos", "google fotos"}
 TAKEOUT_NOT_ALBUMS = {"archive", "failed videos", "locked folder"}
-# The bin, as Takeout names it in the account's language (en-US, en-GB, de, fr, es, it, nl, pt, pl).
 TAKEOUT_TRASH = {"trash", "bin", "papierkorb", "corbeille", "papelera", "cestino", "prullenbak", "lixeira", "lixo", "kosz"}
 YEAR_FOLDER = re.compile(r"^(photos from|fotos von|photos de|fotos de|fotos do|foto del|foto dal) \d{4}$", re.IGNORECASE)
-# "IMG_1234-edited(1).jpg" → base "IMG_1234", copy "(1)", extension ".jpg".
-_EDITED = r"(?:-edited|-bearbeitet|-modifié|-editado|-modificato|-bewerkt)"
-_PHOTO_NAME = re.compile(rf"^(?P<base>.*?){_EDITED}?(?P<copy>\(\d+\))?(?P<ext>\.[^.]*)?$", re.IGNORECASE)
-_SIDECAR_COPY = re.compile(r"^(?P<key>.*?)(?P<copy>\(\d+\))?$")
-_SUPPLEMENTAL = ".supplemental-metadata"
-# Takeout cuts a sidecar's name (without ".json") to 46 characters; shorter keys must match whole.
-_TRUNCATED_KEY = 30
+
+# An album's metadata file is named in the account's language (metadata.json, métadonnées.json,
+# Metadaten.json, metadatos.json, metadades.json…), so it is known by its content: an object with a
+# title and album keys, without the per-photo times every photo sidecar has.
+_PHOTO_KEYS = frozenset({"photoTakenTime", "creationTime", "imageViews", "url", "googlePhotosOrigin"})
+_ALBUM_KEYS = frozenset({"description", "access", "date", "location", "geoData", "enrichments", "sharedAlbumComments"})
+_MAX_ALBUM_FILE = 4 * 1024 * 1024
 
 
-def _sidecar_index(json_names: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """copy suffix ("" or "(1)") → [(key, json file name)], key being the name without ".json" and the suffix."""
-    index: dict[str, list[tuple[str, str]]] = {}
-    for name in json_names:
-        stem = name[: -len(".json")]
-        m = _SIDECAR_COPY.match(stem)
-        assert m is not None
-        index.setdefault(m["copy"] or "", []).append((m["key"], name))
-    return index
-
-
-def find_sidecar(photo_name: str, index: dict[str, list[tuple[str, str]]]) -> str | None:
-    """The sidecar file name for a photo in the same folder, or None.
-
-    Handles `IMG.jpg.json`, `IMG.jpg.supplemental-metadata.json` (and its truncations),
-    names cut to 46 characters, edited copies (`IMG-edited.jpg` shares `IMG.jpg.json`) and
-    numbered copies (`IMG(1).jpg` ↔ `IMG.jpg(1).json`). The longest matching key wins.
-    """
-    exact = {key: name for key, name in index.get("", [])}
-    for full in (photo_name, photo_name + _SUPPLEMENTAL):
-        if full in exact:
-            return exact[full]
-    m = _PHOTO_NAME.match(photo_name)
-    if m is None:
+def album_title(raw: bytes) -> str | None:
+    """The title of a Takeout album metadata file, or None when the JSON is anything else."""
+    try:
+        obj = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
         return None
-    original = m["base"] + (m["ext"] or "")
-    stem = m["base"]
-    best: tuple[int, str] | None = None
-    for key, name in index.get(m["copy"] or "", []):
-        whole = original + _SUPPLEMENTAL
-        matches = (
-            (whole.startswith(key) and len(key) >= len(original))  # IMG.jpg, IMG.jpg.supplemental-me…
-            or key == stem  # IMG.json for IMG.jpg (older exports drop the extension)
-            or (len(key) >= _TRUNCATED_KEY and original.startswith(key))  # a long name cut short
-        )
-        if matches and (best is None or len(key) > best[0]):
-            best = (len(key), name)
-    return best[1] if best else None
+    if isinstance(obj, dict) and isinstance(obj.get("albumData"), dict):
+        obj = obj["albumData"]  # older exports wrap it
+    if not isinstance(obj, dict) or not isinstance(obj.get("title"), str):
+        return None
+    if obj.keys() & _PHOTO_KEYS or not obj.keys() & _ALBUM_KEYS:
+        return None
+    return obj["title"]
 
 
-def _album_of(folder: Path, root: Path, names: list[str]) -> str | None:
-    """The album a Takeout folder stands for, or None for year folders and Takeout's own folders."""
-    if TAKEOUT_IGNORED_JSON in names:
+# Google writes no sidecar for the copies it makes (an edit, an animation, a collage): they share
+# the original's. The suffix is in the account's language (the list other Takeout importers use).
+_EDITED = re.compile(
+    r"^(?P<base>.+?)(?:-edited|-effects|-smile|-mix|-bearbeitet|-bewerkt|-modifié|-modificato|-editado|"
+    r"-ha editado|-editat|-edytowane|-編集済み)(?P<ext>\.[^.]*)?$",
+    re.IGNORECASE,
+)
+# "IMG_1234(1).jpg": Takeout's second IMG_1234.jpg in a folder, whose sidecar is IMG_1234.jpg(1).json.
+_COPY_NAME = re.compile(r"^(?P<base>.*)(?P<copy>\(\d+\))(?P<ext>\.[^.]*)?$")
+_COPY_KEY = re.compile(r"^(?P<key>.*)(?P<copy>\(\d+\))$")
+_SUPPLEMENTAL = ".supplemental-metadata"
+# Takeout cuts "<name>.supplemental-metadata" (or "<name>") to 46 UTF-16 units before "(n).json";
+# an emoji is 2 units, so a cut inside one leaves 45. A key that short of the name must be that long.
+_CUT_UNITS = 45
+# A video Google pairs with a still shares the still's sidecar: PXL_1.MP with PXL_1.MP.jpg.json,
+# a Live Photo's IMG_1.MOV with IMG_1.HEIC.json.
+_VIDEO_EXTS = frozenset({".mp", ".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".webm", ".mkv"})
+_STILL_EXTS = (".jpg", ".JPG", ".jpeg", ".JPEG", ".heic", ".HEIC")
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)  # a Mac may have written é as e + ◌́
+
+
+def _units(text: str) -> int:
+    """Length in UTF-16 code units, as Google counts."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _readings(name: str) -> list[tuple[str, str]]:
+    """The (original name, copy suffix) pairs a photo name can stand for, most likely first:
+    itself; a numbered copy; an edited copy of either."""
+    out = [(name, "")]
+    m = _COPY_NAME.match(name)
+    if m is not None:
+        out.append((m["base"] + (m["ext"] or ""), m["copy"]))
+    for original, copy in list(out):
+        e = _EDITED.match(original)
+        if e is not None:
+            out.append((e["base"] + (e["ext"] or ""), copy))
+    return out
+
+
+class SidecarIndex:
+    """A folder's JSON files by the name each may stand for, to find a photo's sidecar.
+
+    A sidecar's stem (its name without ".json") is `<name>[.supplemental-metadata]` cut short,
+    then a copy suffix "(n)". A name ending in "(n)" is read both ways, since "(38)" may also be
+    part of the photo's real name.
+    """
+
+    def __init__(self, json_names: list[str]) -> None:
+        self.keys: dict[str, dict[str, str]] = {}  # copy suffix → key → json file name
+        for name in json_names:
+            stem = _nfc(name[: -len(".json")])
+            self.keys.setdefault("", {}).setdefault(stem, name)
+            m = _COPY_KEY.match(stem)
+            if m is not None:
+                self.keys.setdefault(m["copy"], {}).setdefault(m["key"], name)
+        # Every key that matches is a prefix of a string built from the photo name: trying each
+        # key length present keeps a lookup O(lengths), not O(sidecars in the folder).
+        self.lengths = {copy: sorted({len(k) for k in keys}) for copy, keys in self.keys.items()}
+
+    def _best(self, original: str, copy: str, rank: int) -> tuple[tuple[int, int, int], str] | None:
+        keys = self.keys.get(copy)
+        if not keys:
+            return None
+        full = original + _SUPPLEMENTAL
+        stem = original.rpartition(".")[0] or original
+        stem_full = stem + _SUPPLEMENTAL
+        best: tuple[tuple[int, int, int], str] | None = None
+        for length in self.lengths[copy]:
+            quality = 0
+            json_name = keys.get(full[:length]) if length <= len(full) else None
+            if json_name is not None:
+                if length in (len(original), len(full)):
+                    quality = 4  # IMG.jpg.json, IMG.jpg.supplemental-metadata.json
+                elif length > len(original):
+                    quality = 3  # the suffix cut anywhere: IMG.jpg.supplemental-me.json, IMG.jpg.s.json
+                elif _units(full[:length]) >= _CUT_UNITS - _units(copy):
+                    quality = 2  # a long name cut at 46 UTF-16 units
+            if not quality and stem != original and (length == len(stem) or len(stem) + 2 <= length <= len(stem_full)):
+                # IMG.json, IMG.supplemental-metadata.json for IMG.jpg (exports that drop the extension)
+                json_name = keys.get(stem_full[:length])
+                quality = 1 if json_name is not None else 0
+            # The longer the match (a matching copy suffix included), the likelier the reading.
+            score = (quality, length + len(copy), -rank)
+            if quality and json_name is not None and (best is None or score > best[0]):
+                best = (score, json_name)
+        return best
+
+    def find(self, photo_name: str) -> str | None:
+        """The sidecar file name for a file in the same folder, or None."""
+        name = _nfc(photo_name)
+        readings = _readings(name)
+        found = [b for rank, (original, copy) in enumerate(readings) if (b := self._best(original, copy, rank))]
+        if not found and os.path.splitext(name)[1].lower() in _VIDEO_EXTS:
+            for rank, (original, copy) in enumerate(readings):
+                stem = original.rpartition(".")[0] or original
+                for base in dict.fromkeys((original, stem)):
+                    found += [b for ext in _STILL_EXTS if (b := self._best(base + ext, copy, rank))]
+        return max(found)[1] if found else None
+
+
+def _album_of(folder: Path, root: Path, unmatched_json: list[str]) -> str | None:
+    """The album a Takeout folder stands for, or None for year folders and Takeout's own folders.
+    `unmatched_json` are the folder's JSON files that are no file's sidecar."""
+    for name in unmatched_json:
+        path = folder / name
         try:
-            title = msgspec.json.decode((folder / TAKEOUT_IGNORED_JSON).read_bytes(), type=_AlbumMetadata).title
-        except (OSError, msgspec.ValidationError, msgspec.DecodeError):
-            title = ""
-        if title.strip() and not YEAR_FOLDER.match(title.strip()):
-            return " ".join(title.split())
+            if path.stat().st_size > _MAX_ALBUM_FILE:
+                continue
+            title = album_title(path.read_bytes())
+        except OSError:
+            continue
+        if title is not None:
+            title = " ".join(title.split())
+            if title and not YEAR_FOLDER.match(title):
+                return title
+            break
     name = folder.name
     if folder == root or name.casefold() in TAKEOUT_CONTAINERS | TAKEOUT_NOT_ALBUMS | TAKEOUT_TRASH:
         return None
@@ -256,16 +363,17 @@ def walk(root: Path, *, takeout: bool) -> tuple[list[Candidate], list[FileProble
                 pass
             files.append(entry.name)
         album = None
-        index: dict[str, list[tuple[str, str]]] = {}
+        sidecars: dict[str, str | None] = {}
         if takeout:
-            names = [e.name for e in entries]
-            album = _album_of(folder, root, names)
-            index = _sidecar_index([n for n in files if n.lower().endswith(".json") and n != TAKEOUT_IGNORED_JSON])
+            json_names = [n for n in files if n.lower().endswith(".json")]
+            files = [n for n in files if not n.lower().endswith(".json")]
+            index = SidecarIndex(json_names)
+            sidecars = {n: index.find(n) for n in files}
+            used = set(sidecars.values())
+            album = _album_of(folder, root, [n for n in json_names if n not in used])
             trashed = trashed or folder.name.casefold() in TAKEOUT_TRASH
         for name in files:
-            if takeout and name.lower().endswith(".json"):
-                continue
-            sidecar = find_sidecar(name, index) if takeout else None
+            sidecar = sidecars.get(name)
             path = folder / name
             found.append(Candidate(len(found), str(path), rel(path),
                                    str(folder / sidecar) if sidecar else None, album, trashed))
@@ -422,14 +530,19 @@ class _Run:
         except OSError as exc:
             self._fail(c, f"cannot read: {exc.strerror or exc}")
             return
-        if mime not in ACCEPTED_MIMES or c.trashed:
+        if mime not in ACCEPTED_MIMES:
             r.skipped += 1
-            r.videos_skipped += mime.startswith("video/")
-            return
-        if size > self.photos.max_upload_bytes:
-            self._fail(c, f"larger than the upload limit of {self.photos.max_upload_bytes // (1024 * 1024)} MB")
             return
         sidecar = await self._sidecar(c)
+        if c.trashed or (sidecar is not None and sidecar.trashed):
+            # docs/admin.md: what the owner threw away in Google Photos stays out.
+            r.skipped += 1
+            r.trashed += 1
+            return
+        limit = self.photos.upload_limit(mime)  # videos have their own
+        if size > limit:
+            self._fail(c, f"larger than the upload limit of {limit // (1024 * 1024)} MB")
+            return
         if self.dry_run:
             await self._classify(c, path, mime)
             return
@@ -443,10 +556,13 @@ class _Run:
         except BaseException:
             incoming.discard()  # cancelled (Ctrl-C): leave no temp file behind
             raise
-        description = sidecar.description.strip()[:MAX_DESCRIPTION] if sidecar else ""
+        description = (sidecar.description or "").strip()[:MAX_DESCRIPTION] if sidecar else ""
+        gps = sidecar.gps() if sidecar else None
         try:
             view, created = await self.photos.upload(self.owner, incoming, filename=path.name,
-                                                     description=description or None, meta=self.meta)
+                                                     description=description or None, gps=gps,
+                                                     taken_instant=sidecar.instant() if sidecar else None,
+                                                     meta=self.meta)
         except MediaError as exc:
             self._fail(c, exc.detail)
             return
@@ -459,6 +575,7 @@ class _Run:
             return  # a Live Photo's MOV before its still: it joins the still (docs/motion.md)
         if created:
             r.imported += 1
+            r.videos += view.kind == "video"
         else:
             r.duplicates += 1
         if r.takeout:
@@ -512,6 +629,12 @@ class _Run:
         self.filled.add(view.id)
         if created and description:
             r.described_from_sidecar += 1
+        r.archived += sidecar.archived
+        gps = sidecar.gps()
+        if gps is not None and view.gps is not None and created and (view.gps.lat, view.gps.lon) == (gps.lat, gps.lon):
+            r.located_from_sidecar += 1  # (or EXIF had exactly the same place: then it is the same)
+        elif gps is not None and view.gps is None:
+            r.gps_not_imported += 1
         taken_at = sidecar.taken_at() if view.taken_source == "upload" else None
         add_description = description if not created and description and not view.description else None
         if taken_at or add_description:
@@ -522,8 +645,6 @@ class _Run:
         if sidecar.favorited and not view.favourite:
             await self.photos.favourite(self.owner, view.id, True, self.meta)
             r.favourites_set += 1
-        if sidecar.has_gps() and view.gps is None:
-            r.gps_not_imported += 1
 
     async def _flush_albums(self, *, final: bool) -> None:
         from .readmodels import albums
@@ -572,6 +693,11 @@ def _copy_into(path: Path, incoming: IncomingBlob) -> None:
 def _check_header(path: Path, mime: str, max_pixels: int) -> None:
     from .media.derivatives import check_pixels, open_image
 
+    if mime in VIDEO_MIMES:
+        from .media.video import check_container
+
+        check_container(path, path.stat().st_size)  # its boxes, without loading FFmpeg
+        return
     with open_image(path, mime) as img:
         check_pixels(img, max_pixels)
 
