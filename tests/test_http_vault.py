@@ -414,3 +414,22 @@ def test_a_vaulted_original_serves_ranges(server: Server, alice: User) -> None:
         r = c.get(f"/api/vault/photos/{pid}/original", headers={"X-Vault-Token": token, "Range": "bytes=0-999"})
         assert r.status_code == 206 and r.content == data[:1000]
 
+
+def test_a_vaulted_video_plays_from_its_middle(server: Server, alice: User) -> None:
+    from video_support import H264, clip_bytes
+
+    data = clip_bytes(H264, "mp4", seconds=3, fps=25, audio=True, seed=55)
+    r = alice.upload(data, "clip.mp4")
+    assert r.status_code == 201, r.text
+    video = r.json()
+    assert video["kind"] == "video"
+    token = open_vault(alice)
+    with alice.client() as c:
+        moved = move_in(c, video["id"], token)
+        assert moved.status_code == 200, moved.text
+        inside = c.get(f"/api/vault/photos/{video['id']}", headers={"X-Vault-Token": token}).json()
+        assert (inside["kind"], inside["mime"]) == ("video", video["mime"])
+        assert inside["duration"] == pytest.approx(video["duration"])
+        _ranges_match(c, video["id"], token, data)
+        poster = c.get(f"/api/vault/photos/{video['id']}/thumbnail", headers={"X-Vault-Token": token})
+        assert poster.status_code == 200 and Image.open(io.BytesIO(poster.content)).format == "JPEG"
