@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from octopus_events.media import (
     hamming,
     render,
 )
-from octopus_events.media.derivatives import decode_reduced, open_image
+from octopus_events.media.budget import DecodeBudget
+from octopus_events.media.derivatives import allow_pixels, check_pixels, decode_reduced, open_image
 
 RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
 MAX_PIXELS = 100_000_000
@@ -168,6 +170,21 @@ def test_tiff_first_page(tmp_path: Path) -> None:
     assert (result.mime, result.width, result.height) == ("image/tiff", 200, 100)
 
 
+@pytest.mark.parametrize("compression", ["raw", "tiff_lzw", "jpeg"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tiff_every_orientation_upright(tmp_path: Path, orientation: int, compression: str) -> None:
+    # Pillow's TIFF plugin reports the upright size and transposes on load: turning it again
+    # by the tag left 2-8 mirrored or turned and 5-8 with width and height swapped.
+    path = tmp_path / f"o{orientation}.tiff"
+    _stored(orientation, (400, 300)).save(path, "TIFF", tiffinfo={0x0112: orientation}, compression=compression)
+    result = analyse(path, max_pixels=MAX_PIXELS)
+    assert (result.mime, result.width, result.height) == ("image/tiff", 400, 300)
+    _assert_upright(result.thumb, (THUMB_PX, 192))
+    preview = render(path, "preview", orientation, "image/tiff")  # the tag a stored event may carry
+    _assert_upright(preview.data, (400, 300))
+    assert render(path, "preview", result.orientation, "image/tiff").data == preview.data
+
+
 def test_webp(tmp_path: Path) -> None:
     path = tmp_path / "pic.webp"
     _upright().save(path, "WEBP", quality=90)
@@ -190,6 +207,46 @@ def test_heic_is_not_rotated_twice(tmp_path: Path, orientation: int) -> None:
     _assert_upright(result.thumb, (THUMB_PX, 192))
     preview = render(path, "preview", orientation, "image/heic")  # a stale orientation is ignored
     _assert_upright(preview.data, (640, 480))
+
+
+@pytest.fixture(scope="module")
+def grid_heic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiled HEIC like a phone's (512 px grid tiles) with two embedded thumbnails."""
+    pillow_heif.register_heif_opener()
+    path = tmp_path_factory.mktemp("heic") / "grid.heic"
+    _upright((1536, 1152)).save(path, "HEIF", quality=30, tile_size=512, thumbnails=[320, 512])
+    return path
+
+
+def test_heic_whose_full_decode_cannot_fit_uses_its_largest_embedded_thumbnail(grid_heic: Path) -> None:
+    # 1536×1152 decodes in ~20 MB; a 16 MB budget stands in for a 48-200 MP photo in 256 MB.
+    small = DecodeBudget(limit_mb=16)
+    result = analyse(grid_heic, max_pixels=MAX_PIXELS, budget=small)
+    assert (result.width, result.height, result.thumb_width, result.thumb_height) == (1536, 1152, THUMB_PX, 192)
+    _assert_upright(result.thumb, (THUMB_PX, 192))
+    # Not shrunk to thumb size: the 512 px thumbnail, the largest the file holds.
+    preview = render(grid_heic, "preview", 1, "image/heic", budget=small)
+    _assert_upright(preview.data, (512, 384))
+    assert small.in_use_bytes == 0
+    # With room for the full decode, the preview is full size.
+    _assert_upright(render(grid_heic, "preview", 1, "image/heic").data, (PREVIEW_PX, 1080))
+
+
+def test_pillow_opens_what_we_accept_without_a_bomb_warning(tmp_path: Path) -> None:
+    # A 200 MP phone photo (16320×12240) is past Pillow's default bomb error (~179 MP).
+    path = tmp_path / "200mp.png"
+    path.write_bytes(_png_declaring(16320, 12240))
+    allow_pixels(200_000_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a DecompressionBombWarning fails the test
+        with open_image(path, "image/png") as img:
+            check_pixels(img, 200_000_000)
+            assert img.size == (16320, 12240)
+    with pytest.raises(ImageTooLarge, match="limit is 199000000"):
+        analyse(path, max_pixels=199_000_000)
+    # Past both size guards (ours and Pillow's) to the decode, which finds the 1 px of data.
+    with pytest.raises(BrokenImage, match="truncated"):
+        analyse(path, max_pixels=200_000_000)
 
 
 def _png_declaring(width: int, height: int) -> bytes:

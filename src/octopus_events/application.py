@@ -84,6 +84,10 @@ class Octopus:
         from .media.budget import PROCESS_BUDGET
 
         PROCESS_BUDGET.set_limit(config.media.decode_budget_mb)
+        from .media.derivatives import allow_pixels
+
+        # Pillow's own bomb guard (~89 MP) would refuse stored 200 MP originals' previews.
+        allow_pixels(config.media.max_megapixels * 1_000_000)
         from .sync import Waiters
 
         # Long-polling sync requests wait here; the store wakes them when their owner's events commit.

@@ -38,6 +38,44 @@ def _register_heif() -> None:
             _heif_ready = True
 
 
+def allow_pixels(max_pixels: int) -> None:
+    """Let Pillow open images as large as ``max_pixels`` (our ``media.max_megapixels``).
+
+    Pillow's own decompression-bomb guard defaults to ~89 MP (a warning) and ~179 MP (an
+    error), below the 200 MP phones now take. Ours (:func:`check_pixels`, then the decode
+    budget) runs before any pixel is decoded, so Pillow's is set to warn above our limit and
+    refuse above twice it: a backstop, and no warning for a size we accept. Only ever raised,
+    never lowered, since it is process-wide and another caller may accept more.
+    """
+    current = Image.MAX_IMAGE_PIXELS
+    if current is not None and current < max_pixels:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+
+
+_tiff_orients: bool | None = None
+
+
+def decoder_orients(mime: str) -> bool:
+    """Whether the decoder itself turns ``mime`` images upright, so EXIF orientation must not
+    be applied again: libheif applies the HEIF transform, and Pillow's TIFF plugin (since
+    Pillow 10-11) reports the upright size and transposes the pixels on load."""
+    global _tiff_orients
+    if mime in HEIF_MIMES:
+        return True
+    if mime != "image/tiff":
+        return False
+    if _tiff_orients is None:
+        # Ask the installed Pillow once: a 2×1 TIFF tagged orientation 6 opens as 1×2 when
+        # the plugin applies orientation (pillow>=10.4 is allowed; the behaviour changed).
+        out = io.BytesIO()
+        Image.new("L", (2, 1)).save(out, "TIFF", tiffinfo={_TIFF_ORIENTATION: 6})
+        with Image.open(out) as probe:
+            _tiff_orients = probe.size == (1, 2)
+    return _tiff_orients
+
+
+_TIFF_ORIENTATION = 0x0112
+
 THUMB_PX = 256
 PREVIEW_PX = 1440
 SIZES: dict[str, int] = {"thumb": THUMB_PX, "preview": PREVIEW_PX}
@@ -191,6 +229,8 @@ def decode_cost(img: Image.Image, long_side: int, full_size: tuple[int, int] | N
     pixels = width * height
     mode = img.mode
     cost = _BASE_COST + pixels * (_stored_bytes(mode) + _CODEC_BYTES_PER_PIXEL.get(img.format or "", 0))
+    if img.format == "TIFF" and _tiff_transposes(img):
+        cost += pixels * _stored_bytes(mode)  # the transposed copy Pillow makes on load
     if img.format in ("JPEG", "MPO") and img.info.get("progressive"):
         cost += _jpeg_coefficients(img, full_size or img.size)
     size, (fx, fy) = _reduction(width, height, long_side)
@@ -216,6 +256,11 @@ _CODEC_BYTES_PER_PIXEL: dict[str, int] = {"WEBP": 12, "HEIF": 6, "TIFF": 4}
 _STRIP_BYTES_PER_PIXEL = 14
 # A strip of about a million pixels bounds the conversion copies to ~14 MB whatever the size.
 _STRIP_PIXELS = 1 << 20
+
+
+def _tiff_transposes(img: Image.Image) -> bool:
+    tags = getattr(img, "tag_v2", None)
+    return tags is not None and tags.get(_TIFF_ORIENTATION, 1) in range(2, 9) and decoder_orients("image/tiff")
 
 
 def _stored_bytes(mode: str) -> int:
@@ -328,7 +373,8 @@ def render(
     """Render the ``kind`` derivative ("thumb" or "preview") of an original as an upright JPEG.
 
     ``orientation`` is the EXIF orientation from :func:`read_metadata` (or ``Analysis``). HEIF
-    images come out of libheif already transformed, so it is ignored for them. The decode
+    and TIFF images come out of their decoders already upright (:func:`decoder_orients`), so it
+    is ignored for them (TIFFs stored before this was known carry their tag's orientation). The decode
     reserves its memory from ``budget`` (see :func:`decode_reduced`); a preview whose decode
     cannot fit it comes out smaller, down to thumbnail size, rather than not at all, since the
     photo was stored because its thumbnail fits.
@@ -344,6 +390,14 @@ def render(
         img = open_image(fp, mime)
         what = f"{img.width}×{img.height} {img.mode}"
         need = reduced_decode_cost(img, long_side)
+        embedded = _largest_thumbnail(img) if need > limit else 0
+        if embedded:
+            # A full HEIF decode that cannot fit gets the largest thumbnail the camera embedded
+            # (libheif has no reduced-resolution decode) rather than the smallest that fits.
+            long_side = min(long_side, embedded)
+            fp.seek(0)
+            img = open_image(fp, mime)
+            need = reduced_decode_cost(img, long_side)
         while need > limit and long_side > THUMB_PX:
             # Drafting is one-shot: plan the smaller decode on a fresh header (no pixels read;
             # closing the old one would close fp too).
@@ -352,7 +406,15 @@ def render(
             img = open_image(fp, mime)
             need = reduced_decode_cost(img, long_side)
         small = _decode_planned(img, long_side, need, what, budget)
-    return render_from(small, 1 if mime in HEIF_MIMES else orientation)
+    return render_from(small, 1 if decoder_orients(mime) else orientation)
+
+
+def _largest_thumbnail(img: Image.Image) -> int:
+    """The long side of the largest thumbnail embedded in a HEIF image (0 if none or not HEIF)."""
+    if img.format != "HEIF":
+        return 0
+    sizes = [size for size in img.info.get("thumbnails", ()) if isinstance(size, int)]
+    return max(sizes, default=0)
 
 
 def render_from(small: Image.Image, orientation: int) -> RenderedImage:

@@ -9,16 +9,19 @@ import msgspec
 from octopus_events.media.budget import DecodeBudget
 from octopus_events.media.derivatives import (
     THUMB_PX,
+    allow_pixels,
     apply_orientation,
     check_pixels,
     decode_reduced,
+    decoder_orients,
     open_image,
     render_from,
 )
 from octopus_events.media.errors import UnsupportedMediaType
+from octopus_events.media.integrity import check_whole
 from octopus_events.media.metadata import PhotoMetadata, read_metadata
 from octopus_events.media.phash import dhash64
-from octopus_events.media.sniff import ACCEPTED_MIMES, HEIF_MIMES, SNIFF_BYTES, VIDEO_MIMES, sniff
+from octopus_events.media.sniff import ACCEPTED_MIMES, SNIFF_BYTES, VIDEO_MIMES, sniff
 from octopus_events.media.video import VideoInfo, analyse_video
 
 
@@ -65,15 +68,17 @@ def analyse(path: Path | str, *, max_pixels: int, budget: DecodeBudget | None = 
             raise UnsupportedMediaType(mime)
         if mime in VIDEO_MIMES:
             return analyse_video(path, budget=budget, max_pixels=max_pixels, mime=mime)
+        check_whole(fp, mime)  # the decode below may not read every byte (integrity.py)
+        allow_pixels(max_pixels)
         fp.seek(0)
         img = open_image(fp, mime)
         check_pixels(img, max_pixels)
         width, height = img.size
         # Metadata comes from the header, before the decode closes the image.
         metadata = read_metadata(img)
-        # libheif has already applied the HEIF transform; pillow-heif resets EXIF to 1, but
-        # do not trust a second source of truth that could rotate the photo twice.
-        if mime in HEIF_MIMES:
+        # libheif has already applied the HEIF transform, Pillow's TIFF plugin the TIFF tag
+        # (and reports the upright size): applying EXIF orientation again would turn it twice.
+        if decoder_orients(mime):
             metadata = msgspec.structs.replace(metadata, orientation=1)
         orientation = metadata.orientation
         small = decode_reduced(img, THUMB_PX, budget)
