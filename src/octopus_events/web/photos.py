@@ -3,6 +3,7 @@ and the commands on it (describe, re-date, tags, favourite, trash, restore, dele
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -41,6 +42,8 @@ MAX_PARTS = 64
 # client that cannot stop mid-send still reads our 413 instead of a reset connection.
 DRAIN_LIMIT = 32 * 1024 * 1024
 CHUNK = 64 * 1024
+# An upload's bytes are handed to its writer thread this many at a time (_UploadWriter).
+WRITE_BATCH = 1024 * 1024
 IMMUTABLE = "private, max-age=31536000, immutable"
 
 
@@ -110,7 +113,7 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
         photos.check_disk(int(announced))
     parser = multipart.PushMultipartParser(_boundary(request), max_segment_count=MAX_PARTS)
     form = _Form()
-    incoming: IncomingBlob | None = None
+    incoming: _UploadWriter | None = None
     segment: multipart.MultipartSegment | None = None
     text = bytearray()
     head = bytearray()  # the file's first bytes, until they tell its type
@@ -125,7 +128,7 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
                         if incoming is not None:
                             raise BadRequest("file: send one photo per request")
                         form.filename = segment.filename
-                        incoming = photos.new_upload()
+                        incoming = _UploadWriter(photos.new_upload())
                 elif event is None:
                     if segment is not None and segment.name != "file":
                         _text_field(form, segment.name or "", bytes(text))
@@ -140,9 +143,7 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
                         incoming.discard()
                         await _drain(chunks, DRAIN_LIMIT)
                         raise TooLarge(f"the {what} is larger than the limit of {limit // (1024 * 1024)} MB")
-                    # Written on the event loop: a 64 KB write to the page cache plus its hash
-                    # costs well under a millisecond, less than a hop to a worker thread.
-                    incoming.write(event)
+                    await incoming.write(event)
                 else:
                     form.text_bytes += len(event)
                     if len(text) + len(event) > MAX_TEXT_FIELD or form.text_bytes > MAX_FORM_OVERHEAD:
@@ -151,6 +152,8 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
             if parser.closed:
                 break
         parser.close()  # raises when the body ended before the closing boundary
+        if incoming is not None:
+            await incoming.finish()
     except multipart.MultipartError as exc:
         if incoming is not None:
             incoming.discard()
@@ -169,7 +172,52 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
     if incoming.size == 0:
         incoming.discard()
         raise Invalid("file: the file is empty")
-    return incoming, form
+    return incoming.blob, form
+
+
+class _UploadWriter:
+    """Writes and hashes the file part on a worker thread while the event loop reads the next
+    bytes. SHA-256 runs at about 300 MB/s a core here, as fast as the loop receives: done on the
+    loop it halved a video upload's speed; beside it, the two overlap. Bytes go in batches of
+    WRITE_BATCH with at most one batch in flight, so memory stays at two batches per upload
+    and the blob sees its bytes in order (hashlib and file writes release the GIL)."""
+
+    def __init__(self, blob: IncomingBlob) -> None:
+        self.blob = blob
+        self.size = 0  # bytes accepted so far (written or waiting in the batch)
+        self._batch = bytearray()
+        self._pending: asyncio.Future[None] | None = None
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._batch += data
+        self.size += len(data)
+        if len(self._batch) >= WRITE_BATCH:
+            await self._hand_over()
+
+    async def finish(self) -> None:
+        """Wait until every byte is written; then the blob may be closed and hashed."""
+        await self._hand_over()
+        await self._settled()
+
+    async def _settled(self) -> None:
+        if self._pending is not None:
+            # Shielded: a cancelled request must not abandon a write half done on its thread.
+            await asyncio.shield(self._pending)
+            self._pending = None
+
+    async def _hand_over(self) -> None:
+        await self._settled()
+        if self._batch:
+            batch, self._batch = self._batch, bytearray()
+            self._pending = asyncio.ensure_future(asyncio.to_thread(self.blob.write, batch))
+
+    def discard(self) -> None:
+        """Throw the upload away, once no write for it is running any more."""
+        pending = self._pending
+        if pending is None or pending.done():
+            self.blob.discard()
+        else:
+            pending.add_done_callback(lambda done: (done.cancelled() or done.exception(), self.blob.discard()))
 
 
 def _limit_for(photos: PhotoLibrary, head: bytes) -> tuple[int, str]:
