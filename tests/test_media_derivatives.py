@@ -249,6 +249,79 @@ def test_pillow_opens_what_we_accept_without_a_bomb_warning(tmp_path: Path) -> N
         analyse(path, max_pixels=200_000_000)
 
 
+def _giant_heic(width: int = 16320, height: int = 12240, tile: int = 512) -> bytes:
+    """A real HEIC declaring width×height, built in milliseconds: a small grid HEIC is encoded,
+    then its grid item is made to cover width×height by referencing its tiles over and over."""
+    pillow_heif.register_heif_opener()
+    small = (tile * 2, tile * 3 // 2)  # 2×2 tiles: the last row is padded, as phones do
+    assert width * 3 == height * 4  # the 4:3 of the embedded thumbnail
+    scene = Image.linear_gradient("L").resize(small).convert("RGB")
+    out = io.BytesIO()
+    scene.save(out, "HEIF", quality=20, tile_size=tile, thumbnails=[320])
+    data = bytearray(out.getvalue())
+
+    def box(kind: bytes, start: int = 0) -> int:
+        return data.index(kind, start) - 4
+
+    meta = box(b"meta")
+    # The grid payload (in idat): version, flags (16-bit sizes), rows-1, columns-1, width, height.
+    idat = box(b"idat", meta)
+    cols, rows = -(-width // tile), -(-height // tile)
+    assert data[idat + 8 : idat + 10] == b"\x00\x00"
+    data[idat + 8 : idat + 16] = struct.pack(">BBBBHH", 0, 0, rows - 1, cols - 1, width, height)
+    # The grid's own size property.
+    old_ispe = struct.pack(">II", *small)
+    at = data.index(old_ispe, box(b"ipco", meta))
+    data[at : at + 8] = struct.pack(">II", width, height)
+    # The grid's tile references: rows × columns of the encoded tiles, cycled.
+    iref = box(b"iref", meta)
+    dimg = iref + 12
+    assert data[dimg + 4 : dimg + 8] == b"dimg"
+    size, _, grid_id, count = struct.unpack_from(">I4sHH", data, dimg)
+    tiles = struct.unpack_from(f">{count}H", data, dimg + 12)
+    refs = [tiles[i % count] for i in range(rows * cols)]
+    entry = struct.pack(f">I4sHH{len(refs)}H", 12 + 2 * len(refs), b"dimg", grid_id, len(refs), *refs)
+    delta = len(entry) - size
+    data[dimg : dimg + size] = entry
+    for at in (iref, meta):
+        (length,) = struct.unpack_from(">I", data, at)
+        struct.pack_into(">I", data, at, length + delta)
+    # Everything after meta moved by delta: shift the file offsets of items stored in mdat.
+    iloc = box(b"iloc", meta)
+    version = data[iloc + 8]
+    assert version == 1 and data[iloc + 12 : iloc + 14] == b"\x44\x40"
+    (items,) = struct.unpack_from(">H", data, iloc + 14)
+    pos = iloc + 16
+    for _ in range(items):
+        _, method, _, base, extents = struct.unpack_from(">HHHIH", data, pos)
+        pos += 12
+        for _ in range(extents):
+            if method & 15 == 0:
+                (offset,) = struct.unpack_from(">I", data, pos)
+                struct.pack_into(">I", data, pos, offset + delta)
+            pos += 8
+    assert iref < box(b"mdat", meta)
+    return bytes(data)
+
+def test_200_megapixel_phone_heic_is_stored_with_thumb_and_preview(tmp_path: Path) -> None:
+    # 16320×12240 (a 200 MP Samsung sensor): refused with 422 while Pillow's own ~179 MP
+    # bomb limit applied. Its full decode (~2 GB) cannot fit the 256 MB budget; the embedded
+    # thumbnail can, for the thumb and the preview.
+    path = tmp_path / "200mp.heic"
+    path.write_bytes(_giant_heic())
+    budget = DecodeBudget(limit_mb=256)
+    started = time.perf_counter()
+    result = analyse(path, max_pixels=200_000_000, budget=budget)
+    assert (result.mime, result.width, result.height) == ("image/heic", 16320, 12240)
+    assert (result.thumb_width, result.thumb_height) == (THUMB_PX, 192)
+    preview = render(path, "preview", 1, "image/heic", budget=budget)
+    assert (preview.width, preview.height) == (320, 240)  # the largest thumbnail it holds
+    assert time.perf_counter() - started < 2
+    assert budget.in_use_bytes == 0
+    with pytest.raises(ImageTooLarge):
+        analyse(path, max_pixels=199_000_000)
+
+
 def _png_declaring(width: int, height: int) -> bytes:
     """A real 1×1 PNG whose IHDR is patched to claim another size (CRC fixed up)."""
     out = io.BytesIO()
