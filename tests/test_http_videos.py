@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 from PIL import Image
 
 from http_support import Server, User, assert_problem, image_bytes, upload
+from test_http_quota import quota_user
 from test_http_vault import open_vault
 from video_support import H264, clip_bytes
 
@@ -211,3 +213,24 @@ def test_upload_limits_follow_the_sniffed_type(small_server: Server) -> None:
         assert c.delete(f"/api/photos/{r.json()['id']}").status_code == 204
     assert httpx.get(f"{small_server.url}/api/health").status_code == 200
     assert small_server.tmp_files() == []
+
+
+def test_videos_count_against_the_quota_even_when_sent_at_once(server: Server) -> None:
+    clips = [_video(seed=30 + i) + _free_box(50_000) for i in range(6)]
+    quota = 2 * len(clips[0]) + 1000  # room for two
+    user = quota_user(server, quota)
+
+    def send(data: bytes) -> httpx.Response:
+        with user.client() as c:
+            return upload(c, data, "burst.mp4")
+
+    with ThreadPoolExecutor(len(clips)) as pool:
+        answers = list(pool.map(send, clips))
+    stored = [r for r in answers if r.status_code == 201]
+    for r in answers:
+        if r.status_code != 201:
+            assert "quota" in assert_problem(r, 413)["detail"]
+    assert len(stored) == 2, [r.status_code for r in answers]
+    with user.client() as c:
+        usage = c.get("/api/users/me/storage").json()
+    assert usage["videos"] == 2 and usage["bytes"] == usage["video_bytes"] <= quota
