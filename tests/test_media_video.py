@@ -104,6 +104,13 @@ def test_large_frame_thumb_and_preview_sizes(tmp_path: Path) -> None:
     assert (thumb.width, thumb.height) == (a.thumb_width, a.thumb_height)
 
 
+def test_old_camera_codec_decodes_at_reduced_size() -> None:
+    # MPEG-4 Part 2 in a MOV, as compact cameras wrote: its decoder can skip to 1/4 scale.
+    a = analyse(clip("mpeg4", "mov", size=(1280, 720), seconds=1.5, fps=4, rotation=90), max_pixels=MAX_PIXELS)
+    assert (a.width, a.height, a.video.codec if a.video else None) == (1280, 720, "mpeg4")
+    assert_upright(a.thumb, (256, 144))
+
+
 @pytest.mark.parametrize(("codec", "container"), [(H264, "mp4"), (H264, "mov"), (VP9, "webm"), (H264, "mkv")])
 def test_with_audio(codec: str, container: str) -> None:
     _need(codec)

@@ -146,10 +146,16 @@ def read_poster(
         info = VideoInfo(codec=_codec_name(stream), fps=_fps(stream))
         metadata = video_metadata({**_text_tags(stream.metadata), **_text_tags(container.metadata)})
         with (budget or PROCESS_BUDGET).reserve(decode_cost(width, height), f"{width}×{height} video frame"):
-            frame = _poster_frame(av, container, stream, duration)
-            rotation = _rotation(frame, stream)
-            image = _scaled(frame, long_side, stream.sample_aspect_ratio)
-            del frame
+            try:
+                _decode_reduced(stream, max(width, height), long_side)
+                frame = _poster_frame(av, container, stream, duration)
+                rotation = _rotation(frame, stream)
+                image = _scaled(frame, long_side, stream.sample_aspect_ratio)
+                del frame
+            finally:
+                # The decoder's frame pools go with the container: free them before the
+                # reservation ends, which hands freed pages back to the OS (budget.py).
+                container.close()
     image = _upright(image, rotation)
     if rotation in (90, 270):
         width, height = height, width
@@ -166,6 +172,19 @@ def decode_cost(width: int, height: int) -> int:
 
 _BASE_COST = 4 * 1024 * 1024
 _BYTES_PER_PIXEL = 8
+
+
+def _decode_reduced(stream: Any, long_side_now: int, long_side: int) -> None:
+    """Ask the decoder for a 1/2, 1/4 or 1/8 scale picture that still covers ``long_side``.
+
+    Only the older intra-block codecs can (MPEG-4 Part 2, H.263, MJPEG: old cameras' MOV and
+    3GP); H.264, HEVC and VP9 decoders ignore the option and decode whole frames.
+    """
+    level = 0
+    while level < 3 and long_side_now >> (level + 1) >= long_side:
+        level += 1
+    if level:
+        stream.codec_context.options = {"lowres": str(level)}
 
 
 def _poster_frame(av: Any, container: Any, stream: Any, duration: float | None) -> Any:
