@@ -63,6 +63,9 @@ class PhotoMetadata(msgspec.Struct, frozen=True, kw_only=True):
 
     taken_local: str | None = None
     offset_minutes: int | None = None
+    #: Which field gave the date: an EXIF tag name ("DateTimeOriginal"...), "GPSDateStamp", or
+    #: for videos (media/video.py) "quicktime-local" (Apple's local time with its offset) or
+    #: "container-utc" (``creation_time``, an instant in UTC); "none" without one.
     taken_source: str = "none"
     make: str | None = None
     model: str | None = None
