@@ -37,7 +37,7 @@ TIMEOUT_MS = 10_000
 SIGNED_OUT_PROBE = r"status of 401"  # the UI's boot asks /api/users/me before sign-in
 HEVC_MIME = 'video/mp4; codecs="hvc1.1.6.L93.B0"'  # what the UI asks canPlayType (js/video.js)
 
-# File name → encoder; each a 2 s, 160×120 MP4 from the session's shared clip cache.
+# File name → encoder; each a 4 s (long enough not to end mid-test), 160×120 MP4 from the session's shared clip cache.
 CLIPS = {
     "h264.mp4": H264,
     "hevc.mp4": HEVC,
@@ -76,7 +76,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
     root = tmp_path_factory.mktemp("browser-video")
     files = {}
     for name, codec in CLIPS.items():
-        files[name] = Path(shutil.copy(clip(codec, "mp4", seconds=2.0), root / name))  # uploaded under its name
+        files[name] = Path(shutil.copy(clip(codec, "mp4", seconds=4.0), root / name))  # uploaded under its name
     files["still.jpg"] = root / "still.jpg"
     files["still.jpg"].write_bytes(jpeg((40, 200, 60), pattern="down", taken="2023:05:10 17:45:00"))
     files["MVIMG_motion.jpg"] = root / "MVIMG_motion.jpg"
@@ -106,6 +106,16 @@ def video_state(ui: Session) -> dict[str, Any]:
         "v => ({paused: v.paused, t: v.currentTime, w: v.videoWidth, err: v.error && v.error.code})")
 
 
+def seek_middle_and_play(ui: Session) -> None:
+    """Seek the paused video to its middle and play: it plays on from there."""
+    video = ui.tid("viewer-video").element_handle()
+    ui.page.wait_for_function("v => v.paused", arg=video)
+    ui.page.evaluate("v => { v.currentTime = v.duration / 2; }", video)
+    ui.page.wait_for_function("v => !v.seeking && v.readyState >= 2", arg=video)
+    ui.page.keyboard.press("Space")
+    ui.page.wait_for_function("v => !v.paused && v.currentTime > v.duration / 2 + 0.2 && v.videoWidth === 160", arg=video)
+
+
 def test_upload_clips_shows_tiles_with_duration_badges(ui: Session) -> None:
     page = ui.page
     page.goto(ui.server.url + "/")
@@ -124,8 +134,8 @@ def test_upload_clips_shows_tiles_with_duration_badges(ui: Session) -> None:
 
     for name in CLIPS:
         tile = ui.tile(name)
-        expect(tile.get_by_test_id("video-badge")).to_have_text("0:02")
-        expect(tile.locator("a")).to_have_attribute("aria-label", f"Video, 0:02, {name}")
+        expect(tile.get_by_test_id("video-badge")).to_have_text("0:04")
+        expect(tile.locator("a")).to_have_attribute("aria-label", f"Video, 0:04, {name}")
         # The poster frame is the tile's picture: real pixels, not a broken image.
         page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=tile.locator("img").element_handle())
     expect(ui.tile("still.jpg").get_by_test_id("video-badge")).to_have_count(0)
@@ -151,6 +161,7 @@ def test_h264_clip_plays_with_its_poster_and_space_toggles(ui: Session) -> None:
     ui.page.wait_for_function("v => v.paused", arg=video.element_handle())
     t = video_state(ui)["t"]
     assert t > 0.3, t
+    seek_middle_and_play(ui)  # seekable: /original answers the browser's Range requests
     # The arrows still move between items with the video (and its controls) focused.
     video.focus()
     before = ui.page.url
@@ -279,13 +290,15 @@ def test_vaulted_video_plays(ui: Session) -> None:
     ui.tid("vault-passphrase").fill(VAULT_PASSPHRASE)
     ui.tid("vault-unlock-submit").click()
     tile = ui.tile("h264.mp4")
-    expect(tile.get_by_test_id("video-badge")).to_have_text("0:02")
+    expect(tile.get_by_test_id("video-badge")).to_have_text("0:04")
     tile.locator("a").click()
     video = ui.tid("viewer-video")
     expect(video).to_have_attribute("src", re.compile(r"^blob:"))
     expect(video).to_have_attribute("poster", re.compile(r"^blob:"))
     ui.page.keyboard.press("Space")
     ui.page.wait_for_function("v => !v.paused && v.currentTime > 0.3 && v.videoWidth === 160", arg=video.element_handle())
+    ui.page.keyboard.press("Space")
+    seek_middle_and_play(ui)  # a blob seeks in memory: the whole clip was decrypted
     ui.page.keyboard.press("Escape")
     expect(ui.tid("viewer")).to_have_count(0)
     if not ui.page.evaluate("t => document.createElement('video').canPlayType(t)", HEVC_MIME):
