@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import time
 import warnings
 import zlib
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import pillow_heif
 import pytest
-from PIL import Image, ImageDraw, ImageFile
+from PIL import Image, ImageChops, ImageDraw, ImageFile, ImageStat
 
+from ci_support import requires
 from octopus_events.media import (
     PREVIEW_PX,
     THUMB_PX,
@@ -232,6 +235,56 @@ def test_heic_whose_full_decode_cannot_fit_uses_its_largest_embedded_thumbnail(g
     _assert_upright(render(grid_heic, "preview", 1, "image/heic").data, (PREVIEW_PX, 1080))
 
 
+_PEAK_SCRIPT = """
+import sys
+from octopus_events.media import render
+from octopus_events.media.budget import DecodeBudget
+from octopus_events.media.derivatives import allow_pixels, open_image
+from octopus_events.media.heif_tiles import plan
+def hwm():
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM"))
+allow_pixels(200_000_000)
+with open_image(sys.argv[1], "image/heic") as img:
+    cost = plan(img, 1440).cost
+render(sys.argv[1], "thumb", 1, "image/heic")  # libheif and the codecs loaded
+before = hwm()
+preview = render(sys.argv[1], "preview", 1, "image/heic", budget=DecodeBudget(256))
+print(preview.width, hwm() - before, cost)
+"""
+
+
+@requires(Path("/proc/self/status").exists(), "VmHWM in /proc (Linux)", "run on Linux")
+def test_200_megapixel_preview_by_tiles_stays_within_its_estimate(tmp_path: Path) -> None:
+    path = tmp_path / "200mp.heic"
+    path.write_bytes(_giant_heic())
+    out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    width, grew, cost = map(int, out.stdout.split())
+    assert width == PREVIEW_PX
+    assert grew <= cost < 100 * 1024 * 1024, (grew, cost)  # ~85 MB, not the whole decode's 2 GB
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 7])
+def test_tiled_heic_too_large_to_decode_whole_is_decoded_by_tiles_upright(tmp_path: Path, orientation: int) -> None:
+    # 2400×1800 in 256 px tiles, no embedded thumbnail: a whole decode needs ~45 MB, a
+    # 24 MB budget leaves only the tile-by-tile decode. Rotations and mirrors move the grid's
+    # padding before the image, so every tile's place is checked by the pixels.
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "tiled.heic"
+    _stored(orientation, (2400, 1800)).save(path, "HEIF", quality=30, tile_size=256, exif=exif.tobytes())
+    small = DecodeBudget(limit_mb=24)
+    by_tiles = analyse(path, max_pixels=MAX_PIXELS, budget=small)
+    assert (by_tiles.width, by_tiles.height) == (2400, 1800)
+    _assert_upright(by_tiles.thumb, (THUMB_PX, 192))
+    whole = analyse(path, max_pixels=MAX_PIXELS)  # decoded whole by pillow-heif
+    with Image.open(io.BytesIO(by_tiles.thumb)) as a, Image.open(io.BytesIO(whole.thumb)) as b:
+        assert max(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) < 2
+    assert hamming(by_tiles.phash, whole.phash) <= 2
+    assert small.in_use_bytes == 0
+
+
 def test_pillow_opens_what_we_accept_without_a_bomb_warning(tmp_path: Path) -> None:
     # A 200 MP phone photo (16320×12240) is past Pillow's default bomb error (~179 MP).
     path = tmp_path / "200mp.png"
@@ -305,8 +358,8 @@ def _giant_heic(width: int = 16320, height: int = 12240, tile: int = 512) -> byt
 
 def test_200_megapixel_phone_heic_is_stored_with_thumb_and_preview(tmp_path: Path) -> None:
     # 16320×12240 (a 200 MP Samsung sensor): refused with 422 while Pillow's own ~179 MP
-    # bomb limit applied. Its full decode (~2 GB) cannot fit the 256 MB budget; the embedded
-    # thumbnail can, for the thumb and the preview.
+    # bomb limit applied. Its full decode (~2 GB) cannot fit the 256 MB budget: the thumb
+    # comes from the embedded thumbnail, the preview from a tile-by-tile decode (~85 MB).
     path = tmp_path / "200mp.heic"
     path.write_bytes(_giant_heic())
     budget = DecodeBudget(limit_mb=256)
@@ -315,8 +368,8 @@ def test_200_megapixel_phone_heic_is_stored_with_thumb_and_preview(tmp_path: Pat
     assert (result.mime, result.width, result.height) == ("image/heic", 16320, 12240)
     assert (result.thumb_width, result.thumb_height) == (THUMB_PX, 192)
     preview = render(path, "preview", 1, "image/heic", budget=budget)
-    assert (preview.width, preview.height) == (320, 240)  # the largest thumbnail it holds
-    assert time.perf_counter() - started < 2
+    assert (preview.width, preview.height) == (PREVIEW_PX, 1080)
+    assert time.perf_counter() - started < 15  # ~2 s: 768 tiles decoded
     assert budget.in_use_bytes == 0
     with pytest.raises(ImageTooLarge):
         analyse(path, max_pixels=199_000_000)

@@ -177,7 +177,33 @@ def decode_reduced(img: Image.Image, long_side: int, budget: DecodeBudget | None
     the whole image stream, so truncated or corrupt data raises :class:`BrokenImage` here.
     """
     what = f"{img.width}×{img.height} {img.mode}"
-    return _decode_planned(img, long_side, reduced_decode_cost(img, long_side), what, budget)
+    need = reduced_decode_cost(img, long_side)
+    tiled = _by_tiles(img, long_side, need, budget)
+    if tiled is not None:
+        return tiled
+    return _decode_planned(img, long_side, need, what, budget)
+
+
+def _by_tiles(img: Image.Image, long_side: int, need: int, budget: DecodeBudget | None) -> Image.Image | None:
+    """A tiled HEIF whose whole decode cannot fit the budget, decoded a tile at a time
+    (media/heif_tiles.py); ``None`` when that does not apply. Closes ``img`` when it does."""
+    budget = budget or PROCESS_BUDGET
+    if img.format != "HEIF" or need <= budget.limit_bytes:
+        return None
+    from octopus_events.media import heif_tiles
+
+    tiles = heif_tiles.plan(img, long_side)
+    path = getattr(getattr(img, "fp", None), "name", None)
+    if tiles is None or tiles.cost > budget.limit_bytes or not isinstance(path, str):
+        return None
+    icc = img.info.get("icc_profile")
+    with budget.reserve(tiles.cost, f"{img.width}×{img.height} HEIF tiles"):
+        try:
+            return heif_tiles.decode(path, tiles, long_side, icc if isinstance(icc, bytes) else None)
+        except MemoryError:
+            raise ImageTooLarge("decoding the image needs more memory than is available") from None
+        finally:
+            img.close()
 
 
 def _decode_planned(img: Image.Image, long_side: int, need: int, what: str, budget: DecodeBudget | None) -> Image.Image:
@@ -390,10 +416,13 @@ def render(
         img = open_image(fp, mime)
         what = f"{img.width}×{img.height} {img.mode}"
         need = reduced_decode_cost(img, long_side)
+        tiled = _by_tiles(img, long_side, need, budget)
+        if tiled is not None:
+            return render_from(tiled, 1)
         embedded = _largest_thumbnail(img) if need > limit else 0
         if embedded:
-            # A full HEIF decode that cannot fit gets the largest thumbnail the camera embedded
-            # (libheif has no reduced-resolution decode) rather than the smallest that fits.
+            # A HEIF that is not a grid (or a libheif without tile decoding) and cannot fit
+            # whole gets the largest thumbnail the camera embedded, not the smallest that fits.
             long_side = min(long_side, embedded)
             fp.seek(0)
             img = open_image(fp, mime)
