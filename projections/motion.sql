@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS motion_clip (
     sha256   TEXT
 );
 CREATE INDEX IF NOT EXISTS motion_clip_by_sha ON motion_clip (sha256) WHERE sha256 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS motion_clip_by_owner ON motion_clip (owner);
 
 CREATE TABLE IF NOT EXISTS motion_still (
     owner    TEXT NOT NULL,
@@ -34,3 +35,4 @@ CREATE TABLE IF NOT EXISTS motion_held (
 CREATE INDEX IF NOT EXISTS motion_held_by_pair ON motion_held (owner, pair);
 CREATE INDEX IF NOT EXISTS motion_held_by_sha ON motion_held (sha256);
 CREATE INDEX IF NOT EXISTS motion_held_due ON motion_held (purge_at);
+CREATE INDEX IF NOT EXISTS motion_held_by_owner ON motion_held (owner);

@@ -173,3 +173,87 @@ def test_unpaired_live_clip_is_purged_after_the_trash_retention(tmp_path: Path) 
         asyncio.run(scenario(octopus))
     finally:
         octopus.close()
+
+
+def _open_octopus(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from octopus_events.application import Octopus
+    from octopus_events.config import Config, StorageConfig
+
+    return Octopus(Config(storage=StorageConfig(data_dir=str(tmp_path / "data")))).open()
+
+
+@pytest.mark.parametrize("still", ["heic", "jpeg"])
+def test_import_of_a_live_photo_folder_gives_one_motion_item(tmp_path: Path, still: str) -> None:
+    import asyncio
+
+    from octopus_events.cli import _import_summary
+    from octopus_events.eventstore import Meta
+    from octopus_events.importer import Importer
+    from octopus_events.readmodels import library as lib
+    from octopus_events.readmodels import motion as read
+
+    picture, mov = ms.live_photo_pair("1A2B3C4D-0000-4000-8000-00000000F00D", colour=(90, 10, 160), still=still)
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    name = "IMG_1.HEIC" if still == "heic" else "IMG_1.JPG"
+    (folder / name).write_bytes(picture)
+    (folder / "IMG_1.MOV").write_bytes(mov)
+    octopus = _open_octopus(tmp_path)
+    try:
+        owner = asyncio.run(octopus.accounts.register("ina", "correct horse battery", meta=Meta())).id
+        report = asyncio.run(Importer(octopus).run(folder, "ina"))
+        assert (report.imported, report.live_clips, report.duplicates, report.skipped, report.failed) == (1, 1, 0, 0, 0)
+        assert report.files == 2 and report.videos == 0
+        assert "1 imported, 0 already there" in _import_summary(report)
+        assert "1 Live Photo videos joined their photos" in _import_summary(report)
+        conn = octopus.store.reader()
+        photos = [p for day in lib.timeline(conn, owner).days for p in day.photos]
+        assert [(p.filename, p.kind, p.motion) for p in photos] == [(name, "photo", True)]
+        clip = read.clip_of(conn, owner, photos[0].id)
+        assert clip is not None and clip.source == "live-photo" and clip.length == len(mov)
+        assert conn.execute("SELECT count(*) FROM motion_held").fetchone()[0] == 0
+        # Again: both files are already there, the MOV as its photo's clip.
+        again = asyncio.run(Importer(octopus).run(folder, "ina"))
+        assert (again.imported, again.live_clips, again.duplicates) == (0, 0, 2)
+    finally:
+        octopus.close()
+
+
+def test_a_held_mov_counts_against_the_quota(tmp_path: Path) -> None:
+    import asyncio
+
+    from octopus_events.errors import TooLarge
+    from octopus_events.eventstore import Meta
+    from octopus_events.readmodels import storage
+
+    still, mov = ms.live_photo_pair("2B3C4D5E-0000-4000-8000-00000000BEEF", colour=(10, 160, 90))
+    other = ms.still_jpeg((250, 250, 5))
+    octopus = _open_octopus(tmp_path)
+
+    async def scenario() -> None:
+        admin = await octopus.accounts.register("admin", "correct horse battery", meta=Meta())
+        # Room for the MOV and the still, not for a third file as well.
+        quota = len(mov) + len(still) + len(other) // 2
+        user = await octopus.accounts.admin_create("kim", "another good password", admin=False, quota_bytes=quota,
+                                                   meta=Meta(actor=admin.id))
+        meta = Meta(actor=user.id, owner=user.id)
+
+        async def upload(data: bytes, name: str):  # type: ignore[no-untyped-def]
+            incoming = octopus.photos.new_upload()
+            incoming.write(data)
+            return await octopus.photos.upload(user.id, incoming, filename=name, meta=meta)
+
+        await upload(mov, "IMG_2.MOV")  # held
+        used = storage.usage(octopus.store.reader(), user.id, quota)
+        assert (used.photos, used.bytes, used.live_clip_bytes) == (0, len(mov), len(mov))
+        view, created = await upload(still, "IMG_2.JPG")
+        assert created and view.motion
+        used = storage.usage(octopus.store.reader(), user.id, quota)
+        assert (used.photos, used.bytes, used.live_clip_bytes) == (1, len(mov) + len(still), len(mov))
+        with pytest.raises(TooLarge):
+            await upload(other, "other.jpg")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        octopus.close()

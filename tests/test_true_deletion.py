@@ -160,3 +160,52 @@ def test_account_deletion_shreds_every_photo(tmp_path: Path, reason: str) -> Non
         asyncio.run(scenario())
     finally:
         octopus.close()
+
+
+def test_account_deletion_leaves_no_held_live_photo_clip(tmp_path: Path) -> None:
+    """A Live Photo MOV still waiting for its still is purged with the account: its blob, its key,
+    its pairing key, its read-model rows; its sealed filename no longer opens."""
+    import hashlib
+
+    import motion_support as ms
+    from octopus_events.motion import HeldClip, LiveClipHeld, LiveClipPurged, clip_stream
+
+    data_dir = tmp_path / "data"
+    octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data_dir)))).open()
+    _, mov = ms.live_photo_pair("B0B0B0B0-0000-4000-8000-0000000000AA", colour=(33, 44, 155))
+    sha = hashlib.sha256(mov).hexdigest()
+
+    async def scenario() -> None:
+        bob = await octopus.accounts.register("bob", "another good password", meta=Meta())
+        meta = Meta(actor=bob.id, owner=bob.id)
+        incoming = octopus.photos.new_upload()
+        incoming.write(mov)
+        held, created = await octopus.photos.upload(bob.id, incoming, filename="HELDMOVMARK.MOV", meta=meta)
+        assert isinstance(held, HeldClip) and created
+        conn = octopus.store.reader()
+        assert conn.execute("SELECT count(*) FROM motion_held WHERE owner = ?", (bob.id,)).fetchone()[0] == 1
+        # The held clip's sealed field is bound to its clip id (not a photo's), so name that context.
+        sealed = [(s, f"{held.id}|LiveClipHeld", v)
+                  for s, _, v in sealed_in_log(data_dir / "octopus.db", stream=clip_stream(held.id))]
+        assert len(sealed) == 1 and opened(data_dir / "octopus.db", sealed), "sealed, and it opens while it lives"
+        await octopus.accounts.delete_user(bob.id, Meta(actor=bob.id))
+
+        assert not octopus.photos.blobs.original_path(sha).exists()
+        assert not any(sha in p.name for p in every_file(data_dir))
+        conn = octopus.store.reader()
+        for table in ("motion_held", "motion_clip", "motion_still"):
+            assert conn.execute(f"SELECT count(*) FROM {table} WHERE owner = ?", (bob.id,)).fetchone()[0] == 0, table
+        keys = conn.execute("SELECT key_id FROM keystore WHERE key_id LIKE 'liveclip:%' OR key_id LIKE 'livepair:%'")
+        assert keys.fetchall() == []
+        assert opened(data_dir / "octopus.db", sealed) == []
+        events = [r.event for r in octopus.store.read_stream(clip_stream(held.id))]
+        assert [type(e) for e in events] == [LiveClipHeld, LiveClipPurged]
+        assert events[-1].reason == "account_deleted"  # type: ignore[attr-defined]
+        octopus.forget_now()
+        assert needles_in(data_dir, {"mov": mov[len(mov) // 2: len(mov) // 2 + 64], "filename": b"HELDMOVMARK",
+                                     "sha": sha.encode()}) == []
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        octopus.close()

@@ -502,6 +502,8 @@ def _import_summary(report: Any) -> str:
     else:
         parts = [f"{r.imported} imported", f"{r.duplicates} already there", f"{r.skipped} skipped (not photos)"]
     parts.append(f"{r.failed} failed")
+    if r.live_clips:
+        parts.append(f"{r.live_clips} Live Photo videos joined their photos")
     if r.takeout:
         verb = "would create" if r.dry_run else "created"
         parts.append(f"albums {verb}: {len(r.albums_created)}")

@@ -70,7 +70,7 @@ class ImportProgress(msgspec.Struct, frozen=True):
 
 class ImportReport(msgspec.Struct, kw_only=True):
     """What a run did (or, with `dry_run`, would do). `files` = imported + duplicates + skipped +
-    failed, unless the run `stopped` early (disk full, quota reached)."""
+    failed + live_clips, unless the run `stopped` early (disk full, quota reached)."""
 
     path: str
     user: str
@@ -93,6 +93,7 @@ class ImportReport(msgspec.Struct, kw_only=True):
     gps_not_imported: int = 0  # photos already there without a location: a sidecar's cannot be added to them
     archived: int = 0  # archived in Google Photos: imported into the library (there is no archive yet)
     trashed: int = 0  # in Takeout's bin (its folder or the sidecar's flag): not imported, counted as skipped
+    live_clips: int = 0  # Live Photo MOVs: no items of their own, they joined (or wait for) their stills
     stopped: str | None = None
     seconds: float = 0.0
 
@@ -571,8 +572,13 @@ class _Run:
         except OctopusError as exc:
             self._fail(c, str(exc))
             return
-        if isinstance(view, HeldClip):
-            return  # a Live Photo's MOV before its still: it joins the still (docs/motion.md)
+        if isinstance(view, HeldClip) or not (created or view.duplicate):
+            # A Live Photo's MOV, no item of its own: it joined its still or waits (docs/motion.md).
+            if view.duplicate:
+                r.duplicates += 1
+            else:
+                r.live_clips += 1
+            return
         if created:
             r.imported += 1
             r.videos += view.kind == "video"

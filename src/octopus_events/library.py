@@ -202,7 +202,8 @@ class PhotoLibrary:
             incoming.discard()
         if isinstance(result, motion.HeldClip):
             return result, not result.duplicate
-        view = await self.octopus.read(lambda: lib.get_photo(self.store.reader(), owner, result))
+        view = await self.octopus.read(lambda: lib.get_photo(self.store.reader(), owner, result.photo_id))
+        view.duplicate = not result.joined  # the same MOV again: already there
         return view, False
 
     def _store_blobs(self, incoming: IncomingBlob, analysis: Analysis) -> None:

@@ -31,6 +31,7 @@ from typing import Callable, ClassVar
 import msgspec
 
 from . import keystore, sealing
+from .accounts import ACCOUNT_DELETE_HOOKS
 from .errors import NotFound
 from .events import Event
 from .eventstore import EventStore, Meta, Transaction
@@ -186,15 +187,36 @@ def _attached(photo_id: str, key_id: str, key: bytes, sha: str, size: int, mime:
     )
 
 
+class JoinedClip(msgspec.Struct, frozen=True):
+    """A Live Photo MOV that is its still's clip: attached now (`joined`), or already before."""
+
+    photo_id: str
+    joined: bool
+
+
+def clip_event(photo_id: str, key_id: str, key: bytes, *, source: str, offset: int, length: int, mime: str,
+               sha: str | None) -> PhotoMotionAttached:
+    """The clip again, for a photo back from the vault (its old key, so its old record, is gone)."""
+    if sha is not None:
+        return _attached(photo_id, key_id, key, sha, length, mime)
+    return PhotoMotionAttached(photo_id=photo_id, source=source, offset=offset, length=length, mime=mime)
+
+
+def identified_again(tx: Transaction, photo_id: str) -> list[Event]:
+    """A Live Photo still back from the vault pairs again (its `pair` is in its stream, clear)."""
+    found = [r.event for r in tx.read_stream(photo_stream(photo_id)) if isinstance(r.event, PhotoLiveIdentified)]
+    return [PhotoLiveIdentified(photo_id=photo_id, pair=found[-1].pair)] if found else []
+
+
 def receive_clip(tx: Transaction, owner: str, *, sha: str, size: int, mime: str, filename: str,
-                 content_id: str, retention: timedelta, meta: Meta) -> str | HeldClip:
-    """A Live Photo MOV: attach it to its still (returns the still's id) or hold it."""
+                 content_id: str, retention: timedelta, meta: Meta) -> JoinedClip | HeldClip:
+    """A Live Photo MOV: attach it to its still or hold it."""
     from .photos import load_photo
     from .readmodels import motion as read
 
     known = read.clip_by_sha(tx.conn, owner, sha)
     if known is not None:
-        return known if known.startswith("p") else HeldClip(id=known, duplicate=True)
+        return JoinedClip(known, joined=False) if known.startswith("p") else HeldClip(id=known, duplicate=True)
     pair = pair_hash(tx, owner, content_id)
     for photo_id in read.stills_by_pair(tx.conn, owner, pair):
         state = load_photo(tx, photo_id, owner)
@@ -206,7 +228,7 @@ def receive_clip(tx: Transaction, owner: str, *, sha: str, size: int, mime: str,
         result = tx.append(photo_stream(photo_id), state.version,
                            [_attached(photo_id, state.key_id, key, sha, size, mime)], meta=meta)
         del result
-        return photo_id
+        return JoinedClip(photo_id, joined=True)
     clip_id = "c" + secrets.token_hex(10)
     key_id = clip_key_prefix(clip_id) + "1"
     key = sealing.new_data_key()
@@ -229,6 +251,17 @@ def purge_held_in(tx: Transaction, owner: str, clip_id: str, reason: str, meta: 
     tx.append(clip_stream(clip_id), version, [LiveClipPurged(clip_id=clip_id, reason=reason)], meta=meta)
     keystore.delete_prefix(tx.conn, clip_key_prefix(clip_id))
     return None if read.blob_in_use(tx.conn, sha, except_clip=clip_id) else sha
+
+
+def purge_account_clips(tx: Transaction, owner: str, meta: Meta) -> None:
+    """Account deletion: every held MOV of the owner goes (event, key, and its blob after the
+    commit unless another user has the same bytes). The pairing key goes with the owner's keys."""
+    from .readmodels import motion as read
+
+    for clip_id in read.held_of(tx.conn, owner):
+        sha = purge_held_in(tx, owner, clip_id, "account_deleted", Meta(actor=meta.actor, owner=owner))
+        if sha:
+            delete_after_commit(tx, sha)
 
 
 # -- purging a photo ---------------------------------------------------------------------------------
@@ -260,3 +293,7 @@ def delete_after_commit(tx: Transaction, sha: str) -> None:
     if delete is not None:
         tx.after_commit(lambda: delete(sha))
     # Without a registered store (direct log writes in tools) `octopus gc` finds the orphan.
+
+
+if purge_account_clips not in ACCOUNT_DELETE_HOOKS:
+    ACCOUNT_DELETE_HOOKS.append(purge_account_clips)

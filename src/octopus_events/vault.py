@@ -38,7 +38,9 @@ from .photos import (
     Camera, Exposure, Gps, PhotoDate, PhotoDetails, PhotoFavourited, PhotoLeftVault, PhotoMovedToVault, PhotoState,
     append_photo, key_prefix, load_photo, photo_stream, require_state, seal_for,
 )
+from . import motion
 from .readmodels import library as lib
+from .readmodels import motion as motion_read
 from .readmodels.library import PhotoView
 
 if TYPE_CHECKING:
@@ -86,6 +88,17 @@ class VaultDamaged(Invalid):
 # -- what is encrypted ------------------------------------------------------------------------------
 
 
+class VaultClip(msgspec.Struct, kw_only=True):
+    """A motion or Live Photo's clip (docs/motion.md): a span of the original (`sha256` None) or
+    a Live Photo's MOV, sealed beside the original as the vault file `clip`."""
+
+    source: str
+    offset: int
+    length: int
+    mime: str
+    sha256: str | None = None
+
+
 class VaultMetadata(msgspec.Struct, kw_only=True):
     """Everything about a vault photo that is not its pixels, encrypted as one record."""
 
@@ -104,6 +117,7 @@ class VaultMetadata(msgspec.Struct, kw_only=True):
     video_codec: str | None = None
     fps: float | None = None
     motion: bool = False
+    clip: VaultClip | None = None  # records written before clips moved with their photo: none
 
 
 # Bytes of a requested span authenticated before the first is sent: a whole photo, or any range
@@ -407,11 +421,17 @@ class Vault:
         if not fields["sha256"]:
             raise NotFound(f"no photo {photo_id}")
         record = _metadata_from_row(fields)
+        clip = await self.octopus.read(lambda: motion_read.clip_of(self.store.reader(), user_id, photo_id))
+        if clip is not None:
+            # The clip moves with its photo: a Live Photo's MOV is sealed beside the original and
+            # its plaintext blob deleted below, or `gc` would collect it once the read model forgot it.
+            record.clip = VaultClip(source=clip.source, offset=clip.offset, length=clip.length, mime=clip.mime,
+                                    sha256=clip.sha256)
         version = fields["version"]
         directory = self.photo_dir(user_id, photo_id)
         await self.octopus.media(self._seal_files, directory, user_id, photo_id, key, record)
 
-        def command(tx: Transaction) -> str | None:
+        def command(tx: Transaction) -> list[str]:
             state = load_photo(tx, photo_id, user_id)
             require_state(state, "library")
             if state.version != version:
@@ -422,14 +442,18 @@ class Vault:
                 )
             record_move_in(tx, state, meta)
             sha = record.details.sha256
-            return None if lib.sha_in_use(tx.conn, sha, except_photo=photo_id) else sha
+            unused = [] if lib.sha_in_use(tx.conn, sha, except_photo=photo_id) else [sha]
+            clip_sha = record.clip.sha256 if record.clip else None
+            if clip_sha and not motion_read.blob_in_use(tx.conn, clip_sha, except_photo=photo_id):
+                unused.append(clip_sha)
+            return unused
 
         try:
-            unused_sha = await self.store.transact_async(command)
+            unused_shas = await self.store.transact_async(command)
         except BaseException:
             await self.octopus.media(_remove_tree, directory)
             raise
-        if unused_sha:
+        for unused_sha in unused_shas:
             await self._settle_renders(unused_sha)
             await self.octopus.media(self.blobs.delete_all, unused_sha)
         await self.octopus.forget()
@@ -461,6 +485,11 @@ class Vault:
                 # touches the disk just so that it can be vaulted.
                 data = render(original, kind, record.orientation, record.mime).data  # type: ignore[arg-type]
             write_atomic(directory / kind, vaultcrypto.encrypt_bytes(data, key, context=_context(user_id, photo_id, kind)))
+        if record.clip is not None and record.clip.sha256:
+            mov = self.blobs.original_path(record.clip.sha256)
+            if not mov.is_file():
+                raise NotFound("the Live Photo video of this photo is missing; run `octopus verify`")
+            vaultcrypto.encrypt_file(mov, directory / "clip", key, context=_context(user_id, photo_id, "clip"))
         write_atomic(directory / "meta", vaultcrypto.encrypt_bytes(
             msgspec.msgpack.encode(record), key, context=_context(user_id, photo_id, "meta")))
         fsync_dir(directory)
@@ -627,6 +656,8 @@ class Vault:
         if row[2] != "vault":
             raise Conflict(f"photo {photo_id} is not in the vault")
         record, sha = await self.octopus.media(self._unseal_files, user_id, photo_id, key)
+        clip = record.clip
+        written = [sha] + ([clip.sha256] if clip is not None and clip.sha256 else [])
 
         def command(tx: Transaction) -> PhotoView:
             state = load_photo(tx, photo_id, user_id)
@@ -642,6 +673,10 @@ class Vault:
             )]
             if record.favourite:
                 events.append(PhotoFavourited(photo_id=photo_id))
+            if clip is not None:
+                events.append(motion.clip_event(photo_id, key_id, data_key, source=clip.source, offset=clip.offset,
+                                                length=clip.length, mime=clip.mime, sha=clip.sha256))
+            events.extend(motion.identified_again(tx, photo_id))
             append_photo(tx, state, events, meta)
             return lib.get_photo(tx.conn, user_id, photo_id)
 
@@ -649,10 +684,13 @@ class Vault:
             view = await self.store.transact_async(command)
         except BaseException:
             # The plaintext written back must not outlive a failed restore (unless others use it).
-            in_use = await self.octopus.read(
-                lambda: lib.sha_in_use(self.store.reader(), sha, except_photo=photo_id))
-            if not in_use:
-                await self.octopus.media(self.blobs.delete_all, sha)
+            def unused() -> list[str]:
+                conn = self.store.reader()
+                return [h for h in written if not lib.sha_in_use(conn, h, except_photo=photo_id)
+                        and not motion_read.blob_in_use(conn, h, except_photo=photo_id)]
+
+            for unused_sha in await self.octopus.read(unused):
+                await self.octopus.media(self.blobs.delete_all, unused_sha)
             raise
         await self.octopus.media(_remove_tree, self.photo_dir(user_id, photo_id))
         return view
@@ -662,6 +700,9 @@ class Vault:
         record = self._read_metadata(user_id, photo_id, key)
         directory = self.photo_dir(user_id, photo_id)
         self._verify(directory / "original", key, user_id, photo_id, "original")
+        if record.clip is not None and record.clip.sha256:
+            # Authenticated before any plaintext is written back, so a damaged clip leaves none.
+            self._verify(directory / "clip", key, user_id, photo_id, "clip")
         thumb = self._decrypt_small(user_id, photo_id, "thumb", key)
         sha = record.details.sha256
         incoming = self.blobs.new_upload()
@@ -678,8 +719,26 @@ class Vault:
             self.blobs.put_original(incoming)
         finally:
             incoming.discard()  # no-op once moved into the blob store
+        if record.clip is not None and record.clip.sha256:
+            self._unseal_clip(directory / "clip", key, user_id, photo_id, record.clip.sha256)
         self.blobs.put_derivative("thumb", sha, thumb)
         return record, sha
+
+    def _unseal_clip(self, path: Path, key: bytes, user_id: str, photo_id: str, sha: str) -> None:
+        """A Live Photo's MOV back into the blob store, authenticated and matching its hash."""
+        incoming = self.blobs.new_upload()
+        try:
+            try:
+                for chunk in vaultcrypto.iter_decrypt_file(path, key, context=_context(user_id, photo_id, "clip")):
+                    incoming.write(chunk)
+            except vaultcrypto.VaultTampered as exc:
+                raise VaultDamaged(f"the vault clip of photo {photo_id} changed while being restored ({exc})") from None
+            incoming.close()
+            if incoming.sha256 != sha:
+                raise VaultDamaged(f"the vault clip of photo {photo_id} does not match its recorded hash")
+            self.blobs.put_original(incoming)
+        finally:
+            incoming.discard()
 
     # -- deleting ---------------------------------------------------------------------------------------
     async def purge(self, user_id: str, photo_id: str, access: VaultAccess | None, meta: Meta) -> None:

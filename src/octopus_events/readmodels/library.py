@@ -26,7 +26,7 @@ from ..photos import (
     PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed,
     PhotoUnfavourited, PhotoUploaded, TagsSeal, Unsealer,
 )
-from ..motion import PhotoMotionAttached
+from ..motion import PhotoLiveIdentified, PhotoMotionAttached
 from ..projection import Projector
 
 COLUMNS = (
@@ -87,7 +87,7 @@ def _display_label(labels: dict[str, int]) -> str:
 class LibraryProjector(Projector):
     name = "library"
     sql_file = "library.sql"
-    code_version = 1
+    code_version = 2  # 2: a Live Photo still's PhotoLiveIdentified counts in the row's version
 
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
         unsealer: Unsealer | None = None
@@ -253,6 +253,7 @@ class LibraryProjector(Projector):
 _HANDLED = {
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited,
     PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault, PhotoMotionAttached,
+    PhotoLiveIdentified,  # changes nothing shown, but the row's version must follow the stream's
 }
 _PERSONAL = (
     "sha256", "filename", "taken_at", "taken_source", "make", "model", "lens", "iso", "f_number",

@@ -112,6 +112,18 @@ def held(conn: sqlite3.Connection, clip_id: str) -> tuple[str, str, int] | None:
     return conn.execute("SELECT owner, sha256, version FROM motion_held WHERE clip_id = ?", (clip_id,)).fetchone()
 
 
+def held_of(conn: sqlite3.Connection, owner: str) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT clip_id FROM motion_held WHERE owner = ? ORDER BY clip_id", (owner,))]
+
+
+def clip_bytes(conn: sqlite3.Connection, owner: str) -> int:
+    """Bytes of the owner's Live Photo MOVs, attached and held (a motion photo's clip is inside
+    its original, already counted)."""
+    row = conn.execute("SELECT coalesce(sum(length), 0) FROM motion_clip WHERE owner = ? AND sha256 IS NOT NULL",
+                       (owner,)).fetchone()
+    return int(row[0]) + held_bytes(conn, owner)
+
+
 def held_due(conn: sqlite3.Connection, moment: str) -> list[tuple[str, str]]:
     return conn.execute("SELECT clip_id, owner FROM motion_held WHERE purge_at <= ? ORDER BY purge_at",
                         (moment,)).fetchall()

@@ -54,9 +54,15 @@ class Usage(msgspec.Struct):
     quota_bytes: int
     videos: int = 0
     video_bytes: int = 0
+    live_clip_bytes: int = 0  # of `bytes`: Live Photo MOVs, attached or waiting for their still
 
 
 def usage(conn: sqlite3.Connection, owner: str, quota_bytes: int) -> Usage:
+    from . import motion
+
     row = conn.execute("SELECT photos, bytes, videos, video_bytes FROM storage_usage WHERE owner = ?", (owner,)).fetchone()
     photos, used, videos, video_bytes = row if row else (0, 0, 0, 0)
-    return Usage(photos, used, quota_bytes, videos, video_bytes)
+    # A Live Photo's MOV is no item, but its bytes are on disk and count against the quota (the
+    # upload path reserves them like any other upload: quota.py). Read from the motion read model.
+    clips = motion.clip_bytes(conn, owner)
+    return Usage(photos, used + clips, quota_bytes, videos, video_bytes, clips)

@@ -28,6 +28,7 @@ from ..photos import (
     PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded,
     TagsSeal, Unsealer, first_upload,
 )
+from ..motion import PhotoMotionAttached
 from ..projection import Projector
 from .albums import _open_name as open_album_name
 from .library import PhotoView, rfc3339_us, video_stream
@@ -51,6 +52,7 @@ class PhotoChanges(msgspec.Struct, kw_only=True, omit_defaults=True):
     taken_at: str | UnsetType = UNSET
     taken_source: str | UnsetType = UNSET
     favourite: bool | UnsetType = UNSET
+    motion: bool | UnsetType = UNSET  # a Live Photo's MOV joined a still the client already has
 
 
 class TrashedData(msgspec.Struct, kw_only=True):
@@ -100,7 +102,7 @@ _members = msgspec.json.Decoder(AlbumMembers)
 class SyncProjector(Projector):
     name = "sync"
     sql_file = "sync.sql"
-    code_version = 2  # bump with any change to what a row holds: the index is then rebuilt (2: media kinds)
+    code_version = 3  # bump with any change to what a row holds: the index is then rebuilt (2: media kinds, 3: motion)
 
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
         # One key lookup for the whole batch; never kept beyond it, since a later batch may have
@@ -174,6 +176,14 @@ class SyncProjector(Projector):
 
     def on_PhotoUnfavourited(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         self._changed(conn, recorded, PhotoChanges(version=recorded.stream_version, favourite=False))
+
+    def on_PhotoMotionAttached(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        # A clip recorded with the upload is already in its `photo.added` (`motion: true`); one
+        # that came later (a Live Photo's MOV after its still, or a clip back from the vault)
+        # must tell the clients that hold the photo without it.
+        upload = _first_upload(conn, recorded.event.photo_id)  # type: ignore[attr-defined]
+        if upload is not None and not upload[0].motion:
+            self._changed(conn, recorded, PhotoChanges(version=recorded.stream_version, motion=True))
 
     def on_PhotoTrashed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
@@ -304,7 +314,7 @@ def rows_after(conn: sqlite3.Connection, owner: str, after: int, limit: int) -> 
 
 FEED_EVENT_TYPES = tuple(cls.__struct_config__.tag for cls in (
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited, PhotoTrashed,
-    PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault,
+    PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault, PhotoMotionAttached,
     AlbumCreated, AlbumRenamed, AlbumDeleted, AlbumPhotosAdded, AlbumPhotosRemoved,
 ))
 """The log events the index is built from (the benchmark's floor reads the same ones)."""
