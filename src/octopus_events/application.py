@@ -116,6 +116,10 @@ class Octopus:
         self.accounts = Accounts(self)
         self.albums = Albums(self)
         self.vault = Vault(self)
+        from .transcode import Transcoder
+
+        # Playable copies: made only while the web app runs (web/app.py starts it), never by the CLI.
+        self.transcoder = Transcoder(self)
         self.notifier = start_notifier(self)
         self.started_at = time.time()
         log.info("library open in %.0f ms at %s", (time.perf_counter() - started) * 1000, self.paths.root)
@@ -134,6 +138,9 @@ class Octopus:
         if self.notifier is not None:
             self.notifier.stop()  # before the store: its threads write delivery state
             self.notifier = None
+        transcoder = getattr(self, "transcoder", None)
+        if transcoder is not None:
+            transcoder.stop()  # before the store: it reads the read model
         self._media.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.engine.stop()

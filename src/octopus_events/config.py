@@ -60,6 +60,11 @@ class MediaConfig(msgspec.Struct, **_FIELDS):
     # Memory all image decodes may hold at once (MB), sized for a 1 GB machine; an image whose
     # decode could never fit is refused (422), large ones wait their turn.
     decode_budget_mb: int = 256
+    # Playable copies (docs/admin.md): a background queue makes a <= 720p H.264/AAC copy of
+    # videos browsers cannot play (HEVC, MPEG-2, ProRes...). Off by default: it costs CPU and disk.
+    transcode: bool = False
+    # A system ffmpeg to encode with instead of PyAV's (not used yet; PyAV's libx264 encodes).
+    ffmpeg: str = ""
 
 
 class AuthConfig(msgspec.Struct, **_FIELDS):

@@ -431,6 +431,27 @@ class PhotoLibrary:
             raise NotFound("the original of this photo is missing; run `octopus verify`")
         return path, view
 
+    async def playable(self, owner: str, photo_id: str) -> tuple[Path, PhotoView]:
+        """The playable copy of a video (transcode.py): same ownership and state rules as the
+        original; NotFound while there is none (not made yet, not needed, or transcoding off)."""
+        from .transcode import PLAYABLE
+
+        view = await self.octopus.read(lambda: lib.get_photo(self.store.reader(), owner, photo_id))
+        if not view.sha256 or view.state not in ("library", "trash"):
+            raise NotFound(f"no photo {photo_id}")
+        path = self.blobs.derivative_path(PLAYABLE, view.sha256)
+        if view.kind != "video" or not path.is_file():
+            raise NotFound(f"photo {photo_id} has no playable copy (yet)")
+        view.playable = True
+        return path, view
+
+    def has_playable(self, view: PhotoView) -> bool | None:
+        """For GET /api/photos/{id}: whether a video has a playable copy; None for a photo."""
+        from .transcode import PLAYABLE
+
+        if view.kind != "video" or not view.sha256:
+            return None
+        return self.blobs.has(PLAYABLE, view.sha256)
 
     async def motion_clip(self, owner: str, photo_id: str) -> tuple[Path, motion_read.Clip, str]:
         """The clip of a motion or Live Photo: the file it is in and its entry (a motion photo's

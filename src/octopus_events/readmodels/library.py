@@ -299,6 +299,8 @@ class PhotoView(msgspec.Struct, kw_only=True):
     duration: float | None = None  # seconds; null for photos
     video: VideoStream | None = None
     motion: bool = False  # a motion or Live Photo
+    # GET /api/photos/{id} of a video: whether a playable copy exists (transcode.py); null elsewhere.
+    playable: bool | None = None
 
 
 def video_stream(codec: str | None, fps: float | None) -> VideoStream | None:

@@ -1,4 +1,4 @@
-"""Admin routes: projection status and rebuilds, and Prometheus metrics."""
+"""Admin routes: projection status and rebuilds, Prometheus metrics, the playable-copy queue."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from litestar.params import FromPath
 
 from ..application import Octopus
 from ..projection import ProjectionStatus
+from ..transcode import TranscodeStatus
 from .auth import ADMIN, ADMIN_OR_LOOPBACK
 
 TAGS = ["admin"]
@@ -77,4 +78,10 @@ async def metrics(octopus: NamedDependency[Octopus]) -> Response[str]:
     return Response(text, media_type="text/plain; version=0.0.4")
 
 
-ROUTES = [projections, rebuild, metrics]
+@get("/api/admin/transcode", tags=TAGS, opt={"auth": ADMIN},
+     summary="Playable copies of videos browsers cannot play: on or off, encoder, pending, done, failed, current")
+async def transcode(octopus: NamedDependency[Octopus]) -> TranscodeStatus:
+    return await octopus.read(octopus.transcoder.status)
+
+
+ROUTES = [projections, rebuild, metrics, transcode]

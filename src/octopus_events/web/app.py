@@ -44,6 +44,15 @@ def route_handlers() -> list[Any]:
     return handlers
 
 
+def _start_transcoder(app: Litestar) -> None:
+    # A no-op unless media.transcode is on (docs/admin.md): playable copies are background work.
+    app.state.octopus.transcoder.start()
+
+
+def _stop_transcoder(app: Litestar) -> None:
+    app.state.octopus.transcoder.stop()
+
+
 def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shutdown: list[Any] | None = None,
                housekeeping_tasks: bool = True, listen_host: str | None = None) -> Litestar:
     """The ASGI app. The caller owns `octopus` (opened before, closed after).
@@ -55,8 +64,8 @@ def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shut
     """
     policy = hosts.HostPolicy(octopus.config.server.allowed_hosts,
                               octopus.config.server.host if listen_host is None else listen_host)
-    startup = [*(housekeeping.ON_STARTUP if housekeeping_tasks else []), *(on_startup or [])]
-    shutdown = [*(on_shutdown or []), *(housekeeping.ON_SHUTDOWN if housekeeping_tasks else [])]
+    startup = [*(housekeeping.ON_STARTUP if housekeeping_tasks else []), _start_transcoder, *(on_startup or [])]
+    shutdown = [*(on_shutdown or []), _stop_transcoder, *(housekeeping.ON_SHUTDOWN if housekeeping_tasks else [])]
     static = create_static_files_router(
         path="/", directories=[data_path("webroot")], html_mode=True, name="webroot", include_in_schema=False,
         file_system=WebrootFiles(),
