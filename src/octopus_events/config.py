@@ -77,6 +77,8 @@ class AuthConfig(msgspec.Struct, **_FIELDS):
     # Registrations (each costs a password hash) one client address may start inside the window.
     register_max_attempts: int = 10
     vault_token_minutes: int = 10
+    # Lifetime of a vault video's stream URL (never beyond its vault token's; docs/vault.md).
+    vault_stream_seconds: int = 300
 
 
 class TrashConfig(msgspec.Struct, **_FIELDS):
@@ -197,6 +199,7 @@ def _check(config: Config) -> None:
         "auth.login_window_seconds": config.auth.login_window_seconds,
         "auth.register_max_attempts": config.auth.register_max_attempts,
         "auth.vault_token_minutes": config.auth.vault_token_minutes,
+        "auth.vault_stream_seconds": config.auth.vault_stream_seconds,
     }
     for key, value in positive.items():
         if value <= 0:

@@ -28,6 +28,7 @@ import msgspec
 
 from .durable import fsync_dir, write_atomic
 from . import keystore, sealing, vaultcrypto
+from . import vault_stream as streams
 from .accounts import ACCOUNT_DELETE_HOOKS, LoginLimiter
 from .errors import ConcurrencyConflict, Conflict, Forbidden, Invalid, NotFound
 from .events import Event
@@ -259,6 +260,17 @@ class VaultTokens:
             raise Forbidden("the vault is locked or the vault token has expired; unlock it again")
         return entry.key
 
+    def live(self, user_id: str, session: str, digest: str) -> tuple[bytes, float] | None:
+        """The vault key behind the token digest and its seconds left, if it is live and was issued
+        to `user_id` and `session`; None otherwise (a stream URL holds only the digest)."""
+        now = self.clock()
+        with self._lock:
+            self._sweep(now)
+            entry = self._entries.get(digest)
+        if entry is None or entry.user_id != user_id or entry.session != session:
+            return None
+        return entry.key, entry.expires_mono - now
+
     def revoke_user(self, user_id: str, *, keep: VaultAccess | None = None) -> None:
         """End every unlocked session of the user, except the token `keep` (if given)."""
         keep_digest = vaultcrypto.vault_token_digest(keep.token) if keep is not None and keep.token else None
@@ -299,6 +311,8 @@ class Vault:
         self.limiter = LoginLimiter(auth.login_max_failures, auth.login_window_seconds)
         octopus.accounts.on_sessions_ended.append(self._sessions_ended)
         self.all_or_nothing_bytes = ALL_OR_NOTHING_BYTES
+        self._stream_key: bytes | None = None
+        self.streams = streams.VaultStreams(self._stream_secret, auth.vault_stream_seconds)
 
     def photo_dir(self, user_id: str, photo_id: str) -> Path:
         return _photo_dir(self.root, user_id, photo_id)
@@ -564,7 +578,52 @@ class Vault:
         """The vault original, opened: its plaintext size and file tag, both authenticated, ready
         for `read_original`. Costs one chunk's decryption (files written before chunked sealing:
         one full pass, which is the only way that format can tell its size)."""
+        return await self._open_original(user_id, photo_id, self.key_for(user_id, access))
+
+    # -- stream URLs (vault_stream.py): a <video src> cannot send X-Vault-Token ------------------------
+    def _stream_secret(self) -> bytes:
+        if self._stream_key is None:
+            self._stream_key = self.store.writer.call(streams.load_or_make_key)
+        return self._stream_key
+
+    async def stream_url(self, user_id: str, photo_id: str, access: VaultAccess) -> streams.StreamUrl:
+        """A short-lived URL through which this session reads the original with Range, without the
+        token; it stops working with the token (lock, sign-out, password change, expiry)."""
         key = self.key_for(user_id, access)
+        await self._open_original(user_id, photo_id, key)  # same 404 as the other vault routes
+        assert access.token is not None
+        digest = vaultcrypto.vault_token_digest(access.token)
+        live = self.tokens.live(user_id, access.session, digest)
+        if live is None:
+            raise Forbidden("the vault is locked or the vault token has expired; unlock it again")
+        if self._stream_key is None:
+            # Loaded off the event loop here, so `issue` below finds it in memory.
+            self._stream_key = await self.store.writer.call_async(streams.load_or_make_key)
+        return self.streams.issue(user_id=user_id, session=access.session, token_digest=digest, photo_id=photo_id,
+                                  token_remaining_s=live[1])
+
+    def stream_grant(self, sig: str, session: str) -> streams.StreamGrant:
+        """The grant behind a stream URL if it is genuine, unexpired, this session's, and its vault
+        token is still live; NotFound otherwise (one answer whatever the reason, and whether the
+        photo exists or not)."""
+        grant = self.streams.resolve(sig, session)
+        if grant is None or self.tokens.live(grant.user_id, session, grant.token_digest) is None:
+            raise NotFound("this stream link is not valid (it expired, or the vault was locked)")
+        return grant
+
+    def stream_alive(self, grant: streams.StreamGrant) -> bool:
+        """Whether the grant's vault token is still live: checked between the chunks of a response,
+        so a lock or sign-out ends a stream already under way."""
+        return self.tokens.live(grant.user_id, grant.session, grant.token_digest) is not None
+
+    async def open_stream(self, grant: streams.StreamGrant) -> VaultOriginal:
+        """The original a stream grant names, opened as `open_original` does."""
+        live = self.tokens.live(grant.user_id, grant.session, grant.token_digest)
+        if live is None:
+            raise NotFound("this stream link is not valid (it expired, or the vault was locked)")
+        return await self._open_original(grant.user_id, grant.photo_id, live[0])
+
+    async def _open_original(self, user_id: str, photo_id: str, key: bytes) -> VaultOriginal:
         context = _context(user_id, photo_id, "original")
 
         def work() -> VaultOriginal:

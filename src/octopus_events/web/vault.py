@@ -7,6 +7,8 @@ proxies and the browser's disk cache from holding a decrypted copy.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -18,10 +20,12 @@ from litestar.response import Stream
 
 from ..application import Octopus
 from ..readmodels.library import PhotoView
-from ..vault import UnlockResult, VaultAccess, VaultPage, VaultStatus
+from ..vault import UnlockResult, VaultAccess, VaultOriginal, VaultPage, VaultStatus
+from ..vault_stream import StreamUrl
 from .auth import Caller
 from .problems import problem
 
+log = logging.getLogger(__name__)
 TAGS = ["vault"]
 TOKEN_HEADER = "x-vault-token"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "X-Content-Type-Options": "nosniff"}
@@ -105,11 +109,34 @@ async def get_vault_photo(request: Request[Any, Any, Any], octopus: NamedDepende
 @get("/api/vault/photos/{photo_id:str}/original", tags=TAGS, summary="The decrypted original (ETag, Range)")
 async def vault_original(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                          caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
+    original = await octopus.vault.open_original(caller.owner, photo_id, vault_access(request, caller))
+    return await _serve(request, octopus, original)
+
+
+@post("/api/vault/photos/{photo_id:str}/stream", tags=TAGS, status_code=200,
+      summary="A short-lived URL a <video src> can play the original from (Range, no token header)")
+async def vault_stream_url(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                           caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[StreamUrl]:
+    return _private(await octopus.vault.stream_url(caller.owner, photo_id, vault_access(request, caller)))
+
+
+@get("/api/vault/stream/{sig:str}", tags=TAGS, summary="The original through a stream URL (same session; Range)")
+async def vault_stream(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
+                       caller: NamedDependency[Caller], sig: FromPath[str]) -> Response[Any]:
+    # The session must be the one the URL was issued to, and its vault token still live: the
+    # URL alone (in a log, a history) opens nothing.
+    grant = octopus.vault.stream_grant(sig, caller.signed_in.token_digest)
+    original = await octopus.vault.open_stream(grant)
+    return await _serve(request, octopus, original, alive=lambda: octopus.vault.stream_alive(grant))
+
+
+async def _serve(request: Request[Any, Any, Any], octopus: Octopus, original: VaultOriginal,
+                 alive: Callable[[], bool] | None = None) -> Response[Any]:
+    """The opened original as 200 or 206 (Range, If-Range, 416), streamed chunk by chunk."""
     # Imported here: web/photos imports this module (for vault_access), and its byte-range
     # parsing is the one both /original routes share.
     from .photos import _byte_range, _Unsatisfiable
 
-    original = await octopus.vault.open_original(caller.owner, photo_id, vault_access(request, caller))
     # The ETag names this encrypted file (random per sealing), not its plaintext; it is there
     # for If-Range, so a player resuming a video never splices two different files together.
     etag = f'"{original.tag}"'
@@ -129,11 +156,28 @@ async def vault_original(request: Request[Any, Any, Any], octopus: NamedDependen
     # Whole photos and ranges up to 8 MiB are authenticated before this returns: tampering is a
     # 422 problem, never a response that carries garbage or breaks off (docs/vault.md, Serving).
     chunks = await octopus.vault.read_original(original, first, length)
+    if alive is not None:
+        chunks = _while_alive(chunks, alive, original.view.id)
     headers["Content-Length"] = str(length)
     if span is None:
         return Stream(chunks, media_type=original.view.mime, headers=headers)
     headers["Content-Range"] = f"bytes {first}-{last}/{original.size}"
     return Stream(chunks, status_code=206, media_type=original.view.mime, headers=headers)
+
+
+def _while_alive(chunks: Iterator[bytes], alive: Callable[[], bool], photo_id: str) -> Iterator[bytes]:
+    # A stream under way ends when its vault token does (lock, sign-out, expiry): it stops short
+    # of its Content-Length, which the player sees as a failed transfer.
+    try:
+        for chunk in chunks:
+            if not alive():
+                log.info("vault stream of %s ended: its vault token is no longer live", photo_id)
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 @get("/api/vault/photos/{photo_id:str}/thumbnail", tags=TAGS, summary="Decrypted thumb or preview")
@@ -151,4 +195,4 @@ async def restore(request: Request[Any, Any, Any], octopus: NamedDependency[Octo
 
 
 ROUTES = [vault_status, create_vault, unlock_vault, lock_vault, change_passphrase, move_in, list_photos, get_vault_photo,
-          vault_original, vault_thumbnail, restore]
+          vault_original, vault_stream_url, vault_stream, vault_thumbnail, restore]
