@@ -165,7 +165,9 @@ def main() -> None:
     floor_dir.mkdir(parents=True)
     (scratch / "floor_app.py").write_text(FLOOR_APP)
     ours_port, floor_port = free_port(), free_port()
-    env = {**os.environ, "OCTOPUS_STORAGE_DATA_DIR": str(data_dir), "OCTOPUS_LOG_LEVEL": "warning"}
+    # The server runs the code of the tree this script is in, wherever the venv points.
+    env = {**os.environ, "OCTOPUS_STORAGE_DATA_DIR": str(data_dir), "OCTOPUS_LOG_LEVEL": "warning",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     server = subprocess.Popen([sys.executable, "-m", "octopus_events.cli", "serve", "--port", str(ours_port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     floor = subprocess.Popen(
