@@ -276,8 +276,10 @@ def test_search_filters_by_kind(ui: Session) -> None:
 
 
 def test_vaulted_video_plays(ui: Session) -> None:
-    """The vault's routes need X-Vault-Token, so the UI decrypts the clip into a blob URL to play
-    it: that needs `media-src blob:` in the CSP (a violation would fail this test)."""
+    """The vault's routes need X-Vault-Token, which a <video src> cannot send, so the viewer asks
+    for a stream URL (bound to its session and token) and the player reads it with Range
+    requests: no blob of the whole clip. The poster is still a blob (`media-src blob:` in the
+    CSP; a violation would fail this test)."""
     def post(path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:  # as the page would: cookie and Origin
         return ui.page.request.post(ui.server.url + path, headers={"Origin": ui.server.url, **(headers or {})}, **kwargs)
 
@@ -291,14 +293,24 @@ def test_vaulted_video_plays(ui: Session) -> None:
     ui.tid("vault-unlock-submit").click()
     tile = ui.tile("h264.mp4")
     expect(tile.get_by_test_id("video-badge")).to_have_text("0:04")
+    streamed: list[tuple[int, str | None]] = []
+
+    def on_response(response: Any) -> None:
+        if "/api/vault/stream/" in response.url:
+            streamed.append((response.status, response.request.headers.get("range")))
+
+    ui.page.on("response", on_response)
     tile.locator("a").click()
     video = ui.tid("viewer-video")
-    expect(video).to_have_attribute("src", re.compile(r"^blob:"))
+    expect(video).to_have_attribute("src", re.compile(r"^/api/vault/stream/s1\."))
     expect(video).to_have_attribute("poster", re.compile(r"^blob:"))
     ui.page.keyboard.press("Space")
     ui.page.wait_for_function("v => !v.paused && v.currentTime > 0.3 && v.videoWidth === 160", arg=video.element_handle())
     ui.page.keyboard.press("Space")
-    seek_middle_and_play(ui)  # a blob seeks in memory: the whole clip was decrypted
+    seek_middle_and_play(ui)
+    ui.page.remove_listener("response", on_response)
+    # The player read the clip from the stream URL with Range requests, each answered 206.
+    assert streamed and all(status == 206 and (asked or "").startswith("bytes=") for status, asked in streamed), streamed
     ui.page.keyboard.press("Escape")
     expect(ui.tid("viewer")).to_have_count(0)
     if not ui.page.evaluate("t => document.createElement('video').canPlayType(t)", HEVC_MIME):

@@ -59,6 +59,21 @@ async function vaultUrl(p, rest, seq) {
   return u;
 }
 
+/**
+ * A vault video's source: a short-lived stream URL the player reads with Range requests
+ * (POST /stream; docs/vault.md), so seeking a long clip fetches only what it shows. If that
+ * POST fails, the whole clip is decrypted into a blob as before. Null if the viewer moved on.
+ */
+async function vaultVideoUrl(p, seq) {
+  try {
+    const { url } = await api(`/api/vault/photos/${encodeURIComponent(p.id)}/stream`, { method: "POST", vault: true });
+    return seq === state?.seq ? url : null;
+  } catch (e) {
+    if (seq !== state?.seq) return null;
+    return vaultUrl(p, "/original", seq);
+  }
+}
+
 function build(opts) {
   state = { seq: 0, blobUrls: [], player: null, returnFocus: document.activeElement };
   root = h("div.viewer", { testid: "viewer", role: "dialog", "aria-modal": "true", "aria-label": "Photo viewer" });
@@ -201,12 +216,12 @@ function render() {
 function stageMedia(p, seq) {
   const alt = altText(p);
   if (isVideo(p)) {
-    // The vault's routes need X-Vault-Token, which a <video src> cannot send: the clip is
-    // decrypted into a blob first (whole, so fine for phone clips; docs/ui.md says more).
+    // The vault's routes need X-Vault-Token, which a <video src> cannot send: a vault video
+    // plays from a stream URL bound to this session and token (a blob only as the fallback).
     state.player = videoPlayer(p, {
       alt,
       poster: state.vault ? vaultUrl(p, "/thumbnail?size=preview", seq) : thumbUrl(p.id, "preview"),
-      src: state.vault ? vaultUrl(p, "/original", seq) : originalUrl(p.id),
+      src: state.vault ? vaultVideoUrl(p, seq) : originalUrl(p.id),
       download: state.vault ? { run: downloadVault } : { href: originalUrl(p.id), filename: p.filename },
     });
     return state.player.el;
