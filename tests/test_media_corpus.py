@@ -6,11 +6,14 @@ import io
 from datetime import datetime
 from pathlib import Path
 
+import pillow_heif
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from ci_support import requires
+from orientation_support import closest_turn
 from octopus_events.media import THUMB_PX, Analysis, MediaError, analyse, render
+from octopus_events.media.budget import DecodeBudget
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "exif-samples"
 MAX_PIXELS = 100_000_000
@@ -190,3 +193,33 @@ def test_files_that_broke_other_exif_readers_still_yield_what_is_valid() -> None
     meta = _ok("jpg/tests/87_OSError.jpg").metadata
     assert (meta.make, meta.model, meta.lens) == ("NIKON CORPORATION", "NIKON D70s", "18.0-70.0 mm f/3.5-4.5")
     assert _ok("jpg/tests/67-0_length_string.jpg").metadata.model == "SM-G930F"
+
+
+def _tiled_heics() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    pillow_heif.register_heif_opener()
+    found = []
+    for path in _corpus_files():
+        if path.suffix.lower() in (".heic", ".heif"):
+            with Image.open(path) as img:
+                if img.info.get("tiling"):
+                    found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("path", _tiled_heics(), ids=lambda path: path.name)
+def test_phone_heic_preview_by_tiles_matches_the_whole_decode(path: Path) -> None:
+    # A budget the whole decode does not fit (~10 bytes a pixel) but the tile-by-tile decode
+    # does (media/heif_tiles.py), as for a 48 MP photo in 256 MB. Real phones' grids carry
+    # rotations (the iPhone's irot 270) that move the grid's padding before the image.
+    whole = render(path, "preview", 1, "image/heic")
+    with Image.open(path) as img:
+        pixels = img.width * img.height
+    budget = DecodeBudget(limit_mb=max(1, pixels * 9 // (1024 * 1024)))
+    by_tiles = render(path, "preview", 1, "image/heic", budget=budget)
+    assert (by_tiles.width, by_tiles.height) == (whole.width, whole.height)
+    with Image.open(io.BytesIO(whole.data)) as a, Image.open(io.BytesIO(by_tiles.data)) as b:
+        a_rgb, b_rgb = a.convert("RGB"), b.convert("RGB")
+        assert max(ImageStat.Stat(ImageChops.difference(a_rgb, b_rgb)).mean) < 3
+    assert closest_turn(a_rgb, b_rgb) == "as it is"

@@ -25,7 +25,7 @@ import mmap
 import re
 import struct
 import zlib
-from typing import IO
+from typing import IO, Union
 
 from octopus_events.media.errors import BrokenImage
 
@@ -34,23 +34,34 @@ _MAX_SEGMENTS = 100_000
 _MAX_IFDS = 1_000
 _MAX_BOXES = 100_000
 
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+
 
 def check_whole(fp: IO[bytes], mime: str) -> None:
     """Raise :class:`BrokenImage` unless the image open on ``fp`` (a real file) is structurally
     whole for its ``mime``. ``fp``'s position is not used and is left where it was."""
-    checker = _CHECKERS.get(mime)
-    if checker is None:
+    if mime not in _CHECKERS:
         return
     where = fp.tell()
     try:
+        # A map, not a read: the file's pages are walked in place, never copied.
         with mmap.mmap(fp.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            problem = checker(data)
+            check_buffer(data, mime)
     except (ValueError, OSError) as exc:  # an empty file cannot be mapped
-        problem = f"cannot read it: {exc}"
-    except (struct.error, IndexError):
-        problem = "a structure runs past the end of the file"
+        raise BrokenImage(f"the {mime} file is damaged or incomplete: cannot read it: {exc}") from None
     finally:
         fp.seek(where)
+
+
+def check_buffer(data: Buffer, mime: str) -> None:
+    """:func:`check_whole` on the bytes of a whole file already in memory (or mapped)."""
+    checker = _CHECKERS.get(mime)
+    if checker is None:
+        return
+    try:
+        problem = checker(data) if len(data) else "it is empty"
+    except (struct.error, IndexError):
+        problem = "a structure runs past the end of the file"
     if problem is not None:
         raise BrokenImage(f"the {mime} file is damaged or incomplete: {problem}")
 
@@ -62,7 +73,7 @@ _JPEG_MARKER_AFTER_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 _SOI, _EOI, _SOS, _TEM = 0xD8, 0xD9, 0xDA, 0x01
 
 
-def _check_jpeg(data: mmap.mmap) -> str | None:
+def _check_jpeg(data: Buffer) -> str | None:
     size = len(data)
     if data[:2] != b"\xff\xd8":
         return "no start-of-image marker"
@@ -104,7 +115,7 @@ def _check_jpeg(data: mmap.mmap) -> str | None:
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _check_png(data: mmap.mmap) -> str | None:
+def _check_png(data: Buffer) -> str | None:
     size = len(data)
     if data[:8] != _PNG_SIGNATURE:
         return "no PNG signature"
@@ -142,7 +153,7 @@ _TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8,
 _TIFF_INTS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 
-def _check_tiff(data: mmap.mmap) -> str | None:
+def _check_tiff(data: Buffer) -> str | None:
     size = len(data)
     order = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))
     if order is None:
@@ -215,7 +226,7 @@ def _check_extents(fields: dict[int, list[int]], offsets_tag: int, counts_tag: i
 # --- HEIC/HEIF --------------------------------------------------------------------------------
 
 
-def _boxes(data: mmap.mmap, start: int, end: int) -> list[tuple[bytes, int, int]] | str:
+def _boxes(data: Buffer, start: int, end: int) -> list[tuple[bytes, int, int]] | str:
     """The boxes between ``start`` and ``end`` as (type, payload start, box end), or a problem."""
     out: list[tuple[bytes, int, int]] = []
     pos = start
@@ -240,7 +251,7 @@ def _boxes(data: mmap.mmap, start: int, end: int) -> list[tuple[bytes, int, int]
     return out
 
 
-def _check_heif(data: mmap.mmap) -> str | None:
+def _check_heif(data: Buffer) -> str | None:
     size = len(data)
     top = _boxes(data, 0, size)
     if isinstance(top, str):
@@ -258,7 +269,7 @@ def _check_heif(data: mmap.mmap) -> str | None:
     return _check_iloc(data, iloc[0], iloc[1], size, idat)
 
 
-def _check_iloc(data: mmap.mmap, pos: int, end: int, size: int, idat: tuple[int, int] | None) -> str | None:
+def _check_iloc(data: Buffer, pos: int, end: int, size: int, idat: tuple[int, int] | None) -> str | None:
     """Every extent of every item in the file (construction method 0) or the idat (method 1)."""
     version = data[pos]
     pos += 4
@@ -302,7 +313,7 @@ def _check_iloc(data: mmap.mmap, pos: int, end: int, size: int, idat: tuple[int,
 # --- WebP and GIF -----------------------------------------------------------------------------
 
 
-def _check_webp(data: mmap.mmap) -> str | None:
+def _check_webp(data: Buffer) -> str | None:
     size = len(data)
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         return "no RIFF/WEBP header"
@@ -325,7 +336,7 @@ def _check_webp(data: mmap.mmap) -> str | None:
     return None if chunks else "no chunks"
 
 
-def _check_gif(data: mmap.mmap) -> str | None:
+def _check_gif(data: Buffer) -> str | None:
     size = len(data)
     if data[:3] != b"GIF":
         return "no GIF header"
