@@ -330,3 +330,12 @@ def test_a_structural_check_costs_well_under_a_millisecond_per_megabyte() -> Non
                 check_whole(fp, "image/jpeg")
                 timings.append((time.perf_counter() - started) / megabytes)
     assert statistics.median(timings) < 0.001  # s per MB; measured ~0.15 ms/MB
+
+
+def test_tiff_with_millions_of_strips_is_refused_before_reading_them() -> None:
+    # A hostile directory: 2**21 strip offsets and counts, all inside the file.
+    count = 1 << 21
+    ifd = struct.pack("<H", 2) + struct.pack("<HHII", 273, 4, count, 64) + struct.pack("<HHII", 279, 4, count, 64)
+    data = b"II*\x00" + struct.pack("<I", 8) + ifd + b"\x00\x00\x00\x00"
+    data += b"\x00" * (64 + 4 * count - len(data))
+    assert "lists 2097152 strips" in (_verdict(data) or "")

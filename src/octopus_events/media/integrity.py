@@ -32,6 +32,8 @@ from octopus_events.media.errors import BrokenImage
 # Bounds on structures a hostile file could make us loop over for ever.
 _MAX_SEGMENTS = 100_000
 _MAX_IFDS = 1_000
+# A 200 MP TIFF written a row per strip has ~12,000 strips; 256 px tiles, ~3,000.
+_MAX_STRIPS = 1 << 20
 _MAX_BOXES = 100_000
 
 Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
@@ -198,6 +200,8 @@ def _check_tiff(data: Buffer) -> str | None:
                 fmt = _TIFF_INTS.get(kind)
                 if fmt is None:
                     return f"tag {tag} has a non-integer type {kind}"
+                if count > _MAX_STRIPS:  # unpacking them would cost more memory than the photo
+                    return f"tag {tag} lists {count} strips or tiles"
                 fields[tag] = list(struct.unpack_from(f"{order}{count}{fmt}", data, value_at))
         problem = _check_extents(fields, _STRIP_OFFSETS, _STRIP_BYTE_COUNTS, "strip", size) or _check_extents(
             fields, _TILE_OFFSETS, _TILE_BYTE_COUNTS, "tile", size
