@@ -1,7 +1,9 @@
 """Vault routes: create, unlock, change the passphrase, move photos in and out, view them.
 
 Every route needs a session (the app-wide guard); the photo routes also need `X-Vault-Token`
-from /api/vault/unlock, presented by the same session that unlocked. Vault bytes are never cacheable: `no-store` keeps
+from /api/vault/unlock, presented by the same session that unlocked. The stream URL
+(`/api/vault/stream/{sig}`, for a `<video src>`, which cannot send the header) stands in for the
+token: it works only for that session and while its token lives (vault_stream.py). Vault bytes are never cacheable: `no-store` keeps
 proxies and the browser's disk cache from holding a decrypted copy.
 """
 
