@@ -211,3 +211,52 @@ def test_with_transcode_off_nothing_is_made(server: Server, alice: User) -> None
         assert_problem(c.get(f"/api/photos/{video['id']}/playable"), 404)
         assert c.get(f"/api/photos/{video['id']}").json()["playable"] is False
     assert not (server.data_dir / "blobs" / "derivatives" / "playable").exists()
+
+
+@needs_hevc
+def test_the_browser_plays_the_copy_of_an_hevc_video_and_the_admin_sees_the_queue(tserver: Server) -> None:
+    """Real Chromium (Debian's has no HEVC decoder): the viewer plays the H.264 copy instead of
+    showing "can't play", and the settings page shows the queue to the admin."""
+    from browser_support import CHROMIUM_ARGS, ConsoleWatch, chromium_path
+    from ci_support import require_or_skip
+
+    try:
+        from playwright import sync_api
+    except ImportError:
+        sync_api = None  # type: ignore[assignment]
+    require_or_skip(sync_api, "the playwright package", "run uv sync")
+    exe = chromium_path()
+    require_or_skip(exe, "a chromium binary on PATH", "Debian: apt-get install chromium; .ci/run does this")
+    assert tserver.admin is not None
+    vid = tserver.admin.upload(_hevc(seed=71, seconds=4.0), "hevc.mp4").json()["id"]
+    _wait_for_copy(tserver.admin, vid)
+    _wait_idle(tserver)
+    expect = sync_api.expect
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            page.set_default_timeout(10_000)
+            console = ConsoleWatch()
+            console.attach(page)
+            page.goto(tserver.url + "/")
+            page.get_by_test_id("login-username").fill("admin")
+            page.get_by_test_id("login-password").fill(PASSWORD)
+            page.get_by_test_id("login-submit").click()
+            expect(page.get_by_test_id("timeline")).to_be_visible()
+            page.goto(f"{tserver.url}/#/photo/{vid}")
+            video = page.get_by_test_id("viewer-video")
+            expect(video).to_have_attribute("src", f"/api/photos/{vid}/playable")
+            expect(page.get_by_test_id("video-unplayable")).to_have_count(0)
+            page.keyboard.press("Space")
+            page.wait_for_function("v => !v.paused && v.currentTime > 0.3 && v.videoWidth === 160",
+                                   arg=video.element_handle())
+            page.keyboard.press("Escape")
+            page.goto(f"{tserver.url}/#/settings")
+            status = page.get_by_test_id("transcode-status")
+            expect(status).to_contain_text(" made · 0 waiting · 0 failed")
+            done = _status(tserver)["done"]
+            expect(status).to_have_text(f"{done} made · 0 waiting · 0 failed")
+            assert console.take(r"status of 401") == []
+        finally:
+            browser.close()

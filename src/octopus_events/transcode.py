@@ -32,7 +32,7 @@ import msgspec
 
 from .durable import fsync_dir
 from .media.budget import PROCESS_BUDGET
-from .media.errors import BrokenVideo
+from .media.errors import BrokenVideo, ImageTooLarge
 from .priority import lower_this_thread
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ class Transcoder:
                            cancelled=self._stop.is_set)
         except _Cancelled:
             return
-        except (BrokenVideo, OSError, ValueError) as exc:
+        except (BrokenVideo, ImageTooLarge, OSError, ValueError) as exc:
             # A file whose bytes went away meanwhile (deleted, vaulted) is no failure: it is
             # simply no longer a candidate. Anything else is remembered so it is not retried.
             if self._still_wanted(job):
@@ -274,6 +274,18 @@ def copy_size(width: int, height: int) -> tuple[int, int]:
     return w, h
 
 
+def transcode_cost(src_w: int, src_h: int, out_w: int, out_h: int) -> int:
+    """Peak bytes a re-encode holds, reserved from the decode budget: the decoder's reference
+    frames (HEVC keeps up to 16, 1.5 bytes a pixel each) and x264's lookahead and frame threads
+    for the copy. Measured: 1080p HEVC → 720p peaks ~110 MB over the idle process; this says 98."""
+    return _BASE_COST + src_w * src_h * _SOURCE_BYTES_PER_PIXEL + out_w * out_h * _COPY_BYTES_PER_PIXEL
+
+
+_BASE_COST = 4 * 1024 * 1024
+_SOURCE_BYTES_PER_PIXEL = 24
+_COPY_BYTES_PER_PIXEL = 48
+
+
 def write_playable(source: Path, dest: Path, tmp_dir: Path, *, duration: float | None = None,
                    progress: Callable[[float], None] | None = None,
                    cancelled: Callable[[], bool] | None = None) -> None:
@@ -302,7 +314,7 @@ def write_playable(source: Path, dest: Path, tmp_dir: Path, *, duration: float |
 
 def _encode(source: Path, out_path: Path, duration: float | None, progress: Callable[[float], None],
             cancelled: Callable[[], bool]) -> None:
-    from .media.video import _load_av, _rotation, decode_cost
+    from .media.video import _load_av
 
     av = _load_av()
     try:
@@ -327,8 +339,7 @@ def _encode(source: Path, out_path: Path, duration: float | None, progress: Call
             upright = (max(2, round(upright[0] * sar)), upright[1]) if rotation in (0, 180) else \
                 (upright[0], max(2, round(upright[1] * sar)))
         out_w, out_h = copy_size(*upright)
-        # Decoder frames of the source plus the encoder's lookahead of the copy.
-        cost = decode_cost(src_w, src_h) + decode_cost(out_w, out_h) * 2
+        cost = transcode_cost(src_w, src_h, out_w, out_h)
         with PROCESS_BUDGET.reserve(cost, f"{src_w}×{src_h} video re-encode"):
             with av.open(str(out_path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
                 rate = vin.average_rate or vin.guessed_rate or Fraction(30)

@@ -1,7 +1,8 @@
 // Video playback in the viewer: a <video> over the item's original (the server answers Range
 // requests, so the browser fetches only what it plays) with the poster frame as its poster.
 // Where the browser cannot decode the codec (HEVC in Chromium on Linux, MPEG-2, ProRes…) the
-// viewer shows the poster, one line saying so and Download instead: never a black box.
+// viewer shows the poster, one line saying so and Download instead: never a black box. When
+// the server has made a playable H.264 copy (media.transcode, docs/admin.md) it plays that.
 import { h, icon } from "./ui.js";
 
 // FFmpeg's codec name (the API's `video.codec`) → what to call it, and a type for canPlayType.
@@ -36,16 +37,29 @@ const unplayableText = (p, why) => {
 
 /**
  * The player for video `p`. opts: src and poster (URL strings, or promises of blob URLs for the
- * vault), download ({href, filename} for a link, or {run} for a button), alt. Returns
- * {el, toggle(), destroy()}; el fills the viewer's stage.
+ * vault), download ({href, filename} for a link, or {run} for a button), alt, and playable: a
+ * function asked only when the browser cannot play the original, answering a promise of the
+ * playable copy's URL or null. Returns {el, toggle(), destroy()}; el fills the viewer's stage.
  */
-export function videoPlayer(p, { src, poster, download, alt }) {
+export function videoPlayer(p, { src, poster, download, alt, playable }) {
   const box = h("div.v-video");
   const video = h("video", { testid: "viewer-video", controls: true, preload: "metadata", playsinline: true, "aria-label": alt });
   let posterUrl = typeof poster === "string" ? poster : "";
   let still = null; // the poster <img> once the video has given way to it
   let failed = false;
   let alive = true;
+  let copyTried = !playable;
+
+  // The original will not play: the server's copy, when there is one, else the fallback.
+  const tryCopy = () => {
+    copyTried = true;
+    stop();
+    Promise.resolve(playable()).then((u) => {
+      if (!alive || failed) return;
+      if (u) video.src = u;
+      else fallback("codec");
+    }).catch(() => fallback("codec"));
+  };
 
   const fallback = (why) => {
     if (failed || !alive) return;
@@ -71,11 +85,16 @@ export function videoPlayer(p, { src, poster, download, alt }) {
     const e = video.error;
     // Aborted by us (stop() on navigation) is no failure of the file.
     if (!e || e.code === e.MEDIA_ERR_ABORTED || !video.getAttribute("src")) return;
-    fallback(e.code === e.MEDIA_ERR_NETWORK ? "network" : "codec");
+    if (e.code !== e.MEDIA_ERR_NETWORK && !copyTried) tryCopy();
+    else fallback(e.code === e.MEDIA_ERR_NETWORK ? "network" : "codec");
   });
   // A container the browser reads but whose video stream it cannot decode plays the sound
   // over a black box: with no picture size there is no picture.
-  video.addEventListener("loadedmetadata", () => { if (!video.videoWidth) fallback("codec"); });
+  video.addEventListener("loadedmetadata", () => {
+    if (video.videoWidth) return;
+    if (!copyTried) tryCopy();
+    else fallback("codec");
+  });
 
   if (typeof poster === "string") video.poster = poster;
   // A vault poster arrives later, maybe after the video has already given way to the still.
@@ -87,7 +106,10 @@ export function videoPlayer(p, { src, poster, download, alt }) {
   }).catch(() => { /* no poster: the first frame shows */ });
 
   box.append(video);
-  if (!mayPlay(p.video && p.video.codec)) fallback("codec");
+  if (!mayPlay(p.video && p.video.codec)) {
+    if (copyTried) fallback("codec");
+    else tryCopy();
+  }
   else if (typeof src === "string") video.src = src;
   else src.then((u) => { if (u && alive && !failed) video.src = u; }).catch(() => fallback("network"));
 

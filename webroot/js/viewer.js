@@ -223,6 +223,8 @@ function stageMedia(p, seq) {
       poster: state.vault ? vaultUrl(p, "/thumbnail?size=preview", seq) : thumbUrl(p.id, "preview"),
       src: state.vault ? vaultVideoUrl(p, seq) : originalUrl(p.id),
       download: state.vault ? { run: downloadVault } : { href: originalUrl(p.id), filename: p.filename },
+      // A vault video never has a copy (it would be plaintext); a library one may (media.transcode).
+      playable: state.vault ? null : () => api(photoPath(p.id)).then((full) => (full.playable ? photoPath(p.id, "/playable") : null)),
     });
     return state.player.el;
   }

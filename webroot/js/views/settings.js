@@ -1,5 +1,5 @@
 // Settings: profile, password, storage, sign out, delete account; for admins: users and
-// read-model (projection) status.
+// read-model (projection) status and the playable-copy queue.
 import { api, listOf } from "../api.js";
 import { h, fmtBytes, fmtInstant, plural, showError, toast, confirmDialog } from "../ui.js";
 import { header } from "./library.js";
@@ -58,9 +58,9 @@ export function settings({ user, signOut }) {
         h("button.danger", { type: "submit" }, "Delete account and all photos"))));
 
   const el = h("div.settings", header("Settings"), h("div.cards2", profile, storage, pw, account));
-  if (isAdmin(user)) el.append(adminUsers(), adminProjections());
+  if (isAdmin(user)) el.append(adminUsers(), adminProjections(), adminTranscode());
   // The user object may not say "admin"; a quiet probe decides (403 for everyone else).
-  else api("/api/admin/users").then(() => el.append(adminUsers(), adminProjections())).catch(() => {});
+  else api("/api/admin/users").then(() => el.append(adminUsers(), adminProjections(), adminTranscode())).catch(() => {});
   return { el };
 }
 
@@ -111,4 +111,18 @@ function adminProjections() {
   return h("section.card.wide", { testid: "admin-projections" },
     h("div.row", h("h3", "Read models"), h("button", { type: "button", onclick: load }, "Refresh")),
     h("div.scroll", h("table", h("thead", h("tr", ...["Name", "Version", "Position", "Lag", "State", "Rebuilt", ""].map((t) => h("th", t)))), tbody)));
+}
+
+// Playable copies of videos browsers cannot play (media.transcode; docs/admin.md).
+function adminTranscode() {
+  const body = h("p", { testid: "transcode-status", role: "status" }, "…");
+  const load = () => api("/api/admin/transcode").then((t) => {
+    if (!t.enabled) { body.textContent = "Off (set media.transcode = true to make playable copies of HEVC and other videos)."; return; }
+    if (!t.encoder) { body.textContent = "On, but this server's FFmpeg has no H.264 encoder."; return; }
+    const now = t.current ? ` · making one now: ${Math.round(t.current.progress * 100)} %` : "";
+    body.textContent = `${t.done} made · ${t.pending} waiting · ${t.failed} failed${now}`;
+  }).catch(showError);
+  load();
+  return h("section.card.wide", { testid: "admin-transcode" },
+    h("div.row", h("h3", "Playable video copies"), h("button", { type: "button", onclick: load }, "Refresh")), body);
 }
