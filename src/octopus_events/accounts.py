@@ -7,6 +7,7 @@ the account shreds them in the log too.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -103,6 +104,24 @@ class Session(msgspec.Struct):
     expires_us: int
     device: str
     created_us: int
+    # Written from memory now and then by devices.Devices (not on every request); 0 = not yet.
+    last_seen_us: int = 0
+
+
+class SessionInfo(msgspec.Struct):
+    """One of a user's sessions as Settings → Devices lists it (never the token or its digest)."""
+
+    id: str
+    device: str
+    created_us: int
+    last_seen_us: int
+    digest: str
+
+
+def session_id(digest: str) -> str:
+    """A session's public id: derived from the digest, so it names the session without being
+    the key it is looked up by."""
+    return "s" + hashlib.sha256(f"session-id|{digest}".encode()).hexdigest()[:20]
 
 
 class User(msgspec.Struct):
@@ -348,6 +367,29 @@ class Accounts:
     async def logout(self, who: SignedIn) -> None:
         await self.store.writer.call_async(lambda conn: keystore.delete(conn, f"session:{who.token_digest}"))
         self._sessions_ended(who.user.id, who.token_digest)
+
+    def sessions(self, user_id: str) -> list[SessionInfo]:
+        """The user's live sessions, newest first (on a reader thread)."""
+        now_us = int(self.clock() * 1_000_000)
+        out = []
+        for key_id, material in keystore.rows_for(self.store.reader(), user_id, "session"):
+            session = _session_codec.decode(material)
+            if session.expires_us <= now_us:
+                continue
+            digest = key_id.removeprefix("session:")
+            out.append(SessionInfo(session_id(digest), session.device, session.created_us, session.last_seen_us, digest))
+        out.sort(key=lambda s: s.created_us, reverse=True)
+        return out
+
+    async def revoke_session(self, user_id: str, public_id: str) -> str:
+        """End one of the user's sessions by its public id; returns its digest. 404 for others'."""
+        found = [s for s in await self.octopus.read(self.sessions, user_id) if s.id == public_id]
+        if not found:
+            raise NotFound("no such device")
+        digest = found[0].digest
+        await self.store.writer.call_async(lambda conn: keystore.delete(conn, f"session:{digest}"))
+        self._sessions_ended(user_id, digest)
+        return digest
 
     def _sessions_ended(self, user_id: str, session: str | None) -> None:
         for listener in self.on_sessions_ended:

@@ -116,6 +116,10 @@ class Octopus:
         self.accounts = Accounts(self)
         self.albums = Albums(self)
         self.vault = Vault(self)
+        from .devices import Devices
+
+        self.devices = Devices(self)
+        self.accounts.on_sessions_ended.append(self.devices.forget_user)
         from .transcode import Transcoder
 
         # Playable copies: made only while the web app runs (web/app.py starts it), never by the CLI.
@@ -141,6 +145,9 @@ class Octopus:
         transcoder = getattr(self, "transcoder", None)
         if transcoder is not None:
             transcoder.stop()  # before the store: it reads the read model
+        devices = getattr(self, "devices", None)
+        if devices is not None:
+            devices.flush()  # activity (last seen, uploads) kept in memory: before the store closes
         self._media.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.engine.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..notifications import NotificationsProjector
 from ..projection import Projector
 from .albums import AlbumsProjector
+from .devices import DevicesProjector
 from .duplicates import DuplicatesProjector
 from .library import LibraryProjector
 from .motion import MotionProjector
@@ -18,5 +19,5 @@ from .users import UsersProjector
 
 PROJECTORS: list[type[Projector]] = [
     UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
-    NotificationsProjector, SyncProjector, MotionProjector,
+    NotificationsProjector, SyncProjector, MotionProjector, DevicesProjector,
 ]

@@ -5,6 +5,7 @@ from types import ModuleType
 from . import accounts, admin, library, photos
 from . import vault
 from . import sync
+from . import devices
 
 # Route modules register here as they are written; each exposes ROUTES.
-ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, vault, sync]
+ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, vault, sync, devices]

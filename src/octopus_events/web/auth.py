@@ -8,6 +8,12 @@ cannot forget it. What a route needs is read from its `opt["auth"]`:
 - ``"admin"``: a signed-in admin;
 - ``"admin_or_loopback"``: an admin, or any client on this machine (Prometheus scrapes /metrics).
 
+A device's app password (`Authorization: Bearer oct_…`, or Basic with the username and the app
+password) signs in as its user but acts only as that device: it reaches a route only when the
+route declares `opt={"device": True}` (upload, reading the library, trash and restore), so a new
+route is closed to devices until it says otherwise. Anything else, and any request carrying an
+`X-Vault-Token`, is 403 for a device.
+
 A session comes from `Authorization: Bearer <token>` (clients) or the `octopus_session` cookie
 (the browser). A cookie is sent by the browser whatever page caused the request, so a write
 authenticated by the cookie must also prove it came from our own pages: its `Origin` (or,
@@ -16,6 +22,9 @@ failing that, `Referer`) must be this server's origin or one of `server.trusted_
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import ipaddress
 import re
 import secrets
@@ -32,6 +41,7 @@ from litestar.types import Message, Scope
 
 from ..accounts import SignedIn, User
 from ..application import Octopus
+from ..devices import looks_like_app_password
 from ..errors import Forbidden, Unauthorized
 from ..eventstore import Meta
 from . import hosts
@@ -47,6 +57,9 @@ REQUEST_ID_HEADER = "x-request-id"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC, SESSION, ADMIN, ADMIN_OR_LOOPBACK = "public", "session", "admin", "admin_or_loopback"
 LEVELS = frozenset({PUBLIC, SESSION, ADMIN, ADMIN_OR_LOOPBACK})
+DEVICE = "device"  # opt key: True when an app password may use the route
+APP_PASSWORD = "app_password"
+_FLUSHES: set[Any] = set()  # running activity flushes (a reference, so they are not collected)
 
 _SCOPE_CALLER = "octopus.caller"
 _SCOPE_REQUEST_ID = "octopus.request_id"
@@ -58,8 +71,9 @@ class Caller(msgspec.Struct, frozen=True):
     """The signed-in user behind a request, and how they proved it."""
 
     signed_in: SignedIn
-    via: str  # "bearer" | "cookie"
+    via: str  # "bearer" | "cookie" | "app_password"
     request_id: str
+    device_id: str | None = None  # set when an app password signed in: the request acts as it
 
     @property
     def user(self) -> User:
@@ -124,16 +138,28 @@ def level_of(handler: BaseRouteHandler, path: str, method: str) -> str:
     return PUBLIC
 
 
-def _credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str] | None:
+def _credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str, str | None] | None:
+    """(token, how it came, the Basic username if any)."""
     header = connection.headers.get("authorization")
     if header:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() == "basic" and token:
+            # Basic is for app passwords only (WebDAV clients and simple scripts): the account
+            # password never travels on every request.
+            try:
+                username, _, secret = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise Unauthorized("malformed Basic credentials") from None
+            if not looks_like_app_password(secret):
+                raise Unauthorized("Basic authentication takes an app password (Settings → Devices)")
+            return secret, APP_PASSWORD, username
+        if scheme.lower() != "bearer" or not token:
             raise Unauthorized("the Authorization header must be 'Bearer <token>'")
-        return token.strip(), "bearer"
+        return token, APP_PASSWORD if looks_like_app_password(token) else "bearer", None
     cookie = connection.cookies.get(COOKIE)
     if cookie:
-        return cookie, "cookie"
+        return cookie, "cookie", None
     return None
 
 
@@ -210,13 +236,36 @@ async def require_caller(connection: ASGIConnection[Any, Any, Any, Any], handler
     found = _credentials(connection)
     if found is None:
         raise Unauthorized("sign in first")
-    token, via = found
-    signed_in = await octopus.read(octopus.accounts.authenticate, token)
-    if via == "cookie" and write:
-        check_origin(connection, octopus, required=True)
+    token, via, username = found
+    devices = octopus.devices
+    if via == APP_PASSWORD:
+        client = connection.client.host if connection.client else None
+        if username is None:
+            device = await octopus.read(devices.authenticate, token, client)
+        else:
+            device = await octopus.read(devices.authenticate_basic, username, token, client)
+        if device is None:
+            raise Unauthorized("this app password is wrong or has been revoked")
+        if not handler.opt.get(DEVICE):
+            raise Forbidden("an app password may only upload, read the library and trash; sign in for this")
+        if connection.headers.get("x-vault-token"):
+            raise Forbidden("an app password cannot open the vault")
+        signed_in = SignedIn(device.user, f"device:{device.device_id}")
+        caller = Caller(signed_in, via, request_id(connection.scope), device.device_id)
+    else:
+        signed_in = await octopus.read(octopus.accounts.authenticate, token)
+        if via == "cookie" and write:
+            check_origin(connection, octopus, required=True)
+        devices.session_seen(signed_in.token_digest)
+        caller = Caller(signed_in, via, request_id(connection.scope))
     if level in (ADMIN, ADMIN_OR_LOOPBACK) and not signed_in.user.admin:
         raise Forbidden("only an admin may do this")
-    connection.scope[_SCOPE_CALLER] = Caller(signed_in, via, request_id(connection.scope))  # type: ignore[literal-required]
+    if devices.flush_due():
+        # Activity reaches the keystore at most once a minute, off this request's path.
+        task = asyncio.get_running_loop().create_task(devices.flush_async())
+        _FLUSHES.add(task)
+        task.add_done_callback(_FLUSHES.discard)
+    connection.scope[_SCOPE_CALLER] = caller  # type: ignore[literal-required]
 
 
 async def signed_in_or_none(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedIn | None:

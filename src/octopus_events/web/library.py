@@ -50,35 +50,35 @@ class AlbumPhotosBody(msgspec.Struct):
     photo_ids: list[str]
 
 
-@get("/api/timeline", tags=TAGS, summary="Newest first, grouped by day")
+@get("/api/timeline", opt={"device": True}, tags=TAGS, summary="Newest first, grouped by day")
 async def timeline(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                    cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> TimelinePage:
     return await _query(octopus, lib.timeline, caller.owner, cursor, limit)
 
 
-@get("/api/timeline/months", tags=TAGS, summary="Photo counts per month, for a scrubber")
+@get("/api/timeline/months", opt={"device": True}, tags=TAGS, summary="Photo counts per month, for a scrubber")
 async def months(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> list[MonthCount]:
     return await _query(octopus, lib.months, caller.owner)
 
 
-@get("/api/tags", tags=TAGS, summary="Tags with their photo counts")
+@get("/api/tags", opt={"device": True}, tags=TAGS, summary="Tags with their photo counts")
 async def tags(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> list[TagCount]:
     return await _query(octopus, lib.tags, caller.owner)
 
 
-@get("/api/tags/{tag:str}", tags=TAGS, summary="Photos with a tag")
+@get("/api/tags/{tag:str}", opt={"device": True}, tags=TAGS, summary="Photos with a tag")
 async def tag_photos(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller], tag: FromPath[str],
                      cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> PhotoPage:
     return await _query(octopus, lib.tag_photos, caller.owner, tag, cursor, limit)
 
 
-@get("/api/favourites", tags=TAGS, summary="Favourite photos, newest first")
+@get("/api/favourites", opt={"device": True}, tags=TAGS, summary="Favourite photos, newest first")
 async def favourites(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                      cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> PhotoPage:
     return await _query(octopus, lib.favourites, caller.owner, cursor, limit)
 
 
-@get("/api/memories", tags=TAGS, summary="On this day in earlier years")
+@get("/api/memories", opt={"device": True}, tags=TAGS, summary="On this day in earlier years")
 async def memories(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                    on: Annotated[str | None, QueryParameter(name="date")] = None) -> list[Memory]:
     if on:
@@ -91,12 +91,12 @@ async def memories(octopus: NamedDependency[Octopus], caller: NamedDependency[Ca
     return await _query(octopus, lib.memories, caller.owner, day)
 
 
-@get("/api/trash", tags=TAGS, summary="Trashed photos with the time each is purged (purge_at)")
+@get("/api/trash", opt={"device": True}, tags=TAGS, summary="Trashed photos with the time each is purged (purge_at)")
 async def trash(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> TrashPage:
     return TrashPage(await _query(octopus, lib.trash, caller.owner))
 
 
-@get("/api/search", tags=TAGS, summary="Search filename, description, tags and camera, with filters (kind=photo|video)")
+@get("/api/search", opt={"device": True}, tags=TAGS, summary="Search filename, description, tags and camera, with filters (kind=photo|video)")
 async def search(
     octopus: NamedDependency[Octopus],
     caller: NamedDependency[Caller],
@@ -116,7 +116,7 @@ async def search(
     )
 
 
-@get("/api/duplicates", tags=TAGS, summary="Groups of near-identical photos")
+@get("/api/duplicates", opt={"device": True}, tags=TAGS, summary="Groups of near-identical photos")
 async def duplicate_groups(octopus: NamedDependency[Octopus],
                            caller: NamedDependency[Caller]) -> list[DuplicateGroup]:
     return await _query(octopus, duplicates.groups, caller.owner)
@@ -125,7 +125,7 @@ async def duplicate_groups(octopus: NamedDependency[Octopus],
 # -- albums ------------------------------------------------------------------------------------------
 
 
-@get("/api/albums", tags=["albums"], summary="The caller's albums")
+@get("/api/albums", opt={"device": True}, tags=["albums"], summary="The caller's albums")
 async def list_albums(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> list[Album]:
     return await _query(octopus, albums.list_albums, caller.owner)
 
@@ -136,7 +136,7 @@ async def create_album(octopus: NamedDependency[Octopus], caller: NamedDependenc
     return await octopus.albums.create(caller.owner, data.name, caller.meta())
 
 
-@get("/api/albums/{album_id:str}", tags=["albums"], summary="One album with its photos")
+@get("/api/albums/{album_id:str}", opt={"device": True}, tags=["albums"], summary="One album with its photos")
 async def get_album(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                     album_id: FromPath[str]) -> AlbumDetail:
     return await _query(octopus, albums.get, caller.owner, album_id)

@@ -250,7 +250,7 @@ def _text_field(form: _Form, name: str, raw: bytes) -> None:
     # Other fields are ignored, like unknown JSON fields.
 
 
-@post("/api/photos", tags=TAGS, request_max_body_size=None, summary="Upload one photo (multipart field `file`; streamed to disk)")
+@post("/api/photos", opt={"device": True}, tags=TAGS, request_max_body_size=None, summary="Upload one photo (multipart field `file`; streamed to disk)")
 async def upload(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                  caller: NamedDependency[Caller]) -> Response[PhotoView]:
     incoming, form = await _receive_upload(request, octopus)
@@ -258,6 +258,8 @@ async def upload(request: Request[Any, Any, Any], octopus: NamedDependency[Octop
         caller.owner, incoming, filename=form.filename, taken_at=form.taken_at, tags=form.tags,
         description=form.description, meta=caller.meta(),
     )
+    if caller.device_id is not None:
+        octopus.devices.uploaded(caller.device_id)  # Settings → Devices: last upload, uploads
     if isinstance(view, HeldClip):
         # A Live Photo's MOV whose still has not arrived: kept, not an item (docs/motion.md).
         return Response(view, status_code=202)  # type: ignore[arg-type]
@@ -266,7 +268,7 @@ async def upload(request: Request[Any, Any, Any], octopus: NamedDependency[Octop
     return Response(view, status_code=200)
 
 
-@post("/api/photos/check", tags=TAGS, status_code=200, summary="Which of these SHA-256 hashes are already stored")
+@post("/api/photos/check", opt={"device": True}, tags=TAGS, status_code=200, summary="Which of these SHA-256 hashes are already stored")
 async def check(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                 data: JSONBody[CheckBody]) -> CheckResult:
     return CheckResult(await octopus.photos.check(caller.owner, data.sha256))
@@ -275,7 +277,7 @@ async def check(octopus: NamedDependency[Octopus], caller: NamedDependency[Calle
 # -- one photo -----------------------------------------------------------------------------------------
 
 
-@get("/api/photos/{photo_id:str}", tags=TAGS, summary="One photo")
+@get("/api/photos/{photo_id:str}", opt={"device": True}, tags=TAGS, summary="One photo")
 async def get_photo(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                     photo_id: FromPath[str]) -> PhotoView:
     def one() -> PhotoView:
@@ -313,13 +315,13 @@ async def unfavourite(octopus: NamedDependency[Octopus], caller: NamedDependency
     return await octopus.photos.favourite(caller.owner, photo_id, False, caller.meta())
 
 
-@post("/api/photos/{photo_id:str}/trash", tags=TAGS, status_code=200, summary="Move into the trash")
+@post("/api/photos/{photo_id:str}/trash", opt={"device": True}, tags=TAGS, status_code=200, summary="Move into the trash")
 async def trash(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                 photo_id: FromPath[str]) -> PhotoView:
     return await octopus.photos.trash(caller.owner, photo_id, caller.meta())
 
 
-@post("/api/photos/{photo_id:str}/restore", tags=TAGS, status_code=200, summary="Back from the trash")
+@post("/api/photos/{photo_id:str}/restore", opt={"device": True}, tags=TAGS, status_code=200, summary="Back from the trash")
 async def restore(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                   photo_id: FromPath[str]) -> PhotoView:
     return await octopus.photos.restore(caller.owner, photo_id, caller.meta())
@@ -432,7 +434,7 @@ def _serve_file(request: Request[Any, Any, Any], path: Path, *, etag: str, media
     return Stream(_file_chunks(path, base + first, length), status_code=status, media_type=media_type, headers=headers)
 
 
-@get("/api/photos/{photo_id:str}/original", tags=TAGS, summary="The bytes as uploaded (ETag, Range)")
+@get("/api/photos/{photo_id:str}/original", opt={"device": True}, tags=TAGS, summary="The bytes as uploaded (ETag, Range)")
 async def original(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                    caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
     path, view = await octopus.photos.original(caller.owner, photo_id)
@@ -441,7 +443,7 @@ async def original(request: Request[Any, Any, Any], octopus: NamedDependency[Oct
                        cache="private, no-cache", filename=view.filename, ranges=True)
 
 
-@get("/api/photos/{photo_id:str}/thumbnail", tags=TAGS, summary="Upright derivative: size=thumb (~256 px) or preview (~1440 px)")
+@get("/api/photos/{photo_id:str}/thumbnail", opt={"device": True}, tags=TAGS, summary="Upright derivative: size=thumb (~256 px) or preview (~1440 px)")
 async def thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                     caller: NamedDependency[Caller], photo_id: FromPath[str],
                     size: FromQuery[str] = "thumb") -> Response[Any]:
@@ -450,7 +452,7 @@ async def thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Oc
     return _serve_file(request, path, etag=f'"{sha}.{size}"', media_type="image/jpeg", cache=IMMUTABLE)
 
 
-@get("/api/photos/{photo_id:str}/motion", tags=TAGS,
+@get("/api/photos/{photo_id:str}/motion", opt={"device": True}, tags=TAGS,
      summary="The clip of a motion or Live Photo (ETag, Range); 404 when the photo has none")
 async def motion_clip(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                       caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
@@ -460,7 +462,7 @@ async def motion_clip(request: Request[Any, Any, Any], octopus: NamedDependency[
                        cache="private, no-cache", ranges=True, span=span)
 
 
-@get("/api/photos/{photo_id:str}/playable", tags=TAGS,
+@get("/api/photos/{photo_id:str}/playable", opt={"device": True}, tags=TAGS,
      summary="A video's playable H.264 copy (ETag, Range); 404 until one exists (media.transcode)")
 async def playable(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                    caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:

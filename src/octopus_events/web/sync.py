@@ -22,7 +22,7 @@ HEADERS = [
 ]
 
 
-@get("/api/sync/events", tags=TAGS, response_headers=HEADERS,
+@get("/api/sync/events", opt={"device": True}, tags=TAGS, response_headers=HEADERS,
      summary="The caller's changes after a cursor, in log order; `wait` long-polls up to 60 s")
 async def sync_events(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                       cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None,
@@ -30,7 +30,7 @@ async def sync_events(octopus: NamedDependency[Octopus], caller: NamedDependency
     return await sync.pull(octopus, caller.owner, cursor, limit, wait)
 
 
-@get("/api/sync/snapshot", tags=TAGS, response_headers=HEADERS,
+@get("/api/sync/snapshot", opt={"device": True}, tags=TAGS, response_headers=HEADERS,
      summary="The caller's library (library and trash) and albums, and the cursor they are consistent at")
 async def sync_snapshot(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> sync.Snapshot:
     return await sync.snapshot(octopus, caller.owner)
