@@ -80,10 +80,11 @@ def test_profile_and_storage(alice: User) -> None:
         assert r.status_code == 200 and r.json()["display_name"] == "Alice Liddell"
         assert c.get("/api/users/me").json()["display_name"] == "Alice Liddell"
         assert_problem(c.patch("/api/users/me", json={"display_name": ""}), 422)
-        assert c.get("/api/users/me/storage").json() == {"photos": 0, "bytes": 0, "quota_bytes": 0}
+        empty = {"photos": 0, "bytes": 0, "quota_bytes": 0, "videos": 0, "video_bytes": 0, "live_clip_bytes": 0}
+        assert c.get("/api/users/me/storage").json() == empty
         data = image_bytes(101)
         assert alice.upload(data).status_code == 201
-        assert c.get("/api/users/me/storage").json() == {"photos": 1, "bytes": len(data), "quota_bytes": 0}
+        assert c.get("/api/users/me/storage").json() == {**empty, "photos": 1, "bytes": len(data)}
 
 
 def test_password_change_keeps_this_session_and_ends_the_others(server: Server, alice: User) -> None:
