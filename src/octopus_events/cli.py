@@ -563,8 +563,11 @@ def add_import(commands: Any, common: argparse.ArgumentParser) -> None:
 def cmd_gc(args: argparse.Namespace) -> int:
     with open_library(args) as octopus:
         report = asyncio.run(octopus.photos.collect_garbage())
+        from .uploads import uploads_of
+
+        expired = asyncio.run(uploads_of(octopus).remove_expired())
     _say(f"gc: purged {report.purged} expired trash photos, removed {report.orphans} orphan blobs "
-         f"and {report.temp_files} temp files")
+         f"and {report.temp_files} temp files, and {expired} expired uploads")
     return 0
 
 

@@ -95,14 +95,13 @@ class NotificationsConfig(msgspec.Struct, **_FIELDS):
     )
 
 
+class UploadsConfig(msgspec.Struct, **_FIELDS):
+    # A pending resumable upload (tus) untouched this long is removed with its bytes.
+    expire_hours: float = 24.0
+
+
 class LogConfig(msgspec.Struct, **_FIELDS):
     level: Literal["debug", "info", "warning", "error"] = "info"
-
-
-class DavConfig(msgspec.Struct, **_FIELDS):
-    # WebDAV at /dav/ (docs/webdav.md) signs in with a device's app password; the account
-    # password too only when this is on (a phone app would keep it in its settings).
-    allow_account_password: bool = False
 
 
 class Config(msgspec.Struct, **_FIELDS):
@@ -113,7 +112,7 @@ class Config(msgspec.Struct, **_FIELDS):
     trash: TrashConfig = msgspec.field(default_factory=TrashConfig)
     notifications: NotificationsConfig = msgspec.field(default_factory=NotificationsConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
-    dav: DavConfig = msgspec.field(default_factory=DavConfig)
+    uploads: UploadsConfig = msgspec.field(default_factory=UploadsConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -134,6 +133,11 @@ def _env_value(raw: str, default: Any) -> Any:
         if low in ("0", "false", "no", "off"):
             return False
         return raw
+    if isinstance(default, float):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            return raw
     if isinstance(default, int):
         try:
             return int(raw.strip())

@@ -1,5 +1,5 @@
-"""Background housekeeping while the server runs: purge trash whose retention ran out, and clear
-temp files a crash left behind. Started and stopped with the app (see `create_app`)."""
+"""Background housekeeping while the server runs: purge trash whose retention ran out, remove
+resumable uploads that expired (uploads.py), and clear temp files a crash left behind. Started and stopped with the app (see `create_app`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from litestar import Litestar
 
 from ..application import Octopus
 from ..errors import OctopusError
+from ..uploads import uploads_of
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ async def run(octopus: Octopus, every_s: float = PURGE_EVERY_S) -> None:
         except (OctopusError, OSError, sqlite3.Error):
             # Expected kinds of trouble (disk, a busy database): try again next round.
             log.exception("purging expired trash failed; will retry")
+        try:
+            expired = await uploads_of(octopus).remove_expired()
+            if expired:
+                log.info("removed %d resumable uploads that expired", expired)
+        except (OctopusError, OSError, sqlite3.Error):
+            log.exception("removing expired uploads failed; will retry")
         await asyncio.sleep(every_s)
 
 

@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundE
 
 from .. import errors
 from ..media import errors as media_errors
+from .. import uploads
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ STATUS: dict[type[Exception], int] = {
     media_errors.BrokenImage: 422,
     media_errors.BrokenVideo: 422,
     media_errors.ImageTooLarge: 422,
+    uploads.ChecksumMismatch: 460,  # tus checksum extension
+    uploads.UnsupportedVersion: 412,  # tus: Tus-Resumable names another version
 }
 
 TITLES = {
@@ -48,7 +51,8 @@ TITLES = {
     405: "Method not allowed", 409: "Conflict", 410: "Gone", 413: "Too large",
     415: "Unsupported media type", 421: "Misdirected request", 422: "Invalid field", 429: "Too many requests",
     500: "Internal error", 503: "Temporarily unavailable", 507: "Insufficient storage",
-    408: "Request timeout", 431: "Request headers too large",
+    408: "Request timeout", 431: "Request headers too large", 412: "Precondition failed",
+    460: "Checksum mismatch",
 }
 
 
