@@ -1,8 +1,9 @@
-// Settings: profile, password, storage, sign out, delete account; for admins: users and
+// Settings: profile, password, storage, sign out, delete account, devices (views/devices.js); for admins: users and
 // read-model (projection) status and the playable-copy queue.
 import { api, listOf } from "../api.js";
 import { h, fmtBytes, fmtInstant, plural, showError, toast, confirmDialog } from "../ui.js";
 import { header } from "./library.js";
+import { devicesCard } from "./devices.js";
 
 export const isAdmin = (u) => !!(u && (u.admin || u.is_admin || u.role === "admin"));
 
@@ -57,7 +58,7 @@ export function settings({ user, signOut }) {
       } }, field("Password", { type: "password", name: "password", required: true, autocomplete: "current-password" }),
         h("button.danger", { type: "submit" }, "Delete account and all photos"))));
 
-  const el = h("div.settings", header("Settings"), h("div.cards2", profile, storage, pw, account));
+  const el = h("div.settings", header("Settings"), h("div.cards2", profile, storage, pw, account), devicesCard(user));
   if (isAdmin(user)) el.append(adminUsers(), adminProjections(), adminTranscode());
   // The user object may not say "admin"; a quiet probe decides (403 for everyone else).
   else api("/api/admin/users").then(() => el.append(adminUsers(), adminProjections(), adminTranscode())).catch(() => {});
