@@ -28,34 +28,16 @@ from octopus_events.media import (
     render,
 )
 from octopus_events.media.budget import DecodeBudget
+from orientation_support import BLUE, GREEN, INVERSE, RED, upright_scene
 from octopus_events.media.derivatives import allow_pixels, check_pixels, decode_reduced, open_image
 
-RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
 MAX_PIXELS = 100_000_000
 
-# The stored pixels for EXIF orientation o are the upright image put through the inverse of
-# the transform a viewer applies.
-_INVERSE = {
-    1: None,
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_270,
-}
-
-
-def _upright(size: tuple[int, int] = (800, 600)) -> Image.Image:
-    """A landscape scene whose orientation is unambiguous: red top-left, blue bottom-right."""
-    img = Image.new("RGB", size, (240, 240, 240))
-    draw = ImageDraw.Draw(img)
-    w, h = size
-    draw.rectangle((0, 0, w // 3, h // 3), fill=RED)
-    draw.rectangle((2 * w // 3, 2 * h // 3, w, h), fill=BLUE)
-    draw.rectangle((2 * w // 3, 0, w, h // 6), fill=GREEN)
-    return img
+# The stored pixels for EXIF orientation o are the upright scene put through the inverse of
+# the transform a viewer applies; the scene and the table are shared with the HTTP, ingest and
+# browser tests (tests/orientation_support.py).
+_INVERSE = INVERSE
+_upright = upright_scene
 
 
 def _stored(orientation: int, size: tuple[int, int] = (800, 600)) -> Image.Image:

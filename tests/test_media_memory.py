@@ -23,9 +23,10 @@ from pathlib import Path
 import httpx
 import pillow_heif
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from http_support import Server, assert_problem, image_bytes
+from orientation_support import BLUE, GREEN, RED, upright_scene
 from octopus_events.media import PREVIEW_PX, THUMB_PX, ImageTooLarge, analyse, read_metadata, render
 from octopus_events.media.budget import MB, DecodeBudget
 from octopus_events.media.derivatives import decode_reduced, open_image, reduced_decode_cost
@@ -220,18 +221,7 @@ def test_a_lowered_limit_refuses_a_waiter_that_no_longer_fits() -> None:
 
 # -- decoding through the budget -------------------------------------------------------------------
 
-RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 20)
-
-
-def _upright(size: tuple[int, int]) -> Image.Image:
-    """Red top-left, blue bottom-right, green top-right: any turn or mirror shows."""
-    img = Image.new("RGB", size, (240, 240, 240))
-    draw = ImageDraw.Draw(img)
-    w, h = size
-    draw.rectangle((0, 0, w // 3, h // 3), fill=RED)
-    draw.rectangle((2 * w // 3, 2 * h // 3, w, h), fill=BLUE)
-    draw.rectangle((2 * w // 3, 0, w, h // 6), fill=GREEN)
-    return img
+_upright = upright_scene  # red top-left, blue bottom-right, green top-right: any turn or mirror shows
 
 
 def _near(pixel: tuple, colour: tuple, tolerance: int = 40) -> bool:
