@@ -1,10 +1,13 @@
 """Ingest over real HTTP on this machine, next to the bare-Pillow floor for the same steps.
 
-    uv run python tests/benchmarks/bench_ingest.py [PHOTOS_PER_PHASE] [--weak]
+    uv run python tests/benchmarks/bench_ingest.py [PHOTOS_PER_PHASE] [--weak] [--mixed]
 
 With --weak the server runs in a cgroup with half a core and 1 GB (tests/benchmarks/weakbox.py,
 needs root), as on a school laptop; the floor still runs unconfined, so compare only the health
-figures of that run.
+figures of that run. With --mixed, four video uploaders (720p H.264 + AAC clips made with PyAV,
+distinct, made for the run) run beside the four photo uploaders of the concurrent phase:
+the health figures then answer "4 video and 4 photo uploads" (the CPU per photo of that phase
+includes the videos' work, so read it from a run without --mixed).
 
 A deterministic corpus of 12 MP JPEGs (noise, so ~3 MB each; EXIF dates, GPS, orientations) is
 made once under bench-data/. A real `octopus serve` process is started on 127.0.0.1 and fed:
@@ -37,6 +40,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 N = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 16
 WEAK = "--weak" in sys.argv
+MIXED = "--mixed" in sys.argv
 CORPUS = ROOT / "bench-data" / "ingest-corpus"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -61,6 +65,14 @@ def make_corpus(count: int) -> list[Path]:
         exif[0x8825] = {1: "N", 2: (48.0, 8.0, float(i)), 3: "E", 4: (11.0, 34.0, 10.5)}
         img.save(path, "JPEG", quality=85, exif=exif)  # ~3 MB, like a phone photo
     return paths
+
+
+def make_videos(count: int) -> list[Path]:
+    """Distinct 720p H.264 + AAC clips of 4 s, made with PyAV for this run."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from video_support import clip
+
+    return [clip(size=(1280, 720), seconds=4.0, fps=30, audio=True, seed=i) for i in range(count)]
 
 
 def _durable_write(path: Path, data: bytes) -> None:
@@ -214,6 +226,23 @@ def main() -> None:
                         path = queue.pop()
                     upload(c, path)
 
+        videos = make_videos(2 * N) if MIXED else []
+        photos_done = threading.Event()
+
+        def video_worker(k: int) -> None:
+            with httpx.Client(base_url=base, timeout=300) as c:
+                for path in videos[k::4]:
+                    if photos_done.is_set():
+                        return
+                    with path.open("rb") as fh:
+                        r = c.post("/api/photos", headers=headers, files={"file": (path.name, fh, "video/mp4")})
+                    assert r.status_code == 201, (r.status_code, r.text[:200])
+                    video_count.append(1)
+
+        video_count: list[int] = []
+        video_threads = [threading.Thread(target=video_worker, args=(k,)) for k in range(4 if MIXED else 0)]
+        for v in video_threads:
+            v.start()
         cpu0, t0 = proc_cpu_ms(server.pid), time.perf_counter()
         uploaders = [threading.Thread(target=worker) for _ in range(4)]
         for u in uploaders:
@@ -222,6 +251,9 @@ def main() -> None:
             u.join()
         conc_wall = time.perf_counter() - t0
         conc_cpu = (proc_cpu_ms(server.pid) - cpu0) / N
+        photos_done.set()
+        for v in video_threads:
+            v.join()
         stop.set()
         for w in watchers:
             w.join()
@@ -254,6 +286,8 @@ def main() -> None:
     h95 = health[int(len(health) * 0.95) - 1] if health else float("nan")
     size = statistics.mean(p.stat().st_size for p in paths) / 1e6
     box = " (server: half a core, 1 GB)" if WEAK else ""
+    if MIXED:
+        box += f"; {len(video_count)} videos uploaded beside the concurrent phase"
     print(f"\ningest over HTTP, {N} photos per phase, 12 MP JPEG, {size:.1f} MB average{box}")
     print(f"{'measure':<40}{'ours':>12}{'floor':>12}{'ratio':>9}  target")
     print(f"{'CPU ms/photo, sequential':<40}{seq_cpu:>12.1f}{floor_cpu:>12.1f}{floor_cpu / seq_cpu:>9.0%}  <= 60 ms, >= 80% of floor")
