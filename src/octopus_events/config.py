@@ -104,6 +104,12 @@ class LogConfig(msgspec.Struct, **_FIELDS):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class DavConfig(msgspec.Struct, **_FIELDS):
+    # WebDAV at /dav/ (docs/webdav.md) signs in with a device's app password; the account
+    # password too only when this is on (a phone app would keep it in its settings).
+    allow_account_password: bool = False
+
+
 class Config(msgspec.Struct, **_FIELDS):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
@@ -112,6 +118,7 @@ class Config(msgspec.Struct, **_FIELDS):
     trash: TrashConfig = msgspec.field(default_factory=TrashConfig)
     notifications: NotificationsConfig = msgspec.field(default_factory=NotificationsConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
+    dav: DavConfig = msgspec.field(default_factory=DavConfig)
     uploads: UploadsConfig = msgspec.field(default_factory=UploadsConfig)
 
     @property

@@ -5,8 +5,9 @@ from types import ModuleType
 from . import accounts, admin, library, photos
 from . import vault
 from . import sync
+from . import dav
 from . import uploads
 from . import devices
 
 # Route modules register here as they are written; each exposes ROUTES.
-ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, vault, sync, devices, uploads]
+ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, vault, sync, devices, uploads, dav]

@@ -1,0 +1,203 @@
+"""The /dav/ tree: the root, each device's Uploads folder (real files) and the read-only views.
+
+Locks and dead properties are keyed by a resource's ref URL; two devices both have
+`/Uploads/x`, so an Uploads resource's ref URL carries its owner and device (`/~owner~device/...`):
+one device can neither see nor break another's locks and properties.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from wsgidav import util
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_provider import DAVCollection
+from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderResource
+
+from .auth import ENVIRON_KEY, DavIdentity
+from .store import DavStore, TeeWriter
+
+UPLOADS = "Uploads"
+TOP = ("Uploads", "Library", "Albums", "Favourites")
+
+
+def identity_of(environ: dict[str, Any]) -> DavIdentity:
+    found = environ.get(ENVIRON_KEY)
+    if found is None:
+        raise DAVError(HTTP_FORBIDDEN)
+    return found
+
+
+def _ref_prefix(identity: DavIdentity) -> str:
+    return f"/~{identity.owner}~{identity.device}"
+
+
+class OctopusProvider(FilesystemProvider):
+    """Routes a path to its resource; Uploads paths map onto the caller's device folder."""
+
+    def __init__(self, store: DavStore) -> None:
+        super().__init__(str(store.root), readonly=False, fs_opts={"follow_symlinks": False})
+        self.store = store
+
+    def _loc_to_file_path(self, path: str, environ: dict[str, Any] | None = None) -> str:
+        assert environ is not None
+        parts = [p for p in path.strip("/").split("/") if p]
+        if not parts or parts[0] != UPLOADS:
+            raise DAVError(HTTP_FORBIDDEN)  # only Uploads is writable
+        root = self.store.device_root(identity_of(environ))
+        if any(p in (".", "..") or "\0" in p for p in parts[1:]):
+            raise DAVError(HTTP_FORBIDDEN)
+        file_path = os.path.abspath(os.path.join(root, *parts[1:]))
+        if file_path != str(root) and not file_path.startswith(str(root) + os.sep):
+            raise DAVError(HTTP_FORBIDDEN)
+        return file_path
+
+    def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
+        self._count_get_resource_inst += 1
+        parts = [p for p in path.strip("/").split("/") if p]
+        if not parts:
+            return RootCollection("/", environ)
+        if parts[0] == UPLOADS:
+            fp = self._loc_to_file_path(path, environ)
+            try:
+                st = os.lstat(fp)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            if stat.S_ISDIR(st.st_mode):
+                return DeviceFolder(path, environ, fp)
+            if stat.S_ISREG(st.st_mode):
+                return DeviceFile(path, environ, fp)
+            return None
+        from . import views
+
+        return views.resource(self, parts, path, environ)
+
+    def ref_url_to_path(self, ref_url: str) -> str:
+        if ref_url.startswith("/~"):
+            ref_url = "/" + ref_url[2:].split("/", 1)[-1] if "/" in ref_url[2:] else "/"
+        return super().ref_url_to_path(ref_url)
+
+
+class RootCollection(DAVCollection):
+    """/dav/: the four folders."""
+
+    def get_member_names(self) -> list[str]:
+        return list(TOP)
+
+    def get_member(self, name: str) -> Any:
+        return self.provider.get_resource_inst(util.join_uri(self.path, name), self.environ)
+
+    def get_display_name(self) -> str:
+        return "Octopus Photos"
+
+    def get_last_modified(self) -> float | None:
+        return None
+
+    def create_empty_resource(self, name: str) -> Any:
+        raise DAVError(HTTP_FORBIDDEN)
+
+    def create_collection(self, name: str) -> None:
+        raise DAVError(HTTP_FORBIDDEN)
+
+    def delete(self) -> None:
+        raise DAVError(HTTP_FORBIDDEN)
+
+    def get_ref_url(self) -> str:
+        return _ref_prefix(identity_of(self.environ)) + super().get_ref_url()
+
+
+def _relpath(path: str) -> str:
+    """The path below the device's Uploads folder, as index.db records it."""
+    return path.strip("/").split("/", 1)[1] if "/" in path.strip("/") else ""
+
+
+class DeviceFolder(FolderResource):
+    """A folder in a device's Uploads (the Uploads folder itself included)."""
+
+    def get_ref_url(self) -> str:
+        return _ref_prefix(identity_of(self.environ)) + super().get_ref_url()
+
+    def delete(self) -> None:
+        if not _relpath(self.path):
+            raise DAVError(HTTP_FORBIDDEN)  # the device's Uploads folder itself stays
+        super().delete()
+        self.provider.store.forget_path(identity_of(self.environ), _relpath(self.path), recursive=True)
+
+    def move_recursive(self, dest_path: str) -> None:
+        super().move_recursive(dest_path)
+        self.provider.store.moved(identity_of(self.environ), _relpath(self.path), _relpath(dest_path))
+
+    def copy_move_single(self, dest_path: str, *, is_move: bool) -> None:
+        if not _relpath(self.path):
+            raise DAVError(HTTP_FORBIDDEN)
+        super().copy_move_single(dest_path, is_move=is_move)
+
+
+class DeviceFile(FileResource):
+    """A file a device put: kept byte for byte; media also go into the library."""
+
+    def __init__(self, path: str, environ: dict[str, Any], file_path: str) -> None:
+        super().__init__(path, environ, file_path)
+        self._tee: TeeWriter | None = None
+        self._ghost = self.provider.store.ghost(identity_of(environ), _relpath(path)) if self.file_stat.st_size == 0 else None
+
+    def get_ref_url(self) -> str:
+        return _ref_prefix(identity_of(self.environ)) + super().get_ref_url()
+
+    # A ghost (its photo deleted for good) still lists as the file the device put.
+    def get_content_length(self) -> int:
+        return self._ghost[0] if self._ghost else super().get_content_length()
+
+    def get_etag(self) -> str:
+        return self._ghost[2] if self._ghost else super().get_etag()
+
+    def get_last_modified(self) -> float:
+        return self._ghost[1] if self._ghost else super().get_last_modified()
+
+    def get_content(self) -> Any:
+        if self._ghost:
+            raise DAVError(HTTP_NOT_FOUND, "this photo was deleted for good; only its name is kept")
+        return super().get_content()
+
+    def support_ranges(self) -> bool:
+        return self._ghost is None
+
+    def begin_write(self, *, content_type: str | None = None) -> Any:
+        self._tee = TeeWriter(super().begin_write(content_type=content_type), self.provider.store)
+        return self._tee
+
+    def end_write(self, *, with_errors: bool) -> None:
+        tee, self._tee = self._tee, None
+        identity = identity_of(self.environ)
+        relpath = _relpath(self.path)
+        # New bytes under this name: whatever the old ones became is not this file any more.
+        self.provider.store.forget_path(identity, relpath)
+        self._ghost = None
+        if tee is None:
+            return
+        if with_errors or tee.incoming is None:
+            tee.discard()
+            return
+        photo_id = self.provider.store.ingest(identity, relpath, Path(self._file_path), tee.incoming)
+        if photo_id is not None:
+            self.environ["octopus.dav.photo_id"] = photo_id
+        self.file_stat = os.stat(self._file_path)
+        self._ghost = self.provider.store.ghost(identity, relpath)
+
+    def delete(self) -> None:
+        super().delete()
+        self.provider.store.forget_path(identity_of(self.environ), _relpath(self.path))
+
+    def move_recursive(self, dest_path: str) -> None:
+        super().move_recursive(dest_path)
+        self.provider.store.moved(identity_of(self.environ), _relpath(self.path), _relpath(dest_path))
+
+    def set_last_modified(self, dest_path: str, time_stamp: Any, *, dry_run: bool) -> bool:
+        done = super().set_last_modified(dest_path, time_stamp, dry_run=dry_run)
+        if not dry_run and self._ghost:
+            secs = time_stamp if isinstance(time_stamp, int) else util.parse_time_string(time_stamp)
+            self.provider.store.ghost_set_mtime(identity_of(self.environ), _relpath(self.path), float(secs))
+        return done
