@@ -194,3 +194,21 @@ def test_wrong_app_passwords_are_rate_limited(strict_server: Server) -> None:
         r = c.get("/api/timeline", headers=basic(alice.name, wrong))
         body = assert_problem(r, 429)
         assert int(r.headers["retry-after"]) >= 1 and body["detail"]
+
+
+def test_password_change_keeps_app_passwords_and_account_deletion_ends_them(server: Server) -> None:
+    alice = server.new_user()
+    device = add_device(alice)
+    password = device["app_password"]
+    with alice.client() as c:
+        r = c.post("/api/users/me/password", json={"old": "correct horse battery", "new": "a brand new password"})
+        assert r.status_code == 204, r.text
+    with server.client(headers=bearer(password)) as phone:
+        assert phone.get("/api/timeline").status_code == 200  # a separate credential: it survives
+    with alice.client() as c:
+        assert c.request("DELETE", "/api/users/me", json={"password": "a brand new password"}).status_code == 204
+    with server.client(headers=bearer(password)) as phone:
+        assert_problem(phone.get("/api/timeline"), 401)
+    # The secret never reached the server's logs.
+    logs = server.log_text() + "".join(p.read_text(errors="replace") for p in (server.data_dir / "logs").glob("*") if p.is_file())
+    assert password not in logs and password.rsplit("_", 1)[1] not in logs
