@@ -1,14 +1,21 @@
-// Uploads: the header button, drag-and-drop anywhere, a panel with per-file progress.
+// Uploads: the header button, drag-and-drop anywhere, a panel with per-file progress and an
+// overall bar (files, bytes, time left). Files go through tus (upload-tus.js: resumable after a
+// dropped connection or a reload) when the server offers it, else through POST /api/photos.
 // At most two uploads run at once so a weak server (and a weak uplink) are not flooded.
 import { uploadFile } from "./api.js";
-import { h, plural, icon } from "./ui.js";
+import { tusAvailable, uploadTus } from "./upload-tus.js";
+import { h, plural, icon, fmtBytes } from "./ui.js";
 import { notify } from "./actions.js";
 
 const MAX_PARALLEL = 2;
 const queue = [];
 let running = 0;
-let panel, list, summary;
+let panel, list, summary, overall, overallText;
 const counts = { new: 0, duplicate: 0, error: 0, total: 0 };
+// The batch shown in the panel: every job's size and bytes done; `sent` counts only bytes that
+// travelled (a file the server already had is done without sending), which gives the rate.
+let jobs = [];
+const rate = { sent: 0, since: 0 };
 
 export function uploadInput() {
   const input = h("input.sr-only", { type: "file", multiple: true, accept: "image/*,video/*", id: "upload-input", testid: "upload-input" });
@@ -41,6 +48,8 @@ export function enableDrop() {
 function ensurePanel() {
   if (panel) return;
   summary = h("strong");
+  overall = h("progress", { max: 1, value: 0, testid: "upload-overall", "aria-label": "Overall upload progress" });
+  overallText = h("p.overall-text", { testid: "upload-overall-text" });
   list = h("ul");
   panel = h("section.upload-panel", { testid: "upload-panel", "aria-label": "Uploads" },
     h("header", summary,
@@ -48,7 +57,9 @@ function ensurePanel() {
         if (running || queue.length) return;
         panel.remove(); panel = null;
         Object.assign(counts, { new: 0, duplicate: 0, error: 0, total: 0 });
+        jobs = []; Object.assign(rate, { sent: 0, since: 0 });
       } }, icon("close"))),
+    h("div.overall", overall, overallText),
     list);
   document.body.append(panel);
 }
@@ -57,6 +68,25 @@ function renderSummary() {
   const busy = running + queue.length;
   const parts = [counts.new && `${counts.new} new`, counts.duplicate && `${counts.duplicate} already in library`, counts.error && `${counts.error} failed`].filter(Boolean);
   summary.textContent = busy ? `Uploading ${plural(busy, "file")}…` : `Done: ${parts.join(", ") || "nothing uploaded"}`;
+  renderOverall();
+}
+
+function fmtLeft(seconds) {
+  if (seconds < 60) return "less than a minute left";
+  if (seconds < 3600) return `about ${plural(Math.round(seconds / 60), "minute")} left`;
+  return `about ${plural(Math.round(seconds / 3600), "hour")} left`;
+}
+
+function renderOverall() {
+  if (!overall) return;
+  const total = jobs.reduce((n, j) => n + j.size, 0);
+  const done = jobs.reduce((n, j) => n + j.done, 0);
+  const finished = jobs.filter((j) => j.finished).length;
+  overall.value = total ? done / total : (finished === jobs.length ? 1 : 0);
+  const parts = [`${finished} of ${plural(jobs.length, "file")}`, `${fmtBytes(done)} of ${fmtBytes(total)}`];
+  const secs = (performance.now() - rate.since) / 1000;
+  if (finished < jobs.length && rate.sent && secs > 1) parts.push(fmtLeft(Math.max(0, total - done) / (rate.sent / secs)));
+  overallText.textContent = parts.join(" · ");
 }
 
 export function enqueue(files) {
@@ -68,7 +98,9 @@ export function enqueue(files) {
     const item = h("li", { testid: "upload-item", "data-status": "waiting" }, h("span.name", file.name), bar, status);
     list.append(item);
     counts.total++;
-    queue.push({ file, item, bar, status });
+    const job = { file, item, bar, status, size: file.size, done: 0, finished: false };
+    jobs.push(job);
+    queue.push(job);
   }
   renderSummary();
   pump();
@@ -82,10 +114,25 @@ async function run(job) {
   running++;
   const { file, item, bar, status } = job;
   const set = (s, text) => { item.dataset.status = s; status.textContent = text; };
+  const progress = (sent) => {
+    if (!rate.since) rate.since = performance.now();
+    if (sent > job.done) rate.sent += sent - job.done;
+    job.done = sent;
+    bar.value = file.size ? sent / file.size : 0;
+    status.textContent = `uploading ${Math.floor(bar.value * 100)} %`;
+    renderOverall();
+  };
   set("uploading", "uploading");
   try {
-    const { status: code, photo } = await uploadFile(file, (f) => { bar.value = f; });
+    const { status: code, photo, resumedFrom } = await (await tusAvailable()
+      ? uploadTus(file, {
+        onProgress: progress,
+        onState: (text) => { status.textContent = text; },
+        onResume: (offset) => { job.done = offset; }, // counted as done, not as sent now (the rate)
+      })
+      : uploadFile(file, (f) => progress(f * file.size)));
     bar.value = 1;
+    if (resumedFrom) item.dataset.resumedFrom = String(resumedFrom);
     if (code === 200 && photo && photo.duplicate) { counts.duplicate++; set("duplicate", "already in library"); }
     else { counts.new++; set("new", "added"); if (photo && photo.id) notify("added", photo); }
   } catch (err) {
@@ -93,6 +140,8 @@ async function run(job) {
     bar.hidden = true;
     set("error", err.detail);
   }
+  job.done = job.size;
+  job.finished = true;
   running--;
   renderSummary();
   if (!running && !queue.length) {
