@@ -107,6 +107,7 @@ class Octopus:
         from .library import PhotoLibrary
         from .notifications import start_notifier
         from .vault import Vault
+        from .dav import store as _dav_store  # noqa: F401  (purge hooks reach DAV copies from any process)
 
         started = time.perf_counter()
         self.paths.create()
