@@ -70,7 +70,8 @@ CREATE INDEX IF NOT EXISTS photo_timeline ON photo (owner, state, taken_local DE
 CREATE INDEX IF NOT EXISTS photo_favourites ON photo (owner, taken_local DESC, id DESC) WHERE favourite = 1 AND state = 'library';
 CREATE INDEX IF NOT EXISTS photo_memories ON photo (owner, md, taken_local DESC) WHERE state = 'library';
 CREATE INDEX IF NOT EXISTS photo_purge_due ON photo (purge_at) WHERE state = 'trash';
-CREATE INDEX IF NOT EXISTS photo_by_sha ON photo (sha256);
+-- Covering for "already backed up?" (POST /api/photos/check): 5,000 probes read no table row.
+CREATE INDEX IF NOT EXISTS photo_by_sha ON photo (sha256, owner, state, id);
 -- Search with kind=video walks only the videos (few among many photos); kind=photo walks the
 -- timeline index, where nearly every row matches.
 CREATE INDEX IF NOT EXISTS photo_videos ON photo (owner, taken_local DESC, id DESC) WHERE kind = 'video' AND state = 'library';

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import shutil
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import msgspec
 
 from . import keystore, motion, sealing
-from .errors import InsufficientStorage, Invalid, NotFound
+from .errors import InsufficientStorage, Invalid, NotFound, TooLarge
 from .eventstore import Meta, Transaction
 from .media import VIDEO_MIMES, Analysis, BlobStore, IncomingBlob, analyse, render
 from .photos import (
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_FILENAME = 255
+MAX_CHECK = 5_000
+"""Hashes one `check` call takes: a phone asks about its camera roll in pages of this many."""
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def clean_filename(name: str | None) -> str:
@@ -212,14 +216,18 @@ class PhotoLibrary:
         self.blobs.put_derivative("thumb", sha, analysis.thumb)
 
     async def check(self, owner: str, hashes: Sequence[str]) -> dict[str, str]:
-        cleaned = []
-        for value in hashes:
-            if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value.lower()):
-                raise Invalid(f"sha256: {str(value)[:80]!r} is not a hex SHA-256")
-            cleaned.append(value.lower())
-        if len(cleaned) > 10_000:
-            raise Invalid("sha256: at most 10,000 hashes per request")
-        return await self.octopus.read(lambda: lib.existing_by_sha(self.store.reader(), owner, cleaned))
+        """Which of `hashes` (hex SHA-256s) `owner` already has: {hash: photo id}.
+
+        Items in the library or the trash count (their bytes are stored); vault items never
+        show, since their hash is sealed too (docs/sync.md, "Already backed up?")."""
+        if len(hashes) > MAX_CHECK:
+            raise TooLarge(f"sha256: at most {MAX_CHECK:,} hashes per request ({len(hashes):,} sent); split the list")
+        for i, value in enumerate(hashes):
+            if _SHA256.fullmatch(value) is None:
+                raise Invalid(f"sha256[{i}]: {value[:80]!r} is not a hex SHA-256 (64 hex digits)")
+        # The answer's keys are lower-case, as the API shows a photo's sha256 everywhere else.
+        unique = list(dict.fromkeys(h.lower() for h in hashes))
+        return await self.octopus.read(lambda: lib.existing_by_sha(self.store.reader(), owner, unique))
 
     # -- edits -------------------------------------------------------------------------------------
     async def edit(self, owner: str, photo_id: str, *, description: str | None, taken_at: str | None,

@@ -21,10 +21,11 @@ import binascii
 import re
 import sqlite3
 import threading
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, AsyncIterator, Iterable, Iterator
 
 import msgspec
 
+from .database import connect
 from .errors import BadRequest, Gone
 from .eventstore import EventStore
 from .readmodels.library import PHOTO_SELECT, PhotoView, to_view
@@ -155,28 +156,53 @@ def read_feed(conn: sqlite3.Connection, owner: str, after: int, limit: int) -> F
 
 # -- the snapshot ----------------------------------------------------------------------------------
 
+SNAPSHOT_CHUNK = 500
+"""Photos read, encoded and sent at a time: memory stays that many rows, whatever the library."""
 
-def read_snapshot(conn: sqlite3.Connection, owner: str) -> Snapshot:
-    """`owner`'s library (library and trash states) and albums, with the cursor they are
-    consistent at. One read transaction: an append landing meanwhile is either wholly in the
-    snapshot (and before its cursor) or wholly after it."""
+SNAPSHOT_CACHE_KB = 2048
+_encode = msgspec.json.Encoder().encode
+_PHOTOS_SQL = f"{PHOTO_SELECT} WHERE p.owner = ? AND p.state IN ('library', 'trash') ORDER BY p.id"
+_ALBUMS_SQL = "SELECT id, name, created_at, version FROM album WHERE owner = ? ORDER BY created_at, id"
+_MEMBERS_SQL = (
+    "SELECT ap.photo_id FROM album_photo ap JOIN photo p ON p.id = ap.photo_id "
+    "WHERE ap.album_id = ? AND p.state IN ('library', 'trash') ORDER BY ap.position"
+)
+
+
+def snapshot_chunks(conn: sqlite3.Connection, owner: str) -> Iterator[bytes]:
+    """`owner`'s snapshot as pieces of one JSON object, `{"photos": [...], "albums": [...],
+    "cursor": ...}` (the `Snapshot` shape), SNAPSHOT_CHUNK photos a piece.
+
+    All of it is read in one read transaction, held from the first piece until the last (or until
+    the iterator is closed): in WAL mode that is one fixed view of the database, so the pieces are
+    consistent at the cursor that ends them however many commits land meanwhile, and the writer
+    is never blocked by it. `conn` must be this snapshot's own connection (docs/sync.md says what
+    a long read costs the WAL)."""
     conn.execute("BEGIN")
     try:
+        # The first read fixes the transaction's view; the head is read in it.
         head = conn.execute("SELECT max(position) FROM events").fetchone()[0] or 0
-        photos = [to_view(r) for r in conn.execute(
-            f"{PHOTO_SELECT} WHERE p.owner = ? AND p.state IN ('library', 'trash') ORDER BY p.id", (owner,))]
-        albums = {r[0]: SnapshotAlbum(id=r[0], name=r[1], created_at=r[2], version=r[3], photo_ids=[]) for r in conn.execute(
-            "SELECT id, name, created_at, version FROM album WHERE owner = ? ORDER BY created_at, id", (owner,))}
-        for album_id, photo_id in conn.execute(
-            "SELECT ap.album_id, ap.photo_id FROM album_photo ap JOIN album a ON a.id = ap.album_id "
-            "JOIN photo p ON p.id = ap.photo_id WHERE a.owner = ? AND p.state IN ('library', 'trash') "
-            "ORDER BY ap.album_id, ap.position",
-            (owner,),
-        ):
-            albums[album_id].photo_ids.append(photo_id)
+        yield b'{"photos":['
+        rows = conn.execute(_PHOTOS_SQL, (owner,))
+        sep = b""
+        while batch := rows.fetchmany(SNAPSHOT_CHUNK):
+            yield sep + _encode([to_view(r) for r in batch])[1:-1]
+            sep = b","
+        yield b'],"albums":['
+        sep = b""
+        for album_id, name, created_at, version in conn.execute(_ALBUMS_SQL, (owner,)).fetchall():
+            members = [r[0] for r in conn.execute(_MEMBERS_SQL, (album_id,))]
+            yield sep + _encode(SnapshotAlbum(id=album_id, name=name, created_at=created_at, version=version,
+                                              photo_ids=members))
+            sep = b","
+        yield b'],"cursor":' + _encode(encode_cursor(head)) + b"}"
     finally:
         conn.execute("COMMIT")
-    return Snapshot(photos=photos, albums=list(albums.values()), cursor=encode_cursor(head))
+
+
+def read_snapshot(conn: sqlite3.Connection, owner: str) -> Snapshot:
+    """The whole snapshot in memory (in-process callers and tests; HTTP streams the pieces)."""
+    return msgspec.json.decode(b"".join(snapshot_chunks(conn, owner)), type=Snapshot)
 
 
 # -- long-poll ---------------------------------------------------------------------------------------
@@ -273,8 +299,44 @@ async def snapshot(octopus: Octopus, owner: str) -> Snapshot:
     return await octopus.read(lambda: read_snapshot(octopus.store.reader(), owner))
 
 
+async def stream_snapshot(octopus: Octopus, owner: str) -> AsyncIterator[bytes]:
+    """The snapshot's JSON pieces as the HTTP layer sends them: each piece is read on a reader
+    thread when the client has taken the one before, so a slow client costs no memory.
+
+    Its own connection, since the read transaction spans many reader-pool calls (any pool thread
+    may run the next piece; never two at once) and must not leak into other requests' reads. It
+    is closed, ending the transaction, when the stream ends, fails or the client goes away."""
+    conn = await octopus.read(lambda: connect(octopus.store.path, role="reader"))
+    # One pass over the owner's rows: a page once read is not read again, so a small cache is
+    # as fast and keeps the snapshot's memory small (tests/test_http_snapshot.py holds it to that).
+    conn.execute(f"PRAGMA cache_size=-{SNAPSHOT_CACHE_KB}")
+    reading = _SnapshotReader(conn, snapshot_chunks(conn, owner))
+    try:
+        while (piece := await octopus.read(reading.next)) is not None:
+            yield piece
+    finally:
+        await octopus.read(reading.close)
+
+
+class _SnapshotReader:
+    """One streamed snapshot's pieces and connection. The lock matters when the client goes away
+    mid-piece: the cancelled request's thread is still reading, and closing must wait for it."""
+
+    def __init__(self, conn: sqlite3.Connection, pieces: Iterator[bytes]) -> None:
+        self._conn, self._pieces, self._lock = conn, pieces, threading.Lock()
+
+    def next(self) -> bytes | None:
+        with self._lock:
+            return next(self._pieces, None)
+
+    def close(self) -> None:
+        with self._lock:
+            self._pieces.close()  # its `finally` ends the read transaction
+            self._conn.close()
+
+
 __all__ = [
     "DEFAULT_LIMIT", "MAX_LIMIT", "MAX_WAIT_S", "PROTOCOL_VERSION", "WIRE_DATA", "FeedRead", "Snapshot",
     "SnapshotAlbum", "SyncEvent", "SyncPage", "Waiters", "decode_cursor", "encode_cursor", "pull", "read_feed",
-    "read_snapshot", "snapshot",
+    "read_snapshot", "snapshot", "snapshot_chunks", "stream_snapshot",
 ]

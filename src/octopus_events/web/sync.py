@@ -5,10 +5,12 @@ The protocol lives in `sync.py` and docs/sync.md; these handlers only read the q
 
 from __future__ import annotations
 
-from litestar import get
+from litestar import MediaType, get
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery
+from litestar.response import Stream
 
 from .. import sync
 from ..application import Octopus
@@ -30,10 +32,12 @@ async def sync_events(octopus: NamedDependency[Octopus], caller: NamedDependency
     return await sync.pull(octopus, caller.owner, cursor, limit, wait)
 
 
-@get("/api/sync/snapshot", opt={"device": True}, tags=TAGS, response_headers=HEADERS,
+@get("/api/sync/snapshot", opt={"device": True}, tags=TAGS, response_headers=HEADERS, media_type=MediaType.JSON,
+     responses={200: ResponseSpec(sync.Snapshot, description="Streamed as it is read, consistent at `cursor`")},
      summary="The caller's library (library and trash) and albums, and the cursor they are consistent at")
-async def sync_snapshot(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> sync.Snapshot:
-    return await sync.snapshot(octopus, caller.owner)
+async def sync_snapshot(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> Stream:
+    # Streamed: a 100,000-item library is never built in memory (docs/sync.md).
+    return Stream(sync.stream_snapshot(octopus, caller.owner), media_type=MediaType.JSON)
 
 
 ROUTES = [sync_events, sync_snapshot]
