@@ -17,16 +17,17 @@ if TYPE_CHECKING:
 
 def build_app(octopus: Octopus, loop: asyncio.AbstractEventLoop, mount_path: str = "/dav") -> Any:
     """The WsgiDAV app for this library; `loop` runs the library's async commands."""
-    from wsgidav.lock_man.lock_storage import LockStorageShelve
-    from wsgidav.prop_man.property_manager import ShelvePropertyManager
+    from wsgidav.lock_man.lock_storage import LockStorageDict
     from wsgidav.wsgidav_app import WsgiDAVApp
 
     from .auth import OctopusDomainController
+    from .properties import SqlitePropertyManager
     from .provider import OctopusProvider
     from .store import DavStore
 
     store = DavStore(octopus, loop)
-    root = store.root
+    locks = LockStorageDict()
+    store.on_removed.append(lambda url: drop_locks(locks, url))
     config = {
         "provider_mapping": {"/": OctopusProvider(store)},
         "mount_path": mount_path,
@@ -37,9 +38,10 @@ def build_app(octopus: Octopus, loop: asyncio.AbstractEventLoop, mount_path: str
             "default_to_digest": False,
         },
         "octopus_store": store,
-        # Class 2: locks and dead properties (PROPPATCH) survive restarts, under the data dir.
-        "lock_storage": LockStorageShelve(str(root / "locks.shelve")),
-        "property_manager": ShelvePropertyManager(str(root / "props.shelve")),
+        # Class 2. Dead properties persist in index.db, where a purge can delete them for good
+        # (a shelve keeps deleted keys readable); locks, minutes long, live in memory only.
+        "lock_storage": locks,
+        "property_manager": SqlitePropertyManager(store),
         # Modification times are kept, so a sync app that compares them uploads nothing twice.
         "hotfixes": {"emulate_win32_lastmod": True},
         "honor_mtime_header": True,
@@ -53,6 +55,12 @@ def build_app(octopus: Octopus, loop: asyncio.AbstractEventLoop, mount_path: str
         "cors": {"allow_origin": None},
     }
     return finite_depth(WsgiDAVApp(config))
+
+
+def drop_locks(locks: Any, url: str) -> None:
+    """Forget the locks on a file that was removed for good (their root holds its name)."""
+    for token in locks.get_lock_list(url, include_root=True, include_children=True, token_only=True):
+        locks.delete(token)
 
 
 _FINITE_DEPTH = (b'<?xml version="1.0" encoding="utf-8"?>\n'

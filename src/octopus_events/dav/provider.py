@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from wsgidav import util
-from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dav_provider import DAVCollection
 from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderResource
 
 from .auth import ENVIRON_KEY, DavIdentity
-from .store import DavStore, TeeWriter
+from .store import UPLOADS, DavStore, TeeWriter, Tombstoned
 
-UPLOADS = "Uploads"
 TOP = ("Uploads", "Library", "Albums", "Favourites")
 
 
@@ -142,28 +141,13 @@ class DeviceFile(FileResource):
     def __init__(self, path: str, environ: dict[str, Any], file_path: str) -> None:
         super().__init__(path, environ, file_path)
         self._tee: TeeWriter | None = None
-        self._ghost = self.provider.store.ghost(identity_of(environ), _relpath(path)) if self.file_stat.st_size == 0 else None
+        self._gone = False  # removed again at the end of its PUT (a photo deleted for good)
 
     def get_ref_url(self) -> str:
         return _ref_prefix(identity_of(self.environ)) + super().get_ref_url()
 
-    # A ghost (its photo deleted for good) still lists as the file the device put.
-    def get_content_length(self) -> int:
-        return self._ghost[0] if self._ghost else super().get_content_length()
-
-    def get_etag(self) -> str:
-        return self._ghost[2] if self._ghost else super().get_etag()
-
-    def get_last_modified(self) -> float:
-        return self._ghost[1] if self._ghost else super().get_last_modified()
-
-    def get_content(self) -> Any:
-        if self._ghost:
-            raise DAVError(HTTP_NOT_FOUND, "this photo was deleted for good; only its name is kept")
-        return super().get_content()
-
-    def support_ranges(self) -> bool:
-        return self._ghost is None
+    def get_etag(self) -> str | None:  # type: ignore[override]
+        return None if self._gone else super().get_etag()
 
     def begin_write(self, *, content_type: str | None = None) -> Any:
         self._tee = TeeWriter(super().begin_write(content_type=content_type), self.provider.store)
@@ -175,17 +159,19 @@ class DeviceFile(FileResource):
         relpath = _relpath(self.path)
         # New bytes under this name: whatever the old ones became is not this file any more.
         self.provider.store.forget_path(identity, relpath)
-        self._ghost = None
         if tee is None:
             return
         if with_errors or tee.incoming is None:
             tee.discard()
             return
-        photo_id = self.provider.store.ingest(identity, relpath, Path(self._file_path), tee.incoming)
+        try:
+            photo_id = self.provider.store.ingest(identity, relpath, Path(self._file_path), tee.incoming)
+        except Tombstoned:
+            self._gone = True
+            return
         if photo_id is not None:
             self.environ["octopus.dav.photo_id"] = photo_id
         self.file_stat = os.stat(self._file_path)
-        self._ghost = self.provider.store.ghost(identity, relpath)
 
     def delete(self) -> None:
         super().delete()
@@ -196,8 +182,6 @@ class DeviceFile(FileResource):
         self.provider.store.moved(identity_of(self.environ), _relpath(self.path), _relpath(dest_path))
 
     def set_last_modified(self, dest_path: str, time_stamp: Any, *, dry_run: bool) -> bool:
-        done = super().set_last_modified(dest_path, time_stamp, dry_run=dry_run)
-        if not dry_run and self._ghost:
-            secs = time_stamp if isinstance(time_stamp, int) else util.parse_time_string(time_stamp)
-            self.provider.store.ghost_set_mtime(identity_of(self.environ), _relpath(self.path), float(secs))
-        return done
+        if self._gone:
+            return False  # nothing left to date
+        return bool(super().set_last_modified(dest_path, time_stamp, dry_run=dry_run))

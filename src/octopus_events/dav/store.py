@@ -2,10 +2,11 @@
 
 Layout (docs/data-dir.md): `<data_dir>/dav/<owner>/<device>/` holds the files exactly as the
 device put them; `<data_dir>/dav/index.db` records which of them became which library item
-(so deleting the item for good can reach its copy here) and the keyed-hash tombstones of
-photos deleted for good; `locks.shelve` and `props.shelve` are WsgiDAV's locks and dead
-properties. None of this is event-sourced: like the blobs, these are bytes the device owns,
-and index.db is written with `secure_delete` so a deleted row leaves no page image behind.
+(so deleting the item for good can reach its copy here), the keyed-hash tombstones of photos
+deleted for good and the dead properties (properties.py). Locks live in memory only (they
+last minutes; RFC 4918 lets a server drop them). None of this is event-sourced: like the
+blobs, these are bytes the device owns, and index.db is written with `secure_delete` so a
+deleted row leaves no page image behind.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Coroutine, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, TypeVar
+from urllib.parse import quote
 
 from .. import keystore
 from ..errors import OctopusError
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+UPLOADS = "Uploads"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dav_media (
@@ -43,12 +46,8 @@ CREATE TABLE IF NOT EXISTS dav_media (
     PRIMARY KEY (owner, device, relpath)
 );
 CREATE INDEX IF NOT EXISTS dav_media_photo ON dav_media (owner, photo_id);
--- A file whose photo was deleted for good: its bytes are gone, the entry the device listed stays.
-CREATE TABLE IF NOT EXISTS dav_ghost (
-    owner TEXT NOT NULL, device TEXT NOT NULL, relpath TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime REAL NOT NULL, etag TEXT NOT NULL,
-    PRIMARY KEY (owner, device, relpath)
-);
+-- Dead properties (PROPPATCH), keyed by the resource's ref URL (properties.py).
+CREATE TABLE IF NOT EXISTS dav_prop (url TEXT NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (url, name));
 -- HMAC-SHA256(owner's tombstone key, content SHA-256) of each photo deleted for good.
 CREATE TABLE IF NOT EXISTS dav_tombstone (owner TEXT NOT NULL, mac BLOB NOT NULL, PRIMARY KEY (owner, mac));
 """
@@ -59,6 +58,11 @@ def tombstone_key_id(owner: str) -> str:
     return f"dav_tombstone:{owner}"
 
 
+def ref_url(owner: str, device: str, relpath: str) -> str:
+    """The ref URL WsgiDAV keys an Uploads file's properties and locks by (provider.DeviceFile)."""
+    return f"/~{owner}~{device}" + quote(f"/{UPLOADS}/{relpath}")
+
+
 class Index:
     """index.db and the files it describes; usable without the WsgiDAV app (the purge hooks run
     wherever a photo is deleted: the web app, the CLI, trash expiry)."""
@@ -67,9 +71,29 @@ class Index:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self.write_lock = self._write_lock = threading.Lock()
+        # Called with each purged file's ref URL (the WsgiDAV app drops its in-memory locks).
+        self.on_removed: list[Callable[[str], None]] = []
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            self._drop_old_ghosts(conn)
+        # Older versions kept locks and properties in shelve files, which keep deleted keys
+        # (filenames) readable: they go.
+        for old in self.root.glob("*.shelve*"):
+            shred(old)
+
+    def _drop_old_ghosts(self, conn: sqlite3.Connection) -> None:
+        """Older versions left a purged photo's Uploads entry in place (an empty file and a
+        `dav_ghost` row keeping its name): both go, as a permanent deletion requires."""
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'dav_ghost'").fetchone() is None:
+            return
+        for owner, device, relpath in conn.execute("SELECT owner, device, relpath FROM dav_ghost").fetchall():
+            path = self.root / owner / device / relpath
+            if path.is_file() and path.stat().st_size == 0:
+                path.unlink()
+            conn.execute("DELETE FROM dav_prop WHERE url = ?", (ref_url(owner, device, relpath),))
+        conn.execute("DROP TABLE dav_ghost")
+        conn.execute("VACUUM")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.root / "index.db", isolation_level=None, check_same_thread=False, timeout=30)
@@ -85,40 +109,28 @@ class Index:
         return conn
 
     # -- what became of a file ----------------------------------------------------------------------
-    def ghost(self, identity: DavIdentity, relpath: str) -> tuple[int, float, str] | None:
-        row = self.db.execute("SELECT size, mtime, etag FROM dav_ghost WHERE owner = ? AND device = ? AND relpath = ?",
-                              (identity.owner, identity.device, relpath)).fetchone()
-        return (int(row[0]), float(row[1]), str(row[2])) if row else None
-
-    def ghost_set_mtime(self, identity: DavIdentity, relpath: str, mtime: float) -> None:
-        with self._write_lock:
-            self.db.execute("UPDATE dav_ghost SET mtime = ? WHERE owner = ? AND device = ? AND relpath = ?",
-                            (mtime, identity.owner, identity.device, relpath))
-
     def forget_path(self, identity: DavIdentity, relpath: str, *, recursive: bool = False) -> None:
         """The device deleted or overwrote a file (or a folder): its records go with it."""
         with self._write_lock:
-            for table in ("dav_media", "dav_ghost"):
-                self.db.execute(f"DELETE FROM {table} WHERE owner = ? AND device = ? AND relpath = ?",
-                                (identity.owner, identity.device, relpath))
-                if recursive:
-                    prefix = relpath.rstrip("/") + "/"
-                    self.db.execute(f"DELETE FROM {table} WHERE owner = ? AND device = ? AND substr(relpath, 1, ?) = ?",
-                                    (identity.owner, identity.device, len(prefix), prefix))
+            self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
+                            (identity.owner, identity.device, relpath))
+            if recursive:
+                prefix = relpath.rstrip("/") + "/"
+                self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND substr(relpath, 1, ?) = ?",
+                                (identity.owner, identity.device, len(prefix), prefix))
 
     def moved(self, identity: DavIdentity, old: str, new: str) -> None:
         """A MOVE keeps what the file became (it is the same file under another name)."""
         with self._write_lock:
-            for table in ("dav_media", "dav_ghost"):
-                self.db.execute(f"DELETE FROM {table} WHERE owner = ? AND device = ? AND relpath = ?",
-                                (identity.owner, identity.device, new))
-                self.db.execute(f"UPDATE {table} SET relpath = ? WHERE owner = ? AND device = ? AND relpath = ?",
-                                (new, identity.owner, identity.device, old))
-                old_prefix, new_prefix = old.rstrip("/") + "/", new.rstrip("/") + "/"
-                self.db.execute(
-                    f"UPDATE {table} SET relpath = ? || substr(relpath, ?) WHERE owner = ? AND device = ? "
-                    "AND substr(relpath, 1, ?) = ?",
-                    (new_prefix, len(old_prefix) + 1, identity.owner, identity.device, len(old_prefix), old_prefix))
+            self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
+                            (identity.owner, identity.device, new))
+            self.db.execute("UPDATE dav_media SET relpath = ? WHERE owner = ? AND device = ? AND relpath = ?",
+                            (new, identity.owner, identity.device, old))
+            old_prefix, new_prefix = old.rstrip("/") + "/", new.rstrip("/") + "/"
+            self.db.execute(
+                "UPDATE dav_media SET relpath = ? || substr(relpath, ?) WHERE owner = ? AND device = ? "
+                "AND substr(relpath, 1, ?) = ?",
+                (new_prefix, len(old_prefix) + 1, identity.owner, identity.device, len(old_prefix), old_prefix))
 
     # -- tombstones ---------------------------------------------------------------------------------
     def copies_of(self, owner: str, photo_id: str) -> list[tuple[str, str, str]]:
@@ -126,42 +138,39 @@ class Index:
                                (owner, photo_id)).fetchall()
 
     def purged(self, owner: str, photo_id: str, copies: list[tuple[str, str, str]], macs: list[bytes]) -> None:
-        """After a photo's permanent deletion: every Uploads copy of it loses its bytes (the entry
-        the device listed stays, so it does not upload it again) and its content hash becomes a
-        keyed tombstone so the same bytes uploaded again are not taken in."""
-        from .auth import DavIdentity
-
+        """After a photo's permanent deletion: every Uploads copy of it goes entirely (bytes,
+        name, dead properties, locks), and its content hash becomes a keyed tombstone so the
+        same bytes uploaded again are not taken in."""
         with self._write_lock:
             for mac in macs:
                 self.db.execute("INSERT OR IGNORE INTO dav_tombstone (owner, mac) VALUES (?, ?)", (owner, mac))
         for device, relpath, _sha in copies:
-            self.make_ghost(DavIdentity(owner, device, ""), relpath, self.root / owner / device / relpath)
+            self.remove_file(owner, device, relpath)
         with self._write_lock:
             self.db.execute("DELETE FROM dav_media WHERE owner = ? AND photo_id = ?", (owner, photo_id))
 
-    def make_ghost(self, identity: DavIdentity, relpath: str, path: Path) -> None:
-        """Replace a file by its bytes-less entry: same name, size, mtime and ETag."""
-        from wsgidav import util
-
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return
-        etag = util.get_file_etag(str(path))
-        shred(path)
-        path.touch()
-        os.utime(path, (st.st_mtime, st.st_mtime))
+    def remove_file(self, owner: str, device: str, relpath: str) -> None:
+        """An Uploads file gone for good: bytes overwritten, its rows and properties deleted."""
+        shred(self.root / owner / device / relpath)
+        url = ref_url(owner, device, relpath)
         with self._write_lock:
-            self.db.execute("INSERT OR REPLACE INTO dav_ghost (owner, device, relpath, size, mtime, etag) VALUES (?, ?, ?, ?, ?, ?)",
-                            (identity.owner, identity.device, relpath, st.st_size, st.st_mtime, etag))
-            self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
-                            (identity.owner, identity.device, relpath))
+            self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?", (owner, device, relpath))
+        self.forget_props(url)
+        for removed in self.on_removed:
+            removed(url)
+
+    def forget_props(self, url: str) -> None:
+        with self._write_lock:
+            prefix = url.rstrip("/") + "/"
+            self.db.execute("DELETE FROM dav_prop WHERE url = ? OR substr(url, 1, ?) = ?", (url, len(prefix), prefix))
 
     def account_deleted(self, owner: str) -> None:
         shutil.rmtree(self.root / owner, ignore_errors=True)
         with self._write_lock:
-            for table in ("dav_media", "dav_ghost", "dav_tombstone"):
+            for table in ("dav_media", "dav_tombstone"):
                 self.db.execute(f"DELETE FROM {table} WHERE owner = ?", (owner,))
+            prefix = f"/~{owner}~"
+            self.db.execute("DELETE FROM dav_prop WHERE substr(url, 1, ?) = ?", (len(prefix), prefix))
 
 
 
@@ -172,6 +181,8 @@ class DavStore(Index):
         from .auth import AccountPasswordCache
 
         super().__init__(octopus.paths.root / "dav")
+        with _INDEXES_LOCK:
+            _INDEXES[self.root] = self  # purges in this process reach this app's locks too
         self.octopus = octopus
         self.loop = loop
         self.account_cache = AccountPasswordCache()
@@ -196,13 +207,16 @@ class DavStore(Index):
     # -- ingest -------------------------------------------------------------------------------------
     def ingest(self, identity: DavIdentity, relpath: str, path: Path, incoming: IncomingBlob) -> str | None:
         """A media file the device finished writing: through the upload pipeline (the same bytes
-        twice are one item). Returns the photo id, or None when it stays only a device file."""
+        twice are one item). Returns the photo id, or None when it stays only a device file;
+        raises Tombstoned (the file removed again) for the bytes of a photo deleted for good."""
         incoming.close()
         sha = incoming.sha256
         if self.tombstoned(identity.owner, sha):
+            # Deleted for good: the PUT still succeeds (an app would retry an error for ever),
+            # but the bytes and the name go at once; nothing is listed or taken in.
             incoming.discard()
-            self.make_ghost(identity, relpath, path)
-            return None
+            self.remove_file(identity.owner, identity.device, relpath)
+            raise Tombstoned
         from .auth import ACCOUNT_DEVICE
 
         meta = Meta(actor=identity.owner, owner=identity.owner, correlation_id=f"dav:{identity.device}")
@@ -224,6 +238,10 @@ class DavStore(Index):
             self.db.execute("INSERT OR REPLACE INTO dav_media (owner, device, relpath, photo_id, sha256) VALUES (?, ?, ?, ?, ?)",
                             (identity.owner, identity.device, relpath, photo_id, sha))
         return photo_id
+
+
+class Tombstoned(Exception):
+    """The file a device just put is a photo deleted for good: it has been removed again."""
 
 
 class TeeWriter:
