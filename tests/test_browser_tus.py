@@ -341,3 +341,16 @@ def test_a_server_without_tus_gets_the_plain_upload(ui: Session) -> None:
     finally:
         ui.page.unroute("**/api/uploads")
     ui.assert_no_js_errors(r"status of 404")
+
+
+def test_signing_out_forgets_unfinished_uploads(ui: Session) -> None:
+    # Last in the module: it signs the page out. An unfinished upload's stored URL and file name
+    # (tus-js-client's "tus::" keys) must not stay behind for the next person at this browser.
+    ui.open()
+    ui.page.evaluate("localStorage.setItem('tus::fingerprint-of-holiday.jpg::1', "
+                     "JSON.stringify({uploadUrl: '/api/uploads/x', metadata: {filename: 'holiday.jpg'}}))")
+    ui.tid("nav-settings").click()
+    ui.tid("logout-button").click()
+    expect(ui.tid("login-form")).to_be_visible()
+    assert ui.page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('tus::'))") == []
+    ui.assert_no_js_errors()

@@ -122,7 +122,14 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "u") { e.preventDefault(); $("[data-testid=upload-input]")?.click(); }
 });
 
+// Unfinished uploads keep their server URL and file name in localStorage (tus-js-client's "tus::"
+// keys) so a reload resumes them; a signed-out browser must not keep what another user could read.
+function forgetResumableUploads() {
+  Object.keys(localStorage).filter((k) => k.startsWith("tus::")).forEach((k) => localStorage.removeItem(k));
+}
+
 function teardown() {
+  forgetResumableUploads();
   if (viewerOpen()) closeViewer();
   if (current) { current.view.destroy?.(); current.view.grid?.destroy(); }
   current = null;

@@ -86,8 +86,11 @@ async def _append(request: Request[Any, Any, Any], octopus: Octopus, caller: Cal
         raise UnsupportedMedia(f"Content-Type: send the bytes as {OFFSET_STREAM}")
     checksum = parse_checksum(request.headers.get("upload-checksum"))
     declared = _number(request, "content-length", required=False)
-    return await uploads_of(octopus).append(caller.owner, upload_id, offset, _body(request), declared=declared,
-                                            checksum=checksum, meta=caller.meta())
+    state, done = await uploads_of(octopus).append(caller.owner, upload_id, offset, _body(request),
+                                                   declared=declared, checksum=checksum, meta=caller.meta())
+    if done is not None and caller.device_id is not None:
+        octopus.devices.uploaded(caller.device_id)  # Settings → Devices: last upload, uploads
+    return state, done
 
 
 @route("/", http_method=["OPTIONS"], status_code=204, opt={"auth": "public"}, include_in_schema=False)
