@@ -15,11 +15,17 @@ from pathlib import Path
 import msgspec
 import pytest
 
+import io
+import os
+
+from PIL import Image
+
 from http_support import Server
 
 HEAD_TIMEOUT = 1
 BODY_WINDOW = 1
 MAX_CONNECTIONS = 6
+SEND_TIMEOUT = 1
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +34,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
         "OCTOPUS_SERVER_HEAD_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),
         "OCTOPUS_SERVER_BODY_TIMEOUT_SECONDS": str(BODY_WINDOW),
         "OCTOPUS_SERVER_BODY_MIN_BYTES_PER_SECOND": "1024",
+        "OCTOPUS_SERVER_SEND_TIMEOUT_SECONDS": str(SEND_TIMEOUT),
     }
     # One for the connection bound alone, so other tests' connections never count against it.
     main = Server(tmp_path_factory.mktemp("limits") / "data", env=limits)
@@ -281,3 +288,37 @@ def test_connections_beyond_the_bound_get_503_and_service_resumes(servers: tuple
     while health(crowded) != 200:
         assert time.monotonic() < deadline, "service did not resume after the connections closed"
         time.sleep(0.05)
+
+
+def test_a_client_that_stops_reading_a_response_is_dropped(limited: Server) -> None:
+    # A ~20 MB original (incompressible PNG) is far more than the socket buffers hold, so a client
+    # that reads nothing leaves the server's writes paused; after send_timeout it is dropped.
+    user = limited.new_user()
+    img = Image.frombytes("RGB", (2600, 2600), os.urandom(2600 * 2600 * 3))
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=0)
+    data = buf.getvalue()
+    r = user.upload(data, "noise.png")
+    assert r.status_code == 201, r.text
+    photo_id = r.json()["id"]
+    conn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn.settimeout(10)
+    conn.connect(("127.0.0.1", limited.port))
+    conn.sendall(f"GET /api/photos/{photo_id}/original HTTP/1.1\r\nHost: 127.0.0.1:{limited.port}\r\n"
+                 f"Authorization: Bearer {user.token}\r\n\r\n".encode())
+    deadline = time.monotonic() + 10 * SEND_TIMEOUT
+    while "read nothing of its response" not in limited.log_text():
+        assert time.monotonic() < deadline, "the stalled reader was never dropped"
+        time.sleep(0.05)
+    received = b""
+    try:
+        while chunk := conn.recv(1 << 20):
+            received += chunk
+    except ConnectionResetError:
+        pass  # aborted: what was in flight may be lost, which is the point
+    conn.close()
+    assert len(received) < len(data)  # the response never finished: the connection was dropped
+    # The server is fine, and a client that reads gets the whole file.
+    with user.client() as c:
+        assert c.get(f"/api/photos/{photo_id}/original").content == data

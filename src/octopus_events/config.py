@@ -34,6 +34,7 @@ class ServerConfig(msgspec.Struct, **_FIELDS):
     body_timeout_seconds: int = 30
     body_min_bytes_per_second: int = 1024
     max_connections: int = 100
+    send_timeout_seconds: int = 60
     # Host names the server answers to besides localhost, the loopback and listening addresses and
     # this machine's own name (DNS-rebinding guard): e.g. "photos.example.org", "*.lan" or "*" (any).
     allowed_hosts: list[str] = []
@@ -207,6 +208,7 @@ def _check(config: Config) -> None:
         "server.head_timeout_seconds": config.server.head_timeout_seconds,
         "server.body_timeout_seconds": config.server.body_timeout_seconds,
         "server.max_connections": config.server.max_connections,
+        "server.send_timeout_seconds": config.server.send_timeout_seconds,
         "storage.max_upload_mb": config.storage.max_upload_mb,
         "storage.max_video_mb": config.storage.max_video_mb,
         "storage.preview_cache_mb": config.storage.preview_cache_mb,

@@ -9,7 +9,10 @@ keeps httptools' C parser (chosen for upload throughput) and adds, per connectio
 - a deadline for the head, from the connection opening or the head's first byte (408, close);
 - a minimum body rate: every `body_timeout_seconds` window must bring
   `body_min_bytes_per_second` × window bytes, unless the server itself stopped reading;
-- a bound on open connections: one over it is answered 503 at once and closed.
+- a bound on open connections: one over it is answered 503 at once and closed;
+- a deadline for a client that stops reading a response: while the transport's write buffer stays
+  full for `send_timeout_seconds`, the connection is dropped. Otherwise a phone that stalls in the
+  middle of a streamed snapshot would hold its read transaction (and so the WAL) open for good.
 
 Refusals are problem+json like every other error, sent straight on the transport because the
 app never sees these requests. The common case costs no timer: a head that arrives whole in one
@@ -45,13 +48,14 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     body_window: float
     body_min_bytes_per_second: int
     max_connections: int
+    send_timeout: float
 
     @classmethod
     def from_config(cls, config: Config) -> Limits:
         s = config.server
         return cls(max_head_bytes=s.max_header_kb * 1024, head_timeout=float(s.head_timeout_seconds),
                    body_window=float(s.body_timeout_seconds), body_min_bytes_per_second=s.body_min_bytes_per_second,
-                   max_connections=s.max_connections)
+                   max_connections=s.max_connections, send_timeout=float(s.send_timeout_seconds))
 
 
 class _HeadTooLarge(Exception):
@@ -72,6 +76,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._in_body = False  # a request's head is complete and its body is not
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_bytes = 0
+        self._send_timer: asyncio.TimerHandle | None = None
         self._refused = False
 
     # -- connection ------------------------------------------------------------------------------
@@ -91,7 +96,18 @@ class LimitedHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
         self._cancel_body_timer()
+        self._cancel_send_timer()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        # The client is not reading what we send: give it send_timeout to start again.
+        super().pause_writing()
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.limits.send_timeout, self._send_timed_out)
+
+    def resume_writing(self) -> None:
+        self._cancel_send_timer()
+        super().resume_writing()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -181,6 +197,21 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             return
         self._body_bytes = 0
         self._body_timer = self.loop.call_later(self.limits.body_window, self._body_window_ended)
+
+    def _send_timed_out(self) -> None:
+        self._send_timer = None
+        if self.transport.is_closing():
+            return
+        log.warning("closed the connection to %s: it read nothing of its response for %g s",
+                    self.client[0] if self.client else "?", self.limits.send_timeout)
+        # abort, not close: close would wait to flush a buffer the client is not reading. The app's
+        # next send() then finds the connection gone and its response (and any read it holds) ends.
+        self.transport.abort()
+
+    def _cancel_send_timer(self) -> None:
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:
