@@ -17,7 +17,8 @@ from . import api_docs, auth, hosts, housekeeping
 from .bodies import OctopusRequest
 from .problems import EXCEPTION_HANDLERS
 from .security_headers import add_security_headers
-from .webroot import WebrootFiles
+from . import webroot
+from .webroot import AppShell, WebrootFiles
 
 log = logging.getLogger(__name__)
 JSON_BODY_LIMIT = 4 * 1024 * 1024
@@ -66,13 +67,14 @@ def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shut
                               octopus.config.server.host if listen_host is None else listen_host)
     startup = [*(housekeeping.ON_STARTUP if housekeeping_tasks else []), _start_transcoder, *(on_startup or [])]
     shutdown = [*(on_shutdown or []), _stop_transcoder, *(housekeeping.ON_SHUTDOWN if housekeeping_tasks else [])]
+    app_shell = AppShell(data_path("webroot"))  # sw.js with the shell's version (docs/ui.md)
     static = create_static_files_router(
-        path="/", directories=[data_path("webroot")], html_mode=True, name="webroot", include_in_schema=False,
+        path="/", directories=[app_shell.root], html_mode=True, name="webroot", include_in_schema=False,
         file_system=WebrootFiles(),
     )
     return Litestar(
-        route_handlers=[*route_handlers(), static],
-        state=State({"octopus": octopus}),
+        route_handlers=[*route_handlers(), *webroot.ROUTES, static],
+        state=State({"octopus": octopus, "app_shell": app_shell}),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(title="Octopus Photos", version=__version__, path="/schema",
                                      render_plugins=api_docs.RENDER_PLUGINS),
