@@ -1,9 +1,10 @@
 // Octopus Photos browser UI: boot, app shell, hash router. No build step: plain ES modules.
 import { api, setSignedOutHandler, setVault, photoPath } from "./js/api.js";
-import { h, $, showError, icon } from "./js/ui.js";
+import { h, $, showError, icon, toast } from "./js/ui.js";
 import { showAuth } from "./js/auth.js";
 import { showPhoto, closeViewer, viewerOpen } from "./js/viewer.js";
-import { uploadInput, enableDrop } from "./js/upload.js";
+import { uploadInput, enableDrop, enqueue } from "./js/upload.js";
+import { registerServiceWorker, takeSharedFiles, forgetUserData } from "./js/pwa.js";
 import * as lib from "./js/views/library.js";
 import { albums, album } from "./js/views/albums.js";
 import { vault } from "./js/views/vault.js";
@@ -130,6 +131,7 @@ function forgetResumableUploads() {
 
 function teardown() {
   forgetResumableUploads();
+  forgetUserData().catch((err) => console.warn("could not clear cached user data:", err));
   if (viewerOpen()) closeViewer();
   if (current) { current.view.destroy?.(); current.view.grid?.destroy(); }
   current = null;
@@ -149,7 +151,22 @@ function start(u) {
   user = u;
   document.body.classList.add("signed-in");
   shell();
+  const shared = parse().name === "upload" ? parse().query.get("shared") : null;
+  if (shared !== null) history.replaceState(null, "", "#/timeline");
   route();
+  if (shared !== null) receiveShared(shared);
+}
+
+// The share target lands on #/upload?shared=N (js/pwa.js, sw.js): the files go to the upload queue.
+async function receiveShared(shared) {
+  try {
+    if (await takeSharedFiles(enqueue)) return;
+  } catch (err) {
+    return showError(err);
+  }
+  toast(shared === "none"
+    ? "Sharing to Octopus works once the app has been opened on this device: please share again."
+    : "Nothing to upload was shared.");
 }
 
 setSignedOutHandler(() => {
@@ -160,6 +177,7 @@ setSignedOutHandler(() => {
 
 addEventListener("hashchange", route);
 enableDrop();
+registerServiceWorker();
 
 (async function boot() {
   try {
