@@ -9,6 +9,7 @@ import * as lib from "./js/views/library.js";
 import { albums, album } from "./js/views/albums.js";
 import { vault } from "./js/views/vault.js";
 import { settings } from "./js/views/settings.js";
+import { backup } from "./js/views/backup.js";
 
 const root = $("#app");
 let user = null;
@@ -18,12 +19,12 @@ let viewerFromPage = false; // the viewer was opened from a page in this session
 const NAV = [
   ["timeline", "Photos", "photos"], ["memories", "On this day", "memories"], ["favourites", "Favourites", "heart"],
   ["albums", "Albums", "album"], ["tags", "Tags", "tag"], ["search", "Search", "search"],
-  ["duplicates", "Duplicates", "duplicates"], ["trash", "Trash", "trash"], ["vault", "Vault", "lock"], ["settings", "Settings", "settings"],
+  ["duplicates", "Duplicates", "duplicates"], ["trash", "Trash", "trash"], ["vault", "Vault", "lock"], ["backup", "Backup", "upload"], ["settings", "Settings", "settings"],
 ];
 
 const ROUTES = {
   timeline: lib.timeline, favourites: lib.favourites, memories: lib.memories, search: lib.search,
-  duplicates: lib.duplicates, trash: lib.trash, vault, settings,
+  duplicates: lib.duplicates, trash: lib.trash, vault, settings, backup,
   albums: (p) => (p.id ? album(p) : albums()),
   tags: (p) => (p.id ? lib.tag(p) : lib.tags()),
 };

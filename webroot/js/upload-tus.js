@@ -53,13 +53,14 @@ function errorOf(err) {
 }
 
 /**
- * Upload one file through tus. hooks: {onProgress(sent, total), onState(text), onResume(offset)}:
- * onState tells the panel about hashing, resuming and waiting for the network; onResume gives the
- * server's offset when an upload goes on (those bytes were sent earlier, not now). Resolves {status, photo} like
+ * Upload one file through tus. hooks: {onProgress(sent, total), onState(text), onResume(offset),
+ * sha256}: onState tells the panel about hashing, resuming and waiting for the network; onResume gives the
+ * server's offset when an upload goes on (those bytes were sent earlier, not now); sha256 is the
+ * file's hash when the caller has it already (the Backup screen's worker), so it is not read twice. Resolves {status, photo} like
  * api.uploadFile (200 + photo.duplicate when the library already had it, 201 when new, plus
  * resumedFrom: the offset an earlier attempt had reached); rejects ApiError with the server's detail.
  */
-export async function uploadTus(file, { onProgress, onState, onResume }) {
+export async function uploadTus(file, { onProgress, onState, onResume, sha256 }) {
   const tus = window.tus;
   let photoId = null, duplicate = false, held = false, resumedFrom = 0;
   const options = {
@@ -93,7 +94,8 @@ export async function uploadTus(file, { onProgress, onState, onResume }) {
   };
 
   const previous = await new tus.Upload(file, options).findPreviousUploads();
-  if (!previous.length && file.size <= HASH_LIMIT && window.crypto && crypto.subtle) {
+  if (sha256) options.metadata.sha256 = sha256;
+  else if (!previous.length && file.size <= HASH_LIMIT && window.crypto && crypto.subtle) {
     // crypto.subtle exists only in secure contexts (https, localhost): on plain http to a LAN
     // address the file is simply sent and the server finds the duplicate after the last byte.
     onState("checking");

@@ -77,16 +77,32 @@ function fmtLeft(seconds) {
   return `about ${plural(Math.round(seconds / 3600), "hour")} left`;
 }
 
+/**
+ * The overall bar and its line (files, bytes, time left) for a batch of jobs {size, done,
+ * finished} and a rate {sent, since}: shared by this panel and the Backup screen.
+ */
+export function showOverall(bar, text, batch, speed) {
+  const total = batch.reduce((n, j) => n + j.size, 0);
+  const done = batch.reduce((n, j) => n + j.done, 0);
+  const finished = batch.filter((j) => j.finished).length;
+  bar.value = total ? done / total : (finished === batch.length ? 1 : 0);
+  const parts = [`${finished} of ${plural(batch.length, "file")}`, `${fmtBytes(done)} of ${fmtBytes(total)}`];
+  const secs = (performance.now() - speed.since) / 1000;
+  if (finished < batch.length && speed.sent && secs > 1) parts.push(fmtLeft(Math.max(0, total - done) / (speed.sent / secs)));
+  text.textContent = parts.join(" · ");
+}
+
 function renderOverall() {
-  if (!overall) return;
-  const total = jobs.reduce((n, j) => n + j.size, 0);
-  const done = jobs.reduce((n, j) => n + j.done, 0);
-  const finished = jobs.filter((j) => j.finished).length;
-  overall.value = total ? done / total : (finished === jobs.length ? 1 : 0);
-  const parts = [`${finished} of ${plural(jobs.length, "file")}`, `${fmtBytes(done)} of ${fmtBytes(total)}`];
-  const secs = (performance.now() - rate.since) / 1000;
-  if (finished < jobs.length && rate.sent && secs > 1) parts.push(fmtLeft(Math.max(0, total - done) / (rate.sent / secs)));
-  overallText.textContent = parts.join(" · ");
+  if (overall) showOverall(overall, overallText, jobs, rate);
+}
+
+/**
+ * Send one file: through tus when the server offers it (resumable), else POST /api/photos.
+ * hooks as uploadTus's; resolves {status, photo, resumedFrom}, rejects ApiError.
+ */
+export async function sendFile(file, hooks) {
+  if (await tusAvailable()) return uploadTus(file, hooks);
+  return uploadFile(file, (f) => hooks.onProgress(f * file.size, file.size));
 }
 
 export function enqueue(files) {
@@ -124,13 +140,11 @@ async function run(job) {
   };
   set("uploading", "uploading");
   try {
-    const { status: code, photo, resumedFrom } = await (await tusAvailable()
-      ? uploadTus(file, {
-        onProgress: progress,
-        onState: (text) => { status.textContent = text; },
-        onResume: (offset) => { job.done = offset; }, // counted as done, not as sent now (the rate)
-      })
-      : uploadFile(file, (f) => progress(f * file.size)));
+    const { status: code, photo, resumedFrom } = await sendFile(file, {
+      onProgress: progress,
+      onState: (text) => { status.textContent = text; },
+      onResume: (offset) => { job.done = offset; }, // counted as done, not as sent now (the rate)
+    });
     bar.value = 1;
     if (resumedFrom) item.dataset.resumedFrom = String(resumedFrom);
     if (code === 200 && photo && photo.duplicate) { counts.duplicate++; set("duplicate", "already in library"); }
