@@ -157,6 +157,15 @@ def test_share_target_post_lands_in_the_upload_queue_and_timeline(app: App) -> N
     app.assert_no_js_errors()
 
 
+def test_share_that_reached_no_worker_says_to_share_again(app: App) -> None:
+    # Where the server's POST /share (no worker yet) sends the browser: nothing was kept.
+    app.page.goto(app.server.url + "/#/upload?shared=none")
+    app.page.reload()
+    expect(app.tid("toast").filter(has_text="please share again")).to_be_visible()
+    expect(app.page).to_have_url(app.server.url + "/#/timeline")
+    app.assert_no_js_errors()
+
+
 def test_seen_thumbnails_are_cached_and_the_shell_opens_offline(app: App) -> None:
     app.page.reload()
     expect(app.tiles().first).to_be_visible()

@@ -165,9 +165,10 @@ async function receiveShared(shared) {
   } catch (err) {
     return showError(err);
   }
-  toast(shared === "none"
-    ? "Sharing to Octopus works once the app has been opened on this device: please share again."
-    : "Nothing to upload was shared.");
+  toast({
+    none: "Sharing to Octopus works once the app has been opened on this device: please share again.",
+    failed: "The shared files could not be kept on this device: please share them again.",
+  }[shared] || "Nothing to upload was shared.", { error: shared === "failed" });
 }
 
 setSignedOutHandler(() => {

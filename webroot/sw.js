@@ -78,6 +78,16 @@ async function thumbnail(req) {
 // The share target (manifest "share_target"): keep the files in IndexedDB, then open the app,
 // which hands them to the upload queue (js/pwa.js takeSharedFiles) and deletes them here.
 async function receiveShare(req) {
+  try {
+    return await keepShared(req);
+  } catch (err) {
+    // Unreadable form or storage full: the page says so instead of the browser's error page.
+    console.warn("shared files not kept:", err);
+    return Response.redirect("/#/upload?shared=failed", 303);
+  }
+}
+
+async function keepShared(req) {
   const form = await req.formData();
   const files = form.getAll("file").filter((f) => f instanceof File && f.size > 0);
   if (files.length) {
