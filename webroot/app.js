@@ -1,5 +1,7 @@
 // Octopus Photos browser UI: boot, app shell, hash router. No build step: plain ES modules.
-import { api, setSignedOutHandler, setVault, photoPath } from "./js/api.js";
+import { api, setSignedOutHandler, setVault, photoPath, setOfflineHandler } from "./js/api.js";
+import * as mirror from "./js/mirror.js";
+import { offlineAnswer, mountOffline, unmountOffline } from "./js/offline.js";
 import { h, $, showError, icon, toast } from "./js/ui.js";
 import { showAuth } from "./js/auth.js";
 import { showPhoto, closeViewer, viewerOpen } from "./js/viewer.js";
@@ -133,6 +135,8 @@ function forgetResumableUploads() {
 function teardown() {
   forgetResumableUploads();
   forgetUserData().catch((err) => console.warn("could not clear cached user data:", err));
+  mirror.stop();
+  unmountOffline();
   if (viewerOpen()) closeViewer();
   if (current) { current.view.destroy?.(); current.view.grid?.destroy(); }
   current = null;
@@ -145,13 +149,17 @@ function teardown() {
 async function signOut() {
   try { await api("/api/auth/logout", { method: "POST", authCall: true }); } catch { /* signed out either way */ }
   teardown();
+  // The offline mirror, its queued edits and the kept thumbnails leave with the user.
+  await mirror.wipe().catch((err) => console.warn("could not wipe the offline mirror:", err));
   showAuth(root, start);
 }
 
 function start(u) {
   user = u;
   document.body.classList.add("signed-in");
+  mirror.start(u).catch((err) => console.warn("offline mirror unavailable:", err));
   shell();
+  mountOffline();
   const shared = parse().name === "upload" ? parse().query.get("shared") : null;
   if (shared !== null) history.replaceState(null, "", "#/timeline");
   route();
@@ -177,6 +185,8 @@ setSignedOutHandler(() => {
   showAuth(root, start, "Your session has ended. Please sign in again.");
 });
 
+// Reads that cannot reach the server are answered from the offline mirror, edits queued (js/offline.js).
+setOfflineHandler(offlineAnswer, mirror.reachable);
 addEventListener("hashchange", route);
 enableDrop();
 registerServiceWorker();

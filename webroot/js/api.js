@@ -10,6 +10,11 @@ export class ApiError extends Error {
   }
 }
 
+// Offline handler, installed by app.js: (method, path, body) → the mirror's answer or undefined.
+let offlineAnswer = async () => undefined;
+let reachable = () => {};
+export function setOfflineHandler(fn, onReachable) { offlineAnswer = fn; reachable = onReachable; }
+
 // Signed-out handler, installed by app.js; called on any 401 outside the auth calls.
 let onSignedOut = () => {};
 export function setSignedOutHandler(fn) { onSignedOut = fn; }
@@ -59,8 +64,12 @@ export async function api(path, opts = {}) {
   try {
     res = await fetch(path, { method: opts.method || "GET", headers, body, credentials: "same-origin" });
   } catch {
+    // Out of reach: the offline mirror may answer a read or queue an edit (app.js installs it).
+    const answer = opts.vault || opts.raw ? undefined : await offlineAnswer(opts.method || "GET", path, opts.body);
+    if (answer !== undefined) return answer;
     throw new ApiError(0, "Offline", "Cannot reach the server. Check the connection and try again.");
   }
+  reachable(true);
   if (!res.ok) {
     const err = await problemFrom(res);
     if (res.status === 401 && !opts.authCall) onSignedOut();

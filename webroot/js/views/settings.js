@@ -4,6 +4,7 @@ import { api, listOf } from "../api.js";
 import { h, fmtBytes, fmtInstant, plural, showError, toast, confirmDialog } from "../ui.js";
 import { header } from "./library.js";
 import { devicesCard } from "./devices.js";
+import { thumbsCard } from "../offline.js";
 
 export const isAdmin = (u) => !!(u && (u.admin || u.is_admin || u.role === "admin"));
 
@@ -58,7 +59,7 @@ export function settings({ user, signOut }) {
       } }, field("Password", { type: "password", name: "password", required: true, autocomplete: "current-password" }),
         h("button.danger", { type: "submit" }, "Delete account and all photos"))));
 
-  const el = h("div.settings", header("Settings"), h("div.cards2", profile, storage, pw, account), devicesCard(user));
+  const el = h("div.settings", header("Settings"), h("div.cards2", profile, storage, pw, account, thumbsCard()), devicesCard(user));
   if (isAdmin(user)) el.append(adminUsers(), adminProjections(), adminTranscode());
   // The user object may not say "admin"; a quiet probe decides (403 for everyone else).
   else api("/api/admin/users").then(() => el.append(adminUsers(), adminProjections(), adminTranscode())).catch(() => {});

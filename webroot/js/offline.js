@@ -1,0 +1,149 @@
+// The offline mirror's face: the "Offline · last synced …" banner, the notice for an edit that
+// met a change made elsewhere, the Settings card that keeps thumbnails offline, and the hook
+// api.js calls when the server is out of reach (reads → library.js, edits → outbox.js).
+import * as mirror from "./mirror.js";
+import * as outbox from "./outbox.js";
+import { answer } from "./library.js";
+import { h, toast, fmtBytes, plural, showError } from "./ui.js";
+import { thumbUrl } from "./api.js";
+
+export const THUMBS_CACHE = "octopus-thumbs"; // webroot/sw.js serves thumbnails from it, cache-first
+
+/** api.js's offline hook: the mirror's answer to a read, or a queued edit. */
+export async function offlineAnswer(method, path, body) {
+  mirror.reachable(false);
+  await mirror.opened();
+  if (method === "GET") return answer(path);
+  const shown = await outbox.queue(method, path, body);
+  if (shown !== undefined) toast("Saved on this device: it is sent when the server is back.");
+  return shown;
+}
+
+const rel = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+export function ago(iso) {
+  if (!iso) return "never";
+  const s = Math.round((Date.parse(iso) - Date.now()) / 1000);
+  const a = Math.abs(s);
+  if (a < 45) return "just now";
+  if (a < 2700) return rel.format(Math.round(s / 60), "minute");
+  if (a < 64800) return rel.format(Math.round(s / 3600), "hour");
+  return rel.format(Math.round(s / 86400), "day");
+}
+
+let banner = null, timer = null, unStatus = null, unConflict = null, unProblem = null;
+
+function drawBanner(st) {
+  if (!banner) return;
+  banner.hidden = st.online;
+  banner.textContent = `Offline · last synced ${ago(st.lastSynced)}`;
+}
+
+const WHAT = { patch: "your edit was kept", tags: "your tags were kept", favourite: "your change was kept" };
+function keptText(e) {
+  if (e.kind === "patch" && "description" in e.body) return ["your description was kept", e.body.description];
+  if (e.kind === "patch" && "taken_at" in e.body) return ["your date was kept", e.body.taken_at];
+  if (e.kind === "tags") return ["your tags were kept", (e.value || []).join(", ")];
+  return [WHAT[e.kind] || "your edit was kept", ""];
+}
+
+function showConflict(e) {
+  if (document.querySelector(`.conflict-notice[data-seq="${e.seq}"]`)) return;
+  const [what, text] = keptText(e);
+  const theirs = e.server && e.kind === "patch" && "description" in e.body ? e.server.description : null;
+  const note = h("section.conflict-notice", { role: "alert", testid: "conflict-notice", "data-seq": String(e.seq) },
+    h("p", `This photo was changed elsewhere: ${what}.`),
+    text ? h("blockquote", { testid: "conflict-text" }, text) : null,
+    theirs !== null ? h("p.muted", `Now on the server: “${theirs}”`) : null,
+    h("div.row.end",
+      h("a", { href: `#/photo/${encodeURIComponent(e.id)}` }, "Open photo"),
+      h("button.primary", { type: "button", testid: "conflict-retry", onclick: async () => {
+        try {
+          if (await outbox.retry(e)) { note.remove(); toast("Your edit is saved"); }
+          else showError({ detail: "It changed again meanwhile: try once more." });
+        } catch { showError({ detail: "The server is out of reach: your edit stays queued." }); }
+      } }, "Retry"),
+      h("button", { type: "button", testid: "conflict-discard", onclick: async () => { await outbox.discard(e); note.remove(); } }, "Discard")));
+  document.body.append(note);
+}
+
+/** Banner and conflict notices for the signed-in page. */
+export function mountOffline() {
+  unmountOffline();
+  banner = h("div.offline-banner", { role: "status", testid: "offline-banner", hidden: true });
+  document.body.prepend(banner);
+  unStatus = mirror.onStatus(drawBanner);
+  timer = setInterval(() => drawBanner(mirror.status), 30_000);
+  unConflict = outbox.onConflict(showConflict);
+  unProblem = outbox.onProblem((e, r) => toast(`An edit made offline was refused (${(r.json && r.json.detail) || r.status}).`, { error: true }));
+  outbox.conflicts().then((list) => list.forEach(showConflict)).catch(() => {});
+}
+
+export function unmountOffline() {
+  if (banner) banner.remove();
+  banner = null;
+  clearInterval(timer);
+  [unStatus, unConflict, unProblem].forEach((fn) => fn && fn());
+  unStatus = unConflict = unProblem = null;
+  document.querySelectorAll(".conflict-notice").forEach((n) => n.remove());
+}
+
+const LIMIT_KEY = "octopus.thumbs.limit";
+const LIMITS = [[50, "50 MB"], [200, "200 MB"], [500, "500 MB"], [0, "All"]];
+
+/** Settings → "Keep thumbnails offline": fetch the mirror's thumbnails into the cache, up to a limit. */
+export function thumbsCard() {
+  const chosen = Number(localStorage.getItem(LIMIT_KEY) ?? 200);
+  const select = h("select", { testid: "thumbs-limit", "aria-label": "Up to" },
+    LIMITS.map(([mb, label]) => h("option", { value: String(mb), selected: mb === chosen }, label)));
+  const line = h("p.muted", { testid: "thumbs-status", role: "status" }, "");
+  const usage = async () => {
+    const est = navigator.storage && navigator.storage.estimate ? await navigator.storage.estimate() : null;
+    const cached = self.caches ? (await (await caches.open(THUMBS_CACHE)).keys()).length : 0;
+    return `${plural(cached, "thumbnail")} kept${est ? ` · this site uses ${fmtBytes(est.usage || 0)} of ${fmtBytes(est.quota || 0)}` : ""}`;
+  };
+  usage().then((t) => { line.textContent = t; }).catch(() => {});
+  let busy = false;
+  const button = h("button", { type: "button", testid: "thumbs-keep", onclick: async () => {
+    if (busy) return;
+    busy = true;
+    button.disabled = true;
+    localStorage.setItem(LIMIT_KEY, select.value);
+    try {
+      const n = await keepThumbnails(Number(select.value) * 2 ** 20, (k, total, bytes) => {
+        line.textContent = `${k} of ${total} · ${fmtBytes(bytes)}`;
+      });
+      line.textContent = `${n} kept offline. ${await usage()}`;
+    } catch (err) { showError(err); } finally { busy = false; button.disabled = false; }
+  } }, "Keep thumbnails offline");
+  return h("section.card", { testid: "thumbs-card" }, h("h3", "Offline"),
+    h("p", "Photos you have seen keep their thumbnails. Keep all of them, newest first, so the library can be browsed away from home."),
+    h("div.row", h("label", "Up to ", select), button), line);
+}
+
+/** Thumbnails of the mirror's library photos into the cache, newest first, until `limit` bytes (0: all). */
+export async function keepThumbnails(limit, progress = () => {}) {
+  if (!self.caches) throw new Error("This browser cannot keep files offline.");
+  const cache = await caches.open(THUMBS_CACHE);
+  const list = (await mirror.allPhotos()).filter((p) => p.state === "library");
+  let bytes = 0, k = 0;
+  const queue = list.map((p) => thumbUrl(p.id));
+  const size = async (res) => Number(res.headers.get("Content-Length")) || (await res.clone().blob()).size;
+  const worker = async () => {
+    for (let url; (url = queue.shift()) !== undefined;) {
+      if (limit && bytes >= limit) { queue.length = 0; return; }
+      let res = await cache.match(url);
+      if (!res) {
+        const got = await fetch(url, { credentials: "same-origin" });
+        if (!got.ok) { k++; continue; } // no thumbnail (yet): skip it
+        await cache.put(url, got.clone());
+        res = got;
+      }
+      bytes += await size(res);
+      k++;
+      if (k % 20 === 0) progress(k, list.length, bytes);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  progress(k, list.length, bytes);
+  return k;
+}
