@@ -7,6 +7,7 @@ import { showAuth } from "./js/auth.js";
 import { showPhoto, closeViewer, viewerOpen } from "./js/viewer.js";
 import { uploadInput, enableDrop, enqueue } from "./js/upload.js";
 import { registerServiceWorker, takeSharedFiles, forgetUserData } from "./js/pwa.js";
+import { bottomNav } from "./js/nav.js";
 import * as lib from "./js/views/library.js";
 import { albums, album } from "./js/views/albums.js";
 import { vault } from "./js/views/vault.js";
@@ -52,6 +53,7 @@ function shell() {
       h("a.user", { href: "#/settings", testid: "user-link" }, user.display_name || user.username || "Me")),
     h("nav.side", { "aria-label": "Main" }, h("ul", NAV.map(([name, label, ico]) =>
       h("li", h("a", { href: `#/${name}`, testid: `nav-${name}`, "data-route": name }, icon(ico), h("span", label)))))),
+    bottomNav({ user, signOut }), // phones (≤ 600 px): the side nav gives way to this bar (js/nav.js)
     h("main", { id: "view", tabindex: "-1" }));
 }
 

@@ -1,8 +1,28 @@
 // The photo grid used by every photo list: optional day sections, a justified layout done in
 // CSS (flex-grow proportional to aspect ratio, so no JS measuring), cursor-following infinite
-// scroll, and a selection mode with an action bar.
+// scroll, and a selection mode with an action bar. On phones (≤ 600 px, style.css) the same
+// markup becomes a square grid of 3–5 columns (the density button, or a pinch), and the gestures
+// below apply: long-press starts selecting, dragging after it extends the selection.
 import { h, icon, fmtDay, dayOf, plural, showError, fmtDuration } from "./ui.js";
 import { thumbUrl } from "./api.js";
+import { PhoneScrubber } from "./scrubber.js";
+
+const LONG_PRESS_MS = 450;
+const SLOP_PX = 10; // a finger that moves further before the long-press fires is scrolling
+const COLS_KEY = "octopus.grid.columns";
+const ACTION_ICONS = { "selection-add-album": "album", "selection-favourite": "heart", "selection-trash": "trash",
+  "selection-restore": "left", "selection-delete": "trash", "selection-remove-from-album": "close" };
+
+/** Phone grid density: 3, 4 or 5 a row, or null (by width, style.css). Shared by every grid. */
+export function storedColumns() {
+  const n = Number(localStorage.getItem(COLS_KEY));
+  return n >= 3 && n <= 5 ? n : null;
+}
+function applyColumns(n) {
+  if (n) { localStorage.setItem(COLS_KEY, String(n)); document.documentElement.style.setProperty("--cols", String(n)); }
+}
+applyColumns(storedColumns());
+const currentColumns = () => Number(getComputedStyle(document.documentElement).getPropertyValue("--cols")) || 4;
 
 const ratio = (p) => {
   const r = p.width && p.height ? p.width / p.height : 1;
@@ -40,9 +60,124 @@ export class PhotoGrid {
     this.emptyEl = h("p.empty", { hidden: true }, opts.empty || "No photos here yet.");
     this.sentinel = h("div.sentinel", { "aria-hidden": "true" });
     this.el.append(this.body, this.emptyEl, this.sentinel);
-    this.bar = h("div.selection-bar", { testid: "selection-bar", hidden: true });
+    this.bar = h("div.selection-bar", { testid: "selection-bar", hidden: true, role: "toolbar", "aria-label": "Selection" });
     this.el.append(this.bar);
+    if (opts.actions) this.el.prepend(this.densityButton());
     this.el.addEventListener("click", (e) => this.onClick(e));
+    this.el.addEventListener("keydown", (e) => this.onKey(e));
+    this.gestures();
+    if (opts.grouped) this.scrubber = new PhoneScrubber(this);
+  }
+
+  // Phones: the density button (shown by style.css at ≤ 600 px) cycles 3 → 4 → 5 a row.
+  densityButton() {
+    const b = h("button.density", { type: "button", testid: "grid-density" });
+    const label = () => {
+      const n = currentColumns();
+      b.replaceChildren(icon("photos"), h("span", String(n)));
+      b.setAttribute("aria-label", `${n} photos a row; change`);
+      b.title = "Photos a row";
+    };
+    b.addEventListener("click", () => { applyColumns({ 3: 4, 4: 5, 5: 3 }[currentColumns()] || 4); label(); });
+    this.updateDensity = label;
+    requestAnimationFrame(() => {
+      // Once the view is on screen: sit in its header beside Select rather than take a row.
+      const head = this.el.parentElement?.closest(":has(> .view-head)")?.querySelector(":scope > .view-head .tools");
+      if (head) head.prepend(b);
+      label(); // the media query applies now
+    });
+    return b;
+  }
+
+  /**
+   * Touch gestures (pointer events, so Chrome for Android and Safari for iOS alike):
+   * - long-press (LONG_PRESS_MS, no movement) on a tile selects it and starts selection mode;
+   * - dragging after that extends the selection from the pressed tile to the one under the finger
+   *   (elementFromPoint), in display order; the page does not scroll while dragging;
+   * - two fingers pinching change the density (spread: fewer, bigger tiles).
+   * Mouse keeps click / Shift / Ctrl as before.
+   */
+  gestures() {
+    const touches = new Map(); // pointerId → {x, y}
+    let press = null; // {id, x, y, timer, fired, anchor}
+    let pinch = null; // {d, cols}
+    const cancelPress = () => { if (press) clearTimeout(press.timer); press = null; };
+    const dist = () => { const [a, b] = [...touches.values()]; return Math.hypot(a.x - b.x, a.y - b.y); };
+    this.el.addEventListener("pointerdown", (e) => {
+      if (e.pointerType === "mouse") return;
+      touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (touches.size === 2) { cancelPress(); pinch = { d: dist(), cols: currentColumns() }; return; }
+      const tile = e.target.closest(".tile");
+      if (!tile || !this.opts.actions || e.target.closest(".extra")) return;
+      this.suppressClick = false;
+      press = { id: e.pointerId, x: e.clientX, y: e.clientY, fired: false, anchor: tile.dataset.photoId, last: tile.dataset.photoId };
+      press.timer = setTimeout(() => {
+        press.fired = true;
+        this.suppressClick = true; // the click that ends this press must not open or re-toggle
+        if (!this.selected.has(press.anchor)) this.toggle(press.anchor);
+        press.base = new Set(this.selected);
+        // A guarded nudge where the device has one (Android); iOS has no vibrate and needs none.
+        if (typeof navigator.vibrate === "function") navigator.vibrate(15);
+      }, LONG_PRESS_MS);
+    });
+    this.el.addEventListener("pointermove", (e) => {
+      if (touches.has(e.pointerId)) touches.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (pinch && touches.size === 2) {
+        const r = dist() / pinch.d;
+        const cols = r > 1.3 ? pinch.cols - 1 : r < 0.77 ? pinch.cols + 1 : pinch.cols;
+        if (cols >= 3 && cols <= 5 && cols !== currentColumns()) { applyColumns(cols); this.updateDensity?.(); }
+        return;
+      }
+      if (!press || press.id !== e.pointerId) return;
+      if (!press.fired) {
+        if (Math.hypot(e.clientX - press.x, e.clientY - press.y) > SLOP_PX) cancelPress();
+        return;
+      }
+      const tile = document.elementFromPoint(e.clientX, e.clientY)?.closest(".tile");
+      if (tile && this.el.contains(tile) && tile.dataset.photoId !== press.last) {
+        press.last = tile.dataset.photoId;
+        this.selectRange(press.base, press.anchor, press.last);
+      }
+    });
+    const end = (e) => {
+      touches.delete(e.pointerId);
+      if (touches.size < 2) pinch = null;
+      if (press && press.id === e.pointerId) cancelPress();
+    };
+    this.el.addEventListener("pointerup", end);
+    this.el.addEventListener("pointercancel", end);
+    // Once the long-press fired the finger drags a selection, not the page. touchmove is the one
+    // event both engines let a page cancel scrolling from (touch-action is fixed at touchstart).
+    this.el.addEventListener("touchmove", (e) => { if ((press && press.fired) || pinch) e.preventDefault(); }, { passive: false });
+    // No link menu / image callout for the press that selected.
+    this.el.addEventListener("contextmenu", (e) => { if (press || this.suppressClick) e.preventDefault(); });
+  }
+
+  /** The selection `base` plus every tile from `a` to `b` in display order (a long-press drag). */
+  selectRange(base, a, b) {
+    const order = [...this.body.querySelectorAll(".tile")].map((t) => t.dataset.photoId);
+    let [i, j] = [order.indexOf(a), order.indexOf(b)];
+    if (i < 0 || j < 0) return;
+    if (i > j) [i, j] = [j, i];
+    const want = new Set(base);
+    for (const id of order.slice(i, j + 1)) want.add(id);
+    for (const id of [...this.selected]) if (!want.has(id)) { this.selected.delete(id); this.markTile(id, false); }
+    for (const id of want) if (!this.selected.has(id)) { this.selected.add(id); this.markTile(id, true); }
+    this.renderBar();
+  }
+
+  // Keyboard: x or Space on a focused tile toggles it (the long-press of the keyboard); Esc leaves
+  // selection mode. Enter still opens the photo.
+  onKey(e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const tile = e.target.closest?.(".tile");
+    if (tile && this.opts.actions && (e.key === "x" || e.key === " ") && e.target.matches(".tile > a")) {
+      e.preventDefault();
+      this.toggle(tile.dataset.photoId);
+    } else if (e.key === "Escape" && this.selecting) {
+      e.preventDefault();
+      this.setSelecting(false);
+    }
   }
 
   /** Follow a cursor: fetchPage(cursor) → {photos?, days?, cursor}. */
@@ -82,6 +217,8 @@ export class PhotoGrid {
   destroy() {
     this.finish();
     this.bar.remove();
+    this.scrubber?.destroy();
+    document.body.classList.remove("has-selection-bar");
   }
 
   /** Load pages until pred() holds or the list ends (month scrubber). */
@@ -99,7 +236,7 @@ export class PhotoGrid {
       if (!frag.has(tiles)) frag.set(tiles, document.createDocumentFragment());
       frag.get(tiles).append(this.tile(p));
     }
-    for (const [tiles, f] of frag) tiles.append(f); // one insertion per section: fewer reflows
+    for (const [tiles, f] of frag) { tiles.append(f); countTiles(tiles); } // one insertion per section: fewer reflows
     this.updateEmpty();
   }
 
@@ -116,6 +253,7 @@ export class PhotoGrid {
     const tile = this.tile(p);
     const after = [...tiles.children].find((t) => (this.byId.get(t.dataset.photoId).taken_at || "") < (p.taken_at || ""));
     tiles.insertBefore(tile, after || null);
+    countTiles(tiles);
     this.updateEmpty();
   }
 
@@ -133,13 +271,14 @@ export class PhotoGrid {
   }
 
   tile(p) {
-    const img = h("img", { alt: altText(p), loading: "lazy", decoding: "async", width: p.width || 256, height: p.height || 256 });
+    const img = h("img", { alt: altText(p), loading: "lazy", decoding: "async", draggable: "false", width: p.width || 256, height: p.height || 256 });
     const src = this.opts.thumb ? this.opts.thumb(p) : thumbUrl(p.id);
     if (typeof src === "string") img.src = src;
     else src.then((u) => { img.src = u; }).catch(() => img.classList.add("broken"));
     const t = h("div.tile", { testid: "photo-tile", "data-photo-id": p.id },
-      h("a", { href: `#/photo/${encodeURIComponent(p.id)}`, "aria-label": tileLabel(p) }, img),
-      h("button.check", { type: "button", "aria-label": "Select", "aria-pressed": "false" }),
+      h("a", { href: `#/photo/${encodeURIComponent(p.id)}`, "aria-label": tileLabel(p), draggable: "false" }, img),
+      // Not a Tab stop: a tile is one stop (its link); x or Space there selects (onKey).
+      h("button.check", { type: "button", "aria-label": "Select", "aria-pressed": "false", tabindex: "-1" }),
       kindBadge(p),
       p.favourite ? h("span.fav", { title: "Favourite" }, icon("heart", true)) : null,
       this.opts.extra ? this.opts.extra(p) : null);
@@ -150,6 +289,7 @@ export class PhotoGrid {
 
   onClick(e) {
     const tile = e.target.closest(".tile");
+    if (this.suppressClick) { this.suppressClick = false; if (tile) { e.preventDefault(); return; } }
     if (!tile || e.target.closest(".extra")) return;
     const id = tile.dataset.photoId;
     const onCheck = e.target.closest(".check");
@@ -186,7 +326,7 @@ export class PhotoGrid {
       if (t) {
         const sec = t.closest("section");
         t.remove();
-        if (!sec.lastElementChild.children.length) sec.remove();
+        if (!sec.lastElementChild.children.length) sec.remove(); else countTiles(sec.lastElementChild);
       }
       this.byId.delete(id);
       this.selected.delete(id);
@@ -230,21 +370,32 @@ export class PhotoGrid {
     if (!t) return;
     t.classList.toggle("selected", on);
     t.querySelector(".check").setAttribute("aria-pressed", String(on));
+    // The link is the tile's one Tab stop, so it says whether the tile is selected.
+    const p = this.byId.get(id);
+    if (p) t.querySelector(":scope > a").setAttribute("aria-label", on ? `${tileLabel(p)}, selected` : tileLabel(p));
   }
 
   renderBar() {
     const n = this.selected.size;
     this.bar.hidden = !this.selecting;
+    // Phones: the page gets room under its last row so the bar never covers it (style.css).
+    document.body.classList.toggle("has-selection-bar", this.selecting);
     if (this.bar.parentNode !== document.body && this.selecting) document.body.append(this.bar);
+    // Icon and label: the label is visually hidden on phones (style.css) but stays the accessible name.
+    const face = (ico, label) => [ico ? icon(ico) : null, h("span.label", label)];
     this.bar.replaceChildren(
-      h("span", { "aria-live": "polite" }, n ? `${plural(n, "photo")} selected` : "Tap photos to select"),
+      // "3 photos selected"; phones drop the noun (style.css) to leave room for the buttons.
+      h("span.count", { "aria-live": "polite" }, n ? [String(n), h("span.noun", plural(n, "photo").replace(/^\S+/, "")), " selected"] : "Tap photos to select"),
       ...(this.opts.actions || []).map((a) => h("button" + (a.danger ? ".danger" : ""), {
-        type: "button", testid: a.testid, disabled: !n,
+        type: "button", testid: a.testid, disabled: !n, title: a.label,
         onclick: async () => {
           const ids = [...this.selected];
           try { await a.run(ids, this); } catch (err) { showError(err); }
         },
-      }, a.label)),
-      h("button", { type: "button", testid: "selection-cancel", onclick: () => this.setSelecting(false) }, "Cancel"));
+      }, face(ACTION_ICONS[a.testid], a.label))),
+      h("button", { type: "button", testid: "selection-cancel", title: "Cancel", onclick: () => this.setSelecting(false) }, face("close", "Cancel")));
   }
 }
+
+/** How many tiles a day holds, for the phone layout that packs small days side by side (style.css). */
+function countTiles(tiles) { tiles.parentNode?.style.setProperty("--n", String(tiles.children.length)); }
