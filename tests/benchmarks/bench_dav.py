@@ -276,7 +276,7 @@ def main() -> None:
         (ours50, ours95), (floor50, floor95), listed, _size = bench_propfind(MONTH_ITEMS)
         print(f"(b) PROPFIND Depth 1 of a month of {listed:,} items")
         print(f"{'':<44}{'p50 ms':>10}{'p95 ms':>10}")
-        print(f"{'ours (HTTP, WsgiDAV)':<44}{ours50:>10.1f}{ours95:>10.1f}")
+        print(f"{'ours (HTTP, dav/propfind.py)':<44}{ours50:>10.1f}{ours95:>10.1f}")
         print(f"{'floor (sqlite3 + strings)':<44}{floor50:>10.1f}{floor95:>10.1f}")
         print(f"{'ours / floor p95 (target <= 2x)':<44}{ours95 / floor95:>19.2f}x")
 

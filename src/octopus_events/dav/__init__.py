@@ -21,7 +21,12 @@ def build_app(octopus: Octopus, loop: asyncio.AbstractEventLoop, mount_path: str
     from wsgidav.wsgidav_app import WsgiDAVApp
 
     from .auth import OctopusDomainController
+    from wsgidav.error_printer import ErrorPrinter
+    from wsgidav.http_authenticator import HTTPAuthenticator
+    from wsgidav.request_resolver import RequestResolver
+
     from .properties import SqlitePropertyManager
+    from .propfind import ViewPropfind
     from .provider import OctopusProvider
     from .store import DavStore
 
@@ -30,6 +35,9 @@ def build_app(octopus: Octopus, loop: asyncio.AbstractEventLoop, mount_path: str
     store.on_removed.append(lambda url: drop_locks(locks, url))
     config = {
         "provider_mapping": {"/": OctopusProvider(store)},
+        # PROPFIND of a view folder is answered with strings once the caller is known
+        # (propfind.py); everything else goes on to WsgiDAV's resolver.
+        "middleware_stack": [ErrorPrinter, HTTPAuthenticator, ViewPropfind, RequestResolver],
         "mount_path": mount_path,
         "http_authenticator": {
             "domain_controller": OctopusDomainController,

@@ -184,6 +184,10 @@ class Photos(Folder):
         self._by_name = unique_names(items)
         super().__init__(path, environ, list(self._by_name))
 
+    @property
+    def by_name(self) -> dict[str, Item]:
+        return self._by_name
+
     def get_member(self, name: str) -> Any:
         item = self._by_name.get(name)
         return PhotoFile(util.join_uri(self.path, name), self.environ, item) if item is not None else None
