@@ -153,6 +153,11 @@ def test_bottom_nav_has_five_items_in_view_and_more_reaches_settings_and_trash(p
     page, tid = phone.page, phone.tid
     nav = page.locator("nav[aria-label=Main][data-testid=bottom-nav]")
     expect(nav).to_be_visible()
+    # The viewport meta: device width, drawn edge to edge (so env(safe-area-inset-*) is set), and
+    # zoom left to the user (no maximum-scale / user-scalable=no).
+    meta = page.locator("meta[name=viewport]").get_attribute("content")
+    assert "width=device-width" in meta and "viewport-fit=cover" in meta, meta
+    assert "user-scalable" not in meta and "maximum-scale" not in meta, meta
     expect(tid("nav-settings")).to_be_hidden()  # the desktop side nav gives way
     for name in ("timeline", "albums", "search", "backup", "more"):
         item = tid(f"bnav-{name}")
@@ -214,6 +219,14 @@ def test_square_grid_has_columns_by_width_and_the_density_control_changes_them(s
                 expect(p.tid("photo-tile")).to_have_count(48)
                 assert columns(p) == 3
                 assert p.page.evaluate("localStorage.getItem('octopus.grid.columns')") == "3"
+                # Pinch: two fingers moving together make the tiles smaller (one more a row).
+                cx, cy = p.centre(p.page.locator("[data-testid=day-section][data-date='2024-05-20'] .tiles"))
+                for kind, spread in (("touchStart", 90), ("touchMove", 70), ("touchMove", 45), ("touchMove", 25)):
+                    p.cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+                        {"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]})
+                p.touch("touchEnd")
+                expect(density).to_have_attribute("aria-label", re.compile("^4 photos a row"))
+                assert columns(p) == 4
             p.assert_no_js_errors()
 
 

@@ -82,8 +82,11 @@ export class PhotoGrid {
     this.updateDensity = label;
     requestAnimationFrame(() => {
       // Once the view is on screen: sit in its header beside Select rather than take a row.
-      const head = this.el.parentElement?.closest(":has(> .view-head)")?.querySelector(":scope > .view-head .tools");
-      if (head) head.prepend(b);
+      // (A walk up, not :has(), which older Safari cannot parse.)
+      for (let n = this.el.parentElement; n; n = n.parentElement) {
+        const head = [...n.children].find((c) => c.matches(".view-head"));
+        if (head) { head.querySelector(".tools")?.prepend(b); break; }
+      }
       label(); // the media query applies now
     });
     return b;
