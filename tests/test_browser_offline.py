@@ -134,6 +134,51 @@ def test_edits_elsewhere_reach_the_mirror(phone: Phone) -> None:
     poll(lambda: phone.page.evaluate(fav), "the long-poll to bring the favourite", 10)
 
 
+MIRROR_READ = """async (path) => (await import('/js/library.js')).answer(path)"""
+
+
+def server_timeline(phone: Phone) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    with phone.user.client() as c:
+        while True:
+            r = c.get("/api/timeline", params={"limit": 500, **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            body = r.json()
+            ids += [p["id"] for d in body["days"] for p in d["photos"]]
+            if not (cursor := body.get("cursor")):
+                return ids
+
+
+def mirror_timeline(phone: Phone) -> list[str]:
+    ids: list[str] = []
+    cursor = ""
+    while True:
+        body = phone.page.evaluate(MIRROR_READ, f"/api/timeline?limit=150&cursor={cursor}")
+        ids += [p["id"] for d in body["days"] for p in d["photos"]]
+        if not (cursor := body["cursor"]):
+            return ids
+
+
+def test_the_mirror_answers_timeline_and_months_like_the_server(phone: Phone) -> None:
+    """The first screen offline reads pages through the mirror's timeline index and the months
+    from a record kept current as events apply: both must say what the server says."""
+    with phone.user.client() as c:
+        months = lambda: c.get("/api/timeline/months").json()  # noqa: E731
+        assert phone.page.evaluate(MIRROR_READ, "/api/timeline/months") == months()
+        assert mirror_timeline(phone) == server_timeline(phone)
+        gone = phone.ids[40]  # trashed elsewhere: its month counts one less, its tile leaves the pages
+        assert c.post(f"/api/photos/{gone}/trash").status_code in (200, 204)
+        want = months()
+    poll(lambda: phone.page.evaluate(MIRROR_READ, "/api/timeline/months") == want, "the months record to follow")
+    assert gone not in mirror_timeline(phone)
+    with phone.user.client() as c:
+        assert c.post(f"/api/photos/{gone}/restore").status_code in (200, 204)
+        want = months()
+    poll(lambda: phone.page.evaluate(MIRROR_READ, "/api/timeline/months") == want, "the restore to count again")
+    assert phone.errors() == []
+
+
 def test_offline_reload_browses_the_mirror(phone: Phone) -> None:
     page = phone.page
     phone.context.set_offline(True)

@@ -5,9 +5,11 @@
 // from here when the server is out of reach; outbox.js queues the edits made meanwhile.
 //
 // Database `octopus-mirror-<user id>`: `photos` (by id; indexes taken_local, tag_keys multiEntry,
-// state), `albums` (by id, with photo_ids), `meta` (cursor, last_synced), `outbox` (outbox.js).
+// state, and `timeline` on [state, taken_local] so the first screen reads one page, not all),
+// `albums` (by id, with photo_ids), `meta` (cursor, last_synced, and `months`: {month: count} of
+// library photos, kept current by every write so the month list needs no scan), `outbox`.
 
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 const WAIT = 25;                  // seconds the server may hold a poll
 const POLL_TIMEOUT = (WAIT + 10) * 1000;
 const USER_KEY = "octopus.mirror.user"; // who the mirror on this browser belongs to (boot offline)
@@ -42,15 +44,19 @@ export async function open(userId) {
   if (db && dbUser === userId) return db;
   closeDb();
   const r = indexedDB.open(dbName(userId), DB_VERSION);
-  r.onupgradeneeded = () => {
+  r.onupgradeneeded = (e) => {
     const d = r.result;
-    const photos = d.createObjectStore("photos", { keyPath: "id" });
-    photos.createIndex("taken_local", "taken_local");
-    photos.createIndex("tags", "tag_keys", { multiEntry: true });
-    photos.createIndex("state", "state");
-    d.createObjectStore("albums", { keyPath: "id" });
-    d.createObjectStore("meta");
-    d.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+    if (e.oldVersion < 1) {
+      const photos = d.createObjectStore("photos", { keyPath: "id" });
+      photos.createIndex("taken_local", "taken_local");
+      photos.createIndex("tags", "tag_keys", { multiEntry: true });
+      photos.createIndex("state", "state");
+      d.createObjectStore("albums", { keyPath: "id" });
+      d.createObjectStore("meta");
+      d.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
+    }
+    // Version 2: the timeline index; `months` is counted once on the first read (monthCounts).
+    if (e.oldVersion < 2) r.transaction.objectStore("photos").createIndex("timeline", ["state", "taken_local"]);
   };
   db = await req(r);
   dbUser = userId;
@@ -80,6 +86,68 @@ export function prepare(p) {
 }
 export const foldTag = (t) => t.split(/\s+/).filter(Boolean).join(" ").toLowerCase();
 
+// The month list as {month: count} of library photos. Every write to `photos` goes through
+// Months.track inside its transaction, so the record never needs a scan after the first.
+const monthOf = (p) => (p && p.state === "library" ? (p.taken_local || "").slice(0, 7) : null);
+class Months {
+  constructor(counts) { this.counts = counts || {}; this.missing = false; }
+  static async load(meta) {
+    const counts = await req(meta.get("months"));
+    const m = new Months(counts);
+    m.missing = !counts; // not counted yet (an older mirror): monthCounts counts it whole
+    return m;
+  }
+  track(before, after) {
+    const a = monthOf(before), b = monthOf(after);
+    if (a === b) return;
+    if (a !== null && (this.counts[a] = (this.counts[a] || 0) - 1) <= 0) delete this.counts[a];
+    if (b !== null) this.counts[b] = (this.counts[b] || 0) + 1;
+  }
+  save(meta) { if (!this.missing) meta.put(this.counts, "months"); }
+}
+
+/** The library's months, newest first: [{month, count}] (the /api/timeline/months shape). */
+export async function monthCounts() {
+  if (!db) return [];
+  let counts = await meta("months");
+  if (!counts) { // a mirror from before version 2: count once, then it is kept current
+    const m = new Months();
+    for (const p of await allPhotos()) m.track(null, p);
+    const tx = db.transaction("meta", "readwrite");
+    m.save(tx.objectStore("meta"));
+    await done(tx);
+    counts = m.counts;
+  }
+  return Object.keys(counts).sort().reverse().map((month) => ({ month, count: counts[month] }));
+}
+
+/**
+ * One page of library photos, newest taken first (the server's order: taken_local, then id,
+ * descending), read through the `timeline` index: `after` is the last photo of the previous page
+ * ({taken_local, id}) or null; from/to bound taken_local (memories). Returns {photos, more}.
+ */
+export async function timelinePage(after, limit, from = "", to = "\uffff") {
+  if (!db) return { photos: [], more: false };
+  const index = db.transaction("photos").objectStore("photos").index("timeline");
+  const upper = after ? ["library", after.taken_local] : ["library", to];
+  const range = IDBKeyRange.bound(["library", from], upper);
+  const photos = [];
+  return new Promise((resolve, reject) => {
+    const r = index.openCursor(range, "prev"); // key descending, then primary key (id) descending
+    r.onerror = () => reject(r.error);
+    r.onsuccess = () => {
+      const c = r.result;
+      if (!c) return resolve({ photos, more: false });
+      const p = c.value;
+      // Same taken_local as the last one shown: only the ids below it are still to come.
+      if (after && p.taken_local === after.taken_local && p.id >= after.id) return c.continue();
+      if (photos.length === limit) return resolve({ photos, more: true });
+      photos.push(p);
+      c.continue();
+    };
+  });
+}
+
 /** Every photo (library and trash), newest taken first; cached until the next write. */
 export async function allPhotos() {
   if (cache) return cache;
@@ -101,18 +169,27 @@ export async function meta(key) {
 
 /** Change photos in one transaction: fn(photo) edits it in place (return false: leave it). */
 export async function editPhotos(ids, fn) {
-  const tx = db.transaction("photos", "readwrite");
-  const store = tx.objectStore("photos");
+  const tx = db.transaction(["photos", "meta"], "readwrite");
+  const store = tx.objectStore("photos"), m = tx.objectStore("meta");
+  const months = await Months.load(m);
   for (const id of ids) {
     const p = await req(store.get(id));
-    if (p && fn(p) !== false) store.put(prepare(p));
+    if (!p) continue;
+    const before = { state: p.state, taken_local: p.taken_local };
+    if (fn(p) !== false) { store.put(prepare(p)); months.track(before, p); }
   }
+  months.save(m);
   await done(tx);
   cache = null;
 }
 export async function putPhoto(p) {
-  const tx = db.transaction("photos", "readwrite");
-  tx.objectStore("photos").put(prepare({ ...p }));
+  const tx = db.transaction(["photos", "meta"], "readwrite");
+  const store = tx.objectStore("photos"), m = tx.objectStore("meta");
+  const months = await Months.load(m);
+  const next = prepare({ ...p });
+  months.track(await req(store.get(p.id)), next);
+  store.put(next);
+  months.save(m);
   await done(tx);
   cache = null;
 }
@@ -148,8 +225,10 @@ export async function snapshot() {
   const photos = tx.objectStore("photos"), albums = tx.objectStore("albums"), m = tx.objectStore("meta");
   photos.clear();
   albums.clear();
-  for (const p of snap.photos) photos.put(prepare(p));
+  const months = new Months();
+  for (const p of snap.photos) { photos.put(prepare(p)); months.track(null, p); }
   for (const a of snap.albums) albums.put(a);
+  months.save(m);
   m.put(snap.cursor, "cursor");
   m.put(new Date().toISOString(), "last_synced");
   await done(tx);
@@ -159,12 +238,14 @@ export async function snapshot() {
 
 // The table in docs/sync.md section 3, inside the page's transaction. Version-checked updates
 // make a page safe to apply twice (a crash between applying it and storing its cursor).
-async function apply(photos, albums, ev) {
+async function apply(photos, albums, months, ev) {
   const d = ev.data || {};
   const newer = (x) => x && (d.version === undefined || d.version > (x.version || 0));
   switch (ev.type) {
     case "photo.added": {
-      photos.put(prepare({ ...d }));
+      const p = prepare({ ...d });
+      months.track(await req(photos.get(d.id)), p); // applied twice (a crash): counted once
+      photos.put(p);
       for (const aid of d.album_ids || []) {
         const a = await req(albums.get(aid));
         if (a && !a.photo_ids.includes(d.id)) { a.photo_ids.push(d.id); albums.put(a); }
@@ -174,13 +255,16 @@ async function apply(photos, albums, ev) {
     case "photo.updated": case "photo.trashed": case "photo.restored": {
       const p = await req(photos.get(ev.photo_id));
       if (!newer(p)) return;
+      const before = { state: p.state, taken_local: p.taken_local };
       Object.assign(p, d);
       if (ev.type === "photo.trashed") p.state = "trash";
       if (ev.type === "photo.restored") { p.state = "library"; p.purge_at = null; }
       photos.put(prepare(p));
+      months.track(before, p);
       return;
     }
     case "photo.removed": case "photo.left_library": {
+      months.track(await req(photos.get(ev.photo_id)), null);
       photos.delete(ev.photo_id);
       for (const a of await req(albums.getAll())) {
         if (a.photo_ids.includes(ev.photo_id)) { a.photo_ids = a.photo_ids.filter((x) => x !== ev.photo_id); albums.put(a); }
@@ -210,7 +294,9 @@ async function apply(photos, albums, ev) {
 async function applyPage(page) {
   const tx = db.transaction(["photos", "albums", "meta"], "readwrite");
   const photos = tx.objectStore("photos"), albums = tx.objectStore("albums");
-  for (const ev of page.events) await apply(photos, albums, ev);
+  const months = await Months.load(tx.objectStore("meta"));
+  for (const ev of page.events) await apply(photos, albums, months, ev);
+  months.save(tx.objectStore("meta"));
   tx.objectStore("meta").put(page.cursor, "cursor");
   tx.objectStore("meta").put(new Date().toISOString(), "last_synced");
   await done(tx);
