@@ -80,7 +80,8 @@ def test_profile_and_storage(alice: User) -> None:
         assert r.status_code == 200 and r.json()["display_name"] == "Alice Liddell"
         assert c.get("/api/users/me").json()["display_name"] == "Alice Liddell"
         assert_problem(c.patch("/api/users/me", json={"display_name": ""}), 422)
-        empty = {"photos": 0, "bytes": 0, "quota_bytes": 0, "videos": 0, "video_bytes": 0, "live_clip_bytes": 0}
+        empty = {"photos": 0, "bytes": 0, "quota_bytes": 0, "videos": 0, "video_bytes": 0, "live_clip_bytes": 0,
+                 "device_file_bytes": 0}
         assert c.get("/api/users/me/storage").json() == empty
         data = image_bytes(101)
         assert alice.upload(data).status_code == 201

@@ -6,7 +6,8 @@ floor (docs/benchmarks.md, WebDAV). A view has no dead properties and no locks, 
 answer is a fixed set of live properties of rows the view already read in one query: this
 middleware writes the RFC 4918 multistatus directly, in chunks. It sits after WsgiDAV's
 authenticator (the caller is known) and hands everything else (Uploads, the root, PROPPATCH,
-LOCK, bad requests, missing paths) on to WsgiDAV unchanged.
+LOCK, bad requests, missing paths) on to WsgiDAV unchanged. It also forgets an owner's
+remembered device file bytes around each write (store.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _HREF_SAFE = "/!*'(),$-_|."  # as WsgiDAV's get_href (Nautilus chokes on %28)
 _MAX_BODY = 64 * 1024  # a propfind body names a few properties; bigger ones go to WsgiDAV
 _CHUNK = 256  # responses per yielded chunk
 _OK = "<D:status>HTTP/1.1 200 OK</D:status>"
+_WRITES = frozenset({"PUT", "DELETE", "COPY", "MOVE", "MKCOL"})
 _MISSING = "<D:status>HTTP/1.1 404 Not Found</D:status>"
 
 # The properties that exist on a view's file / folder, in allprop and propname order.
@@ -44,7 +46,17 @@ class ViewPropfind(BaseMiddleware):
     Favourites/."""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("REQUEST_METHOD") != "PROPFIND":
+        method = environ.get("REQUEST_METHOD")
+        if method in _WRITES and ENVIRON_KEY in environ:
+            # Device file bytes (storage, quota) are remembered until the owner writes.
+            store = environ["wsgidav.provider"].store
+            owner = environ[ENVIRON_KEY].owner
+            store.usage_changed(owner)
+            try:
+                return self.next_app(environ, start_response)
+            finally:
+                store.usage_changed(owner)
+        if method != "PROPFIND":
             return self.next_app(environ, start_response)
         depth = environ.get("HTTP_DEPTH", "infinity").strip()
         path = environ.get("PATH_INFO", "")

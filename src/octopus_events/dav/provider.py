@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from wsgidav import util
-from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_INSUFFICIENT_STORAGE, DAVError
 from wsgidav.dav_provider import DAVCollection
 from wsgidav.fs_dav_provider import FileResource, FilesystemProvider, FolderResource
 
+from ..errors import TooLarge
 from .auth import ENVIRON_KEY, DavIdentity
 from .store import UPLOADS, DavStore, TeeWriter, Tombstoned
 
@@ -142,6 +143,7 @@ class DeviceFile(FileResource):
         super().__init__(path, environ, file_path)
         self._tee: TeeWriter | None = None
         self._gone = False  # removed again at the end of its PUT (a photo deleted for good)
+        self._reserved = 0
 
     def get_ref_url(self) -> str:
         return _ref_prefix(identity_of(self.environ)) + super().get_ref_url()
@@ -150,10 +152,37 @@ class DeviceFile(FileResource):
         return None if self._gone else super().get_etag()
 
     def begin_write(self, *, content_type: str | None = None) -> Any:
-        self._tee = TeeWriter(super().begin_write(content_type=content_type), self.provider.store)
+        store = self.provider.store
+        identity = identity_of(self.environ)
+        # The file's bytes count against the quota while it streams (quota.py): held as a
+        # reservation, the file itself left out of the device file walk until the PUT ends.
+        try:
+            size = max(0, int(self.environ.get("CONTENT_LENGTH") or 0))
+        except ValueError:
+            size = 0
+        try:
+            self._reserved = store.octopus.photos.quota.reserve(store.octopus.store.reader(), identity.owner, size)
+        except TooLarge as exc:
+            # WsgiDAV created the new file empty before asking for its writer: it goes again
+            # (an existing file has not been truncated yet: it stays as it was).
+            if os.path.getsize(self._file_path) == 0:
+                os.unlink(self._file_path)
+            raise DAVError(HTTP_INSUFFICIENT_STORAGE, str(exc)) from None
+        store.in_flight.add(Path(self._file_path))
+        self._tee = TeeWriter(super().begin_write(content_type=content_type), store)
         return self._tee
 
     def end_write(self, *, with_errors: bool) -> None:
+        try:
+            self._end_write(with_errors=with_errors)
+        finally:
+            store = self.provider.store
+            store.in_flight.discard(Path(self._file_path))
+            store.octopus.photos.quota.release(identity_of(self.environ).owner, self._reserved)
+            self._reserved = 0
+            store.usage_changed(identity_of(self.environ).owner)
+
+    def _end_write(self, *, with_errors: bool) -> None:
         tee, self._tee = self._tee, None
         identity = identity_of(self.environ)
         relpath = _relpath(self.path)
@@ -164,6 +193,9 @@ class DeviceFile(FileResource):
         if with_errors or tee.incoming is None:
             tee.discard()
             return
+        # The pipeline reserves the bytes itself (the file is still left out of the walk).
+        self.provider.store.octopus.photos.quota.release(identity.owner, self._reserved)
+        self._reserved = 0
         try:
             photo_id = self.provider.store.ingest(identity, relpath, Path(self._file_path), tee.incoming)
         except Tombstoned:

@@ -20,6 +20,7 @@ import secrets
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, TypeVar
 from urllib.parse import quote
@@ -52,6 +53,7 @@ CREATE TABLE IF NOT EXISTS dav_prop (url TEXT NOT NULL, name TEXT NOT NULL, valu
 CREATE TABLE IF NOT EXISTS dav_tombstone (owner TEXT NOT NULL, mac BLOB NOT NULL, PRIMARY KEY (owner, mac));
 """
 TOMBSTONE_PURPOSE = "dav_tombstone"
+_USAGE_TTL_S = 60.0  # a remembered walk; every write through /dav/ forgets it at once
 
 
 def tombstone_key_id(owner: str) -> str:
@@ -74,6 +76,11 @@ class Index:
         self.write_lock = self._write_lock = threading.Lock()
         # Called with each purged file's ref URL (the WsgiDAV app drops its in-memory locks).
         self.on_removed: list[Callable[[str], None]] = []
+        # Device file bytes per owner (a walk of dav/<owner>/), remembered until a write.
+        self._usage: dict[str, tuple[float, int]] = {}
+        # Files being PUT: their bytes are held as a quota reservation until the PUT ends.
+        self.in_flight: set[Path] = set()
+        self._usage_lock = threading.Lock()
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
             self._drop_old_ghosts(conn)
@@ -108,9 +115,42 @@ class Index:
             conn = self._local.conn = self._connect()
         return conn
 
+    # -- device file bytes (storage and quota) ------------------------------------------------------
+    def device_file_bytes(self, owner: str) -> int:
+        """Bytes of the owner's Uploads files that are no library item (non-media, refused
+        media): a walk of dav/<owner>/, remembered for a while or until the owner writes."""
+        now = time.monotonic()
+        with self._usage_lock:
+            found = self._usage.get(owner)
+            if found is not None and found[0] > now:
+                return found[1]
+            in_flight = set(self.in_flight)
+        items = {(d, r) for d, r in self.db.execute("SELECT device, relpath FROM dav_media WHERE owner = ?", (owner,))}
+        total = 0
+        base = self.root / owner
+        for folder, _dirs, files in os.walk(base):
+            rel_folder = os.path.relpath(folder, base)
+            device, _, below = rel_folder.partition(os.sep)
+            for name in files:
+                full = Path(folder) / name
+                if full in in_flight or (device, os.path.join(below, name) if below else name) in items:
+                    continue
+                try:
+                    total += os.lstat(full).st_size
+                except FileNotFoundError:
+                    continue
+        with self._usage_lock:
+            self._usage[owner] = (now + _USAGE_TTL_S, total)
+        return total
+
+    def usage_changed(self, owner: str) -> None:
+        with self._usage_lock:
+            self._usage.pop(owner, None)
+
     # -- what became of a file ----------------------------------------------------------------------
     def forget_path(self, identity: DavIdentity, relpath: str, *, recursive: bool = False) -> None:
         """The device deleted or overwrote a file (or a folder): its records go with it."""
+        self.usage_changed(identity.owner)
         with self._write_lock:
             self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
                             (identity.owner, identity.device, relpath))
@@ -121,6 +161,7 @@ class Index:
 
     def moved(self, identity: DavIdentity, old: str, new: str) -> None:
         """A MOVE keeps what the file became (it is the same file under another name)."""
+        self.usage_changed(identity.owner)
         with self._write_lock:
             self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
                             (identity.owner, identity.device, new))
@@ -151,6 +192,7 @@ class Index:
 
     def remove_file(self, owner: str, device: str, relpath: str) -> None:
         """An Uploads file gone for good: bytes overwritten, its rows and properties deleted."""
+        self.usage_changed(owner)
         shred(self.root / owner / device / relpath)
         url = ref_url(owner, device, relpath)
         with self._write_lock:
@@ -165,6 +207,7 @@ class Index:
             self.db.execute("DELETE FROM dav_prop WHERE url = ? OR substr(url, 1, ?) = ?", (url, len(prefix), prefix))
 
     def account_deleted(self, owner: str) -> None:
+        self.usage_changed(owner)
         shutil.rmtree(self.root / owner, ignore_errors=True)
         with self._write_lock:
             for table in ("dav_media", "dav_tombstone"):
@@ -237,6 +280,7 @@ class DavStore(Index):
         with self._write_lock:
             self.db.execute("INSERT OR REPLACE INTO dav_media (owner, device, relpath, photo_id, sha256) VALUES (?, ?, ?, ?, ?)",
                             (identity.owner, identity.device, relpath, photo_id, sha))
+        self.usage_changed(identity.owner)
         return photo_id
 
 
@@ -345,9 +389,28 @@ def _on_account_deleted(tx: Any, user_id: str, meta: Any) -> None:
         tx.after_commit(lambda: index.account_deleted(user_id))
 
 
+def _device_file_bytes(conn: Any, owner: str) -> int:
+    """storage.DEVICE_FILE_SOURCES: the owner's device files beside this read connection's log."""
+    row = conn.execute("PRAGMA database_list").fetchone()
+    if row is None or not row[2]:
+        return 0
+    root = Path(row[2]).parent / "dav"
+    if not (root / owner).is_dir():
+        return 0
+    with _INDEXES_LOCK:
+        found = _INDEXES.get(root)
+        if found is None:
+            found = _INDEXES[root] = Index(root)
+    return found.device_file_bytes(owner)
+
+
 def install_hooks() -> None:
     from ..accounts import ACCOUNT_DELETE_HOOKS
     from ..library import PURGE_HOOKS
+    from ..readmodels.storage import DEVICE_FILE_SOURCES
+
+    if _device_file_bytes not in DEVICE_FILE_SOURCES:
+        DEVICE_FILE_SOURCES.append(_device_file_bytes)
 
     if _on_purge not in PURGE_HOOKS:
         PURGE_HOOKS.append(_on_purge)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Callable
 
 import msgspec
 
@@ -55,6 +56,12 @@ class Usage(msgspec.Struct):
     videos: int = 0
     video_bytes: int = 0
     live_clip_bytes: int = 0  # of `bytes`: Live Photo MOVs, attached or waiting for their still
+    device_file_bytes: int = 0  # of `bytes`: files kept in devices' WebDAV Uploads folders that are no item
+
+
+# (conn, owner) → bytes of files a user keeps outside the library (dav/store.py registers the
+# WebDAV Uploads folders): no events, so not projected; counted here so the quota sees them.
+DEVICE_FILE_SOURCES: list[Callable[[sqlite3.Connection, str], int]] = []
 
 
 def usage(conn: sqlite3.Connection, owner: str, quota_bytes: int) -> Usage:
@@ -65,4 +72,5 @@ def usage(conn: sqlite3.Connection, owner: str, quota_bytes: int) -> Usage:
     # A Live Photo's MOV is no item, but its bytes are on disk and count against the quota (the
     # upload path reserves them like any other upload: quota.py). Read from the motion read model.
     clips = motion.clip_bytes(conn, owner)
-    return Usage(photos, used + clips, quota_bytes, videos, video_bytes, clips)
+    device = sum(source(conn, owner) for source in DEVICE_FILE_SOURCES)
+    return Usage(photos, used + clips + device, quota_bytes, videos, video_bytes, clips, device)
