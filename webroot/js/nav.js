@@ -37,7 +37,11 @@ let live = null; // the bar of the current shell: signing out and in again build
 export function bottomNav({ user, signOut }) {
   live?.destroy();
   const sheet = h("dialog.more-sheet", { testid: "more-sheet", "aria-label": "More" });
-  const close = () => { if (sheet.open) sheet.close(); };
+  const close = () => {
+    if (!sheet.hasAttribute("open")) return;
+    if (typeof sheet.close === "function") sheet.close();
+    else { sheet.removeAttribute("open"); more.setAttribute("aria-expanded", "false"); }
+  };
   sheet.append(
     h("div.sheet-head", h("span", user.display_name || user.username || ""),
       h("button.icon", { type: "button", "aria-label": "Close", testid: "more-close", onclick: close }, icon("close"))),
@@ -50,7 +54,12 @@ export function bottomNav({ user, signOut }) {
     if (e.clientY < r.top || e.clientY > r.bottom || e.clientX < r.left || e.clientX > r.right) close();
   });
   const more = h("button.more", { type: "button", testid: "bnav-more", "aria-haspopup": "dialog", "aria-expanded": "false",
-    onclick: () => { if (!sheet.isConnected) document.body.append(sheet); sheet.showModal(); more.setAttribute("aria-expanded", "true"); } },
+    onclick: () => {
+      if (!sheet.isConnected) document.body.append(sheet);
+      // showModal: Safari 15.4+; before that the sheet still opens, without the backdrop's inertness.
+      if (typeof sheet.showModal === "function") sheet.showModal(); else sheet.setAttribute("open", "");
+      more.setAttribute("aria-expanded", "true");
+    } },
   glyph("more"), h("span", "More"));
   sheet.addEventListener("close", () => more.setAttribute("aria-expanded", "false"));
   const nav = h("nav.bottom-nav", { "aria-label": "Main", testid: "bottom-nav" }, h("ul",
