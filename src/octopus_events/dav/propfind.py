@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Iterator
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlparse
 
 from wsgidav import util
 from wsgidav.dav_error import DAVError
@@ -47,13 +47,28 @@ class ViewPropfind(BaseMiddleware):
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         method = environ.get("REQUEST_METHOD")
+        if (method in ("MOVE", "LOCK") and _in_views(environ.get("PATH_INFO", ""))) or (
+                method in ("COPY", "MOVE") and _in_views(_destination(environ))):
+            # A view is read-only: no locks (docs/webdav.md), and moving an item out of it is no
+            # way to change the library (WsgiDAV's generic path answered MOVE with a 500 and LOCK
+            # with a 409 on the read-only resources). A COPY onto a view's file must not even
+            # start: WsgiDAV deletes an existing destination first, and a view's DELETE trashes.
+            return util.send_status_response(environ, start_response, DAVError(403))
         if method in _WRITES and ENVIRON_KEY in environ:
             # Device file bytes (storage, quota) are remembered until the owner writes.
             store = environ["wsgidav.provider"].store
             owner = environ[ENVIRON_KEY].owner
             store.usage_changed(owner)
+
+            def with_photo_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                # A media PUT says which library item it became (provider.DeviceFile.end_write).
+                photo_id = environ.get("octopus.dav.photo_id")
+                if photo_id:
+                    headers = [*headers, ("Octopus-Photo-Id", photo_id)]
+                return start_response(status, headers, exc_info)
+
             try:
-                return self.next_app(environ, start_response)
+                return self.next_app(environ, with_photo_id)
             finally:
                 store.usage_changed(owner)
         if method != "PROPFIND":
@@ -81,6 +96,18 @@ class ViewPropfind(BaseMiddleware):
                                             ("Cache-Control", "no-store")])
         base = provider.mount_path + provider.share_path.rstrip("/")
         return _multistatus(res, depth == "1", base, mode, names)
+
+
+def _destination(environ: dict[str, Any]) -> str:
+    """The Destination header's path below the mount ("" if none)."""
+    dest = unquote(urlparse(environ.get("HTTP_DESTINATION", "")).path)
+    mount = environ["wsgidav.provider"].mount_path.rstrip("/")
+    return dest[len(mount):] if mount and dest.startswith(mount + "/") else dest
+
+
+def _in_views(path: str) -> bool:
+    parts = [p for p in path.strip("/").split("/") if p]
+    return bool(parts) and parts[0] in views.VIEWS
 
 
 def _request(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
