@@ -24,7 +24,6 @@ import os
 import tempfile
 import threading
 import time
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -342,6 +341,8 @@ def _encode(source: Path, out_path: Path, duration: float | None, progress: Call
         cost = transcode_cost(src_w, src_h, out_w, out_h)
         with PROCESS_BUDGET.reserve(cost, f"{src_w}×{src_h} video re-encode"):
             with av.open(str(out_path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+                from fractions import Fraction
+
                 rate = vin.average_rate or vin.guessed_rate or Fraction(30)
                 vout = out.add_stream("libx264", rate=rate)
                 vout.width, vout.height = out_w, out_h

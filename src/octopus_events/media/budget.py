@@ -9,7 +9,7 @@ than half of it always runs alone: large decodes are serialised without a separa
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import sys
 import threading
 from collections import deque
@@ -102,6 +102,8 @@ _TRIM_AFTER = 32 * MB
 def _load_malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
         return None  # Windows and macOS allocators return large blocks themselves
+    import ctypes  # here, not at import: a server that never decodes a large image never loads it
+
     try:
         libc = ctypes.CDLL(None)
         return libc.malloc_trim  # type: ignore[no-any-return]
@@ -109,12 +111,15 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
         return None
 
 
-_malloc_trim = _load_malloc_trim()
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    return _load_malloc_trim()
 
 
 def _return_freed_memory() -> None:
-    if _malloc_trim is not None:
-        _malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _mb(size: int) -> int:

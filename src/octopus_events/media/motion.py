@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import re
 import struct
-import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import msgspec
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 #: The marker Samsung writes right before the MP4 in a motion photo's trailer.
 SAMSUNG_MARKER = b"MotionPhoto_Data"
@@ -108,6 +110,8 @@ def _jpeg_header(fp: BinaryIO) -> tuple[bytes | None, int]:
 
 def _google_span(xmp: bytes, size: int) -> tuple[int, int, str] | None:
     """(offset, length, source) of the clip the XMP describes, counted back from end of file."""
+    import xml.etree.ElementTree as ET  # only for JPEGs that carry XMP: not at start-up
+
     try:
         root = ET.fromstring(xmp.strip(b"\x00 \r\n\t"))
     except ET.ParseError:
