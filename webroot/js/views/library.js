@@ -4,6 +4,7 @@ import { api, listOf, qs, thumbUrl, photoPath } from "../api.js";
 import { h, fmtMonth, fmtDay, todayYmd, plural, showError, toast, confirmDialog } from "../ui.js";
 import { PhotoGrid } from "../grid.js";
 import { libraryActions, trashPhotos, restorePhotos } from "../actions.js";
+import { SectionWindow } from "../windowing.js";
 
 export const header = (title, ...tools) => h("header.view-head", h("h2", { tabindex: "-1" }, title), h("div.tools", tools));
 export const pageOf = (res) => ({ photos: listOf(res), cursor: Array.isArray(res) ? null : res && res.cursor });
@@ -19,6 +20,7 @@ export function timeline() {
     empty: "No photos yet. Use Upload, or drop photos anywhere on this page." });
   const strip = h("section.memories-strip", { testid: "memories-strip", hidden: true, "aria-label": "On this day" });
   const scrubber = h("nav.scrubber", { testid: "month-scrubber", "aria-label": "Jump to month" });
+  new SectionWindow(grid); // far day sections leave the DOM (≤ 3,000 nodes at 10,000 items)
   grid.follow((cursor) => api("/api/timeline" + qs({ cursor, limit: 150 })));
   memoriesStrip(strip);
   const loadMonths = () => monthScrubber(scrubber, grid);
@@ -58,7 +60,8 @@ async function monthScrubber(nav, grid) {
 }
 
 async function jumpTo(grid, month) {
-  const target = () => [...grid.body.children].find((s) => s.dataset.date.slice(0, 7) <= month);
+  const target = () => (grid.window ? grid.window.section(month)
+    : [...grid.body.children].find((s) => s.dataset.date.slice(0, 7) <= month));
   await grid.loadUntil(target);
   const sec = target();
   if (sec) {
