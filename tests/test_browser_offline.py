@@ -254,6 +254,35 @@ def test_a_conflicting_edit_keeps_the_typed_text(phone: Phone) -> None:
     assert phone.console.take(*EXPECTED, r"status of 409") == []  # the stale PATCH is the point
 
 
+def test_an_online_edit_waits_behind_the_queued_ones(phone: Phone) -> None:
+    """Back online with an edit still queued, a new edit of the same photo goes after it, not
+    straight to the server: the server ends with the newer text and sees the PATCHes in order."""
+    page, pid = phone.page, phone.ids[50]
+    v0 = phone.photo(pid)["version"]
+    edit = """async ([id, text, version]) => (await import('/js/api.js')).api('/api/photos/' + id,
+                { method: 'PATCH', body: { description: text, version } })"""
+    queued = "async () => (await (await import('/js/outbox.js')).entries()).length"
+    phone.context.set_offline(True)
+    expect(phone.tid("offline-banner")).to_be_visible()
+    page.evaluate(edit, [pid, "first, typed offline", v0])
+    assert page.evaluate(queued) == 1
+    # Hold the sync loop (it would replay at once on reconnecting) so the next edit surely finds
+    # the first one still waiting.
+    page.evaluate("async () => (await import('/js/mirror.js')).stop()")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.post_data_json["description"])
+            if r.method == "PATCH" and pid in r.url else None)
+    phone.context.set_offline(False)
+    page.evaluate(edit, [pid, "second, typed online", v0])
+    poll(lambda: page.evaluate(queued) == 0, "both edits to be sent")
+    assert sent == ["first, typed offline", "second, typed online"]
+    got = phone.photo(pid)
+    assert got["description"] == "second, typed online" and got["version"] > v0
+    expect(phone.tid("conflict-notice")).to_have_count(0)
+    page.evaluate("async () => { const m = await import('/js/mirror.js'); await m.start(m.storedUser()); }")
+    assert phone.errors() == []
+
+
 def test_sign_out_wipes_the_mirror_and_caches(phone: Phone) -> None:
     page = phone.page
     page.evaluate("location.hash = '#/settings'")

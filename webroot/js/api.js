@@ -14,6 +14,10 @@ export class ApiError extends Error {
 let offlineAnswer = async () => undefined;
 let reachable = () => {};
 export function setOfflineHandler(fn, onReachable) { offlineAnswer = fn; reachable = onReachable; }
+// Edits waiting in the offline outbox go first: offline.js installs a hook that queues a new edit
+// behind them (resolving what the API would answer) or resolves undefined to send it now.
+let holdBehind = async () => undefined;
+export function setHoldHandler(fn) { holdBehind = fn; }
 
 // Signed-out handler, installed by app.js; called on any 401 outside the auth calls.
 let onSignedOut = () => {};
@@ -59,6 +63,10 @@ export async function api(path, opts = {}) {
   if (opts.vault) {
     if (!vaultToken()) throw new ApiError(403, "Vault locked", "The vault is locked. Unlock it first.");
     headers["X-Vault-Token"] = vaultToken();
+  }
+  if (opts.method && opts.method !== "GET" && !opts.vault && !opts.raw && !(opts.body instanceof FormData)) {
+    const held = await holdBehind(opts.method, path, opts.body);
+    if (held !== undefined) return held;
   }
   let res;
   try {

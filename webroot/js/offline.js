@@ -5,7 +5,7 @@ import * as mirror from "./mirror.js";
 import * as outbox from "./outbox.js";
 import { answer } from "./library.js";
 import { h, toast, fmtBytes, plural, showError } from "./ui.js";
-import { thumbUrl } from "./api.js";
+import { thumbUrl, setHoldHandler } from "./api.js";
 
 export const THUMBS_CACHE = "octopus-thumbs"; // webroot/sw.js serves thumbnails from it, cache-first
 
@@ -18,6 +18,9 @@ export async function offlineAnswer(method, path, body) {
   if (shown !== undefined) toast("Saved on this device: it is sent when the server is back.");
   return shown;
 }
+
+// Online edits wait behind the ones still queued (outbox.holdBehind).
+setHoldHandler(outbox.holdBehind);
 
 const rel = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 export function ago(iso) {

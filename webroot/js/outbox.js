@@ -127,11 +127,31 @@ async function sendOne(e, base) {
 }
 
 let replaying = null;
+let again = false; // an edit queued while a replay runs: that run's list does not hold it
 
 /** Send what is queued, in order. Network failure stops it (tried again later). */
 export function replay() {
-  if (!replaying) replaying = run().finally(() => { replaying = null; });
+  if (replaying) { again = true; return replaying.then(() => replaying || undefined); }
+  again = false;
+  replaying = run().finally(() => {
+    replaying = null;
+    if (again) replay().catch(() => {}); // the mirror's loop retries a network failure
+  });
   return replaying;
+}
+
+/**
+ * An edit made online while earlier ones still wait in the outbox (just back from offline, the
+ * replay not yet done): it queues behind them, so the server gets them in the user's order and
+ * the older one never overwrites the newer or meets it as a conflict. Resolves what the API
+ * would have answered, or undefined when nothing waits (send it now) or the outbox cannot take it.
+ */
+export async function holdBehind(method, path, body = {}) {
+  if (!mirror.database() || !mirror.status.ready || !classify(method, path, body)) return undefined;
+  if (!(await entries()).some((e) => e.state === "queued")) return undefined;
+  const shown = await queue(method, path, body);
+  if (shown !== undefined) replay().catch(() => {}); // offline again: the loop tries later
+  return shown;
 }
 
 async function run() {
