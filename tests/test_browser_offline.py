@@ -283,6 +283,42 @@ def test_an_online_edit_waits_behind_the_queued_ones(phone: Phone) -> None:
     assert phone.errors() == []
 
 
+def test_the_viewers_own_conflict_keeps_the_typed_text(phone: Phone) -> None:
+    """Online, the viewer's Save meets a change made elsewhere (409): the typed text stays in the
+    field and in the mirror's conflict notice; Retry reads the version again and saves it."""
+    pid = phone.ids[60]
+    open_info(phone, pid)
+    typed = "typed in the viewer, online"
+    phone.tid("description-input").fill(typed)
+    with phone.user.client() as c:  # meanwhile, another device
+        r = c.patch(f"/api/photos/{pid}", json={"description": "changed on the tablet"})
+        assert r.status_code == 200, r.text
+    phone.tid("description-save").click()
+    notice = phone.tid("conflict-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("changed elsewhere: your text was kept")
+    expect(notice).to_contain_text("changed on the tablet")
+    expect(phone.tid("conflict-text")).to_have_text(typed)
+    expect(phone.tid("description-input")).to_have_value(typed)
+    assert phone.photo(pid)["description"] == "changed on the tablet"
+    phone.tid("conflict-retry").click()
+    poll(lambda: phone.photo(pid)["description"] == typed, "the retried description")
+    expect(notice).to_have_count(0)
+    expect(phone.tid("description-input")).to_have_value(typed)
+    # Discard, the other answer: the field shows the server's text again, nothing is sent.
+    phone.tid("description-input").fill("a second try")
+    with phone.user.client() as c:
+        assert c.patch(f"/api/photos/{pid}", json={"description": "the tablet again"}).status_code == 200
+    phone.tid("description-save").click()
+    expect(notice).to_be_visible()
+    phone.tid("conflict-discard").click()
+    expect(notice).to_have_count(0)
+    expect(phone.tid("description-input")).to_have_value("the tablet again")
+    assert phone.photo(pid)["description"] == "the tablet again"
+    close_viewer(phone)
+    assert phone.console.take(*EXPECTED, r"status of 409") == []  # the stale PATCH is the point
+
+
 def test_sign_out_wipes_the_mirror_and_caches(phone: Phone) -> None:
     page = phone.page
     page.evaluate("location.hash = '#/settings'")

@@ -49,24 +49,40 @@ function keptText(e) {
   return [WHAT[e.kind] || "your edit was kept", ""];
 }
 
-function showConflict(e) {
-  if (document.querySelector(`.conflict-notice[data-seq="${e.seq}"]`)) return;
-  const [what, text] = keptText(e);
-  const theirs = e.server && e.kind === "patch" && "description" in e.body ? e.server.description : null;
-  const note = h("section.conflict-notice", { role: "alert", testid: "conflict-notice", "data-seq": String(e.seq) },
+/**
+ * The notice for an edit that met a change made elsewhere, kept rather than dropped: shared by
+ * the outbox's replay and the viewer's own save. opts: key (one notice per key), what ("your
+ * text was kept"), text (the user's), theirs (the server's now, or null), photoId, retry() →
+ * true when saved, discard().
+ */
+export function conflictNotice({ key, what, text, theirs = null, photoId, retry, discard }) {
+  const old = document.querySelector(`.conflict-notice[data-key="${CSS.escape(key)}"]`);
+  if (old) old.remove();
+  const note = h("section.conflict-notice", { role: "alert", testid: "conflict-notice", "data-key": key },
     h("p", `This photo was changed elsewhere: ${what}.`),
     text ? h("blockquote", { testid: "conflict-text" }, text) : null,
     theirs !== null ? h("p.muted", `Now on the server: “${theirs}”`) : null,
     h("div.row.end",
-      h("a", { href: `#/photo/${encodeURIComponent(e.id)}` }, "Open photo"),
+      photoId ? h("a", { href: `#/photo/${encodeURIComponent(photoId)}` }, "Open photo") : null,
       h("button.primary", { type: "button", testid: "conflict-retry", onclick: async () => {
         try {
-          if (await outbox.retry(e)) { note.remove(); toast("Your edit is saved"); }
+          if (await retry()) { note.remove(); toast("Your edit is saved"); }
           else showError({ detail: "It changed again meanwhile: try once more." });
-        } catch { showError({ detail: "The server is out of reach: your edit stays queued." }); }
+        } catch (err) {
+          showError(err && err.status ? err : { detail: "The server is out of reach: your edit is kept, try again later." });
+        }
       } }, "Retry"),
-      h("button", { type: "button", testid: "conflict-discard", onclick: async () => { await outbox.discard(e); note.remove(); } }, "Discard")));
+      h("button", { type: "button", testid: "conflict-discard", onclick: async () => { await discard(); note.remove(); } }, "Discard")));
   document.body.append(note);
+  return note;
+}
+
+function showConflict(e) {
+  if (document.querySelector(`.conflict-notice[data-key="outbox-${e.seq}"]`)) return;
+  const [what, text] = keptText(e);
+  conflictNotice({ key: `outbox-${e.seq}`, what, text, photoId: e.id,
+    theirs: e.server && e.kind === "patch" && "description" in e.body ? e.server.description : null,
+    retry: () => outbox.retry(e), discard: () => outbox.discard(e) });
 }
 
 /** Banner and conflict notices for the signed-in page. */

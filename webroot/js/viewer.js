@@ -9,6 +9,7 @@ import { setFavourite, trashPhotos, restorePhotos, addToAlbum, moveToVault, noti
 import { altText, isVideo } from "./grid.js";
 import { videoPlayer, codecName } from "./video.js";
 import { motionStill } from "./motion.js";
+import { conflictNotice } from "./offline.js";
 
 let root = null;        // the viewer element while open
 let state = null;       // {list, photo, vault, onClose, onNavigate, onRestore, seq, blobUrls, player, returnFocus}
@@ -281,21 +282,47 @@ function descriptionEditor(p) {
   const save = h("button.primary", { type: "submit", testid: "description-save", disabled: true }, "Save");
   ta.addEventListener("input", () => { save.disabled = ta.value === (p.description || ""); });
   ta.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
+  const saved = (res, text) => {
+    if (res && res.id) Object.assign(p, res); else { p.description = text; p.version = (p.version || 0) + 1; }
+    notify("changed", p);
+  };
   const form = h("form.desc", {
     onsubmit: async (e) => {
       e.preventDefault();
       save.disabled = true;
+      const text = ta.value;
       try {
-        const res = await api(photoPath(p.id), { method: "PATCH", body: { description: ta.value, version: p.version } });
-        if (res && res.id) Object.assign(p, res); else { p.description = ta.value; p.version = (p.version || 0) + 1; }
-        notify("changed", p);
+        saved(await api(photoPath(p.id), { method: "PATCH", body: { description: text, version: p.version } }), text);
         toast("Description saved");
       } catch (err) {
         if (err.status !== 409) { save.disabled = false; return showError(err); }
+        // Changed elsewhere meanwhile: never drop what was typed. The field keeps it; the notice
+        // (the mirror's, offline.js) shows it with the server's text, Retry or Discard.
         const fresh = await api(photoPath(p.id)).catch(() => null);
-        if (fresh) Object.assign(p, fresh);
-        if (state && state.photo === p) root.querySelector(".v-info").replaceChildren(info(p));
-        toast("This photo was changed elsewhere. The latest version is now shown; your edit was not saved.", { error: true });
+        const keep = { ...(fresh || {}) };
+        delete keep.description; // p.description stays what this field started from until decided
+        Object.assign(p, keep);
+        save.disabled = false;
+        conflictNotice({ key: `viewer-${p.id}`, what: "your text was kept", text, photoId: null,
+          theirs: fresh ? fresh.description || "" : null,
+          retry: async () => {
+            const now = await api(photoPath(p.id)); // the version to save over, read again
+            const mine = ta.isConnected ? ta.value : text;
+            try {
+              saved(await api(photoPath(p.id), { method: "PATCH", body: { description: mine, version: now.version } }), mine);
+            } catch (again) {
+              if (again.status === 409) return false;
+              throw again;
+            }
+            if (ta.isConnected) { ta.value = p.description || ""; save.disabled = true; }
+            return true;
+          },
+          discard: async () => {
+            const now = await api(photoPath(p.id)).catch(() => null);
+            if (now) Object.assign(p, now);
+            notify("changed", p);
+            if (ta.isConnected) { ta.value = p.description || ""; save.disabled = true; }
+          } });
       }
     },
   }, h("label", { for: "v-desc", class: "sr-only" }, "Description"), ta, h("div.row.end", save));
