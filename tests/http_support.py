@@ -119,6 +119,25 @@ class Server:
         assert r.status_code == 201, r.text
         return self.sign_in(name)
 
+    def seed_library(self, name: str, count: int, *, batch: int = 1000) -> tuple[User, list[str]]:
+        """Register `name` and give it `count` photos appended straight to the event store (no
+        image work: `factories.seed_photos`) while the server is stopped, so big libraries take
+        seconds. The server runs again on return; gives the signed-in user and the photo ids."""
+        import factories
+        from octopus_events.application import Octopus
+        from octopus_events.config import Config, StorageConfig
+
+        assert self.register(name).status_code == 201
+        owner = self.sign_in(name).id
+        self.stop()
+        octopus = Octopus(Config(storage=StorageConfig(data_dir=str(self.data_dir)))).open()
+        try:
+            ids = factories.seed_photos(octopus.store, owner, count, batch=batch)
+        finally:
+            octopus.close()
+        self.start()
+        return self.sign_in(name), ids
+
     def sign_in(self, name: str, password: str = PASSWORD) -> User:
         r = self.login(name, password)
         assert r.status_code == 200, r.text

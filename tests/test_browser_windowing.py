@@ -67,22 +67,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     require_or_skip(sync_api, "the playwright package", "run uv sync")
     exe = chromium_path()
     require_or_skip(exe, "a chromium binary on PATH", "Debian: apt-get install chromium; .ci/run does this")
-    import factories as f
-    from octopus_events.application import Octopus
-    from octopus_events.config import Config, StorageConfig
-
-    data = tmp_path_factory.mktemp("windowing") / "data"
-    server = Server(data).start()
+    server = Server(tmp_path_factory.mktemp("windowing") / "data").start()
     try:
-        assert server.register("scroller").status_code == 201
-        owner = server.sign_in("scroller").id
-        server.stop()
-        octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data)))).open()
-        try:
-            f.seed_photos(octopus.store, owner, N, batch=5000)
-        finally:
-            octopus.close()
-        server.start()
+        server.seed_library("scroller", N, batch=5000)
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,

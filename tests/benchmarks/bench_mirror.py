@@ -23,11 +23,8 @@ N = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 10_000
 
 
 def main() -> None:
-    import factories as f
     from browser_support import CHROMIUM_ARGS, chromium_path
     from http_support import PASSWORD, Server
-    from octopus_events.application import Octopus
-    from octopus_events.config import Config, StorageConfig
     from playwright.sync_api import sync_playwright
     from test_browser_offline import MIRROR_STATE, poll
 
@@ -36,13 +33,7 @@ def main() -> None:
         data.mkdir()
         server = Server(data).start()
         try:
-            assert server.register("bench").status_code == 201
-            owner = server.sign_in("bench").id
-            server.stop()
-            octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data)))).open()
-            f.seed_photos(octopus.store, owner, N, batch=5000)
-            octopus.close()
-            server.start()
+            server.seed_library("bench", N, batch=5000)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
                 ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=3,

@@ -235,16 +235,7 @@ def snapshot_benchmark(workdir: Path, n: int) -> bool:
     data.parent.mkdir(parents=True)
     server = Server(data).start()
     try:
-        assert server.register("big").status_code == 201
-        owner = server.sign_in("big").id
-        server.stop()
-        octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data)))).open()
-        try:
-            f.seed_photos(octopus.store, owner, n, batch=5000)
-        finally:
-            octopus.close()
-        server.start()
-        user = server.sign_in("big")
+        user, _ = server.seed_library("big", n, batch=5000)
         assert server.proc is not None
         with user.client() as c:
             c.get("/api/timeline")
