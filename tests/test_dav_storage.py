@@ -59,3 +59,26 @@ def test_device_files_count_in_storage_and_the_quota(dav_server: Server, tmp_pat
         assert client.delete("/Uploads/notes.bin").status_code == 204
         after = storage(user)
         assert after["device_file_bytes"] == 0 and after["bytes"] == len(photo)
+
+
+def test_the_device_file_total_follows_each_write(dav_server: Server) -> None:
+    """The total is kept as each write happens (no walk per PUT): overwrite, MOVE, COPY and a
+    folder's DELETE each leave it equal to what is on disk."""
+    user = quota_user(dav_server)
+    secret = app_password(user)
+    with dav(dav_server, user, secret) as client:
+        assert client.put("/Uploads/a.bin", content=os.urandom(10_000)).status_code == 201
+        assert storage(user)["device_file_bytes"] == 10_000
+        assert client.put("/Uploads/a.bin", content=os.urandom(25_000)).status_code == 204  # overwritten, bigger
+        assert storage(user)["device_file_bytes"] == 25_000
+        assert client.request("MKCOL", "/Uploads/dir/").status_code == 201
+        moved = client.request("MOVE", "/Uploads/a.bin", headers={"Destination": f"{dav_server.url}/dav/Uploads/dir/b.bin"})
+        assert moved.status_code == 201, moved.status_code
+        assert storage(user)["device_file_bytes"] == 25_000
+        copied = client.request("COPY", "/Uploads/dir/b.bin", headers={"Destination": f"{dav_server.url}/dav/Uploads/c.bin"})
+        assert copied.status_code == 201, copied.status_code
+        assert storage(user)["device_file_bytes"] == 50_000
+        assert client.delete("/Uploads/dir/").status_code == 204
+        assert storage(user)["device_file_bytes"] == 25_000
+        assert client.put("/Uploads/c.bin", content=b"").status_code == 204  # emptied
+        assert storage(user)["device_file_bytes"] == 0

@@ -102,8 +102,9 @@ class Serve:
         return str(r.json()["app_password"])
 
     def count(self, headers: dict[str, str]) -> int:
-        page = httpx.get(f"{self.base}/api/timeline", params={"limit": 1000}, headers=headers, timeout=60).json()
-        return sum(len(day["photos"]) for day in page["days"])
+        # Library items (the timeline pages at most a few hundred a call; storage counts them all).
+        storage = httpx.get(f"{self.base}/api/users/me/storage", headers=headers, timeout=60).json()
+        return int(storage["photos"])
 
     def stop(self) -> None:
         self.proc.terminate()

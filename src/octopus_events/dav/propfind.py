@@ -55,10 +55,13 @@ class ViewPropfind(BaseMiddleware):
             # start: WsgiDAV deletes an existing destination first, and a view's DELETE trashes.
             return util.send_status_response(environ, start_response, DAVError(403))
         if method in _WRITES and ENVIRON_KEY in environ:
-            # Device file bytes (storage, quota) are remembered until the owner writes.
+            # Device file bytes (storage, quota) are a running total: PUT, DELETE and MOVE
+            # re-count their own files (provider.py, store.py); a COPY has no such hook, so it
+            # makes the next count walk the owner's folders again.
             store = environ["wsgidav.provider"].store
             owner = environ[ENVIRON_KEY].owner
-            store.usage_changed(owner)
+            if method == "COPY":
+                store.usage_changed(owner)
 
             def with_photo_id(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
                 # A media PUT says which library item it became (provider.DeviceFile.end_write).
@@ -70,7 +73,8 @@ class ViewPropfind(BaseMiddleware):
             try:
                 return self.next_app(environ, with_photo_id)
             finally:
-                store.usage_changed(owner)
+                if method == "COPY":
+                    store.usage_changed(owner)
         if method != "PROPFIND":
             return self.next_app(environ, start_response)
         depth = environ.get("HTTP_DEPTH", "infinity").strip()

@@ -169,6 +169,7 @@ class DeviceFile(FileResource):
                 os.unlink(self._file_path)
             raise DAVError(HTTP_INSUFFICIENT_STORAGE, str(exc)) from None
         store.in_flight.add(Path(self._file_path))
+        store.file_changed(identity.owner, identity.device, _relpath(self.path))
         self._tee = TeeWriter(super().begin_write(content_type=content_type), store)
         return self._tee
 
@@ -177,10 +178,11 @@ class DeviceFile(FileResource):
             self._end_write(with_errors=with_errors)
         finally:
             store = self.provider.store
+            identity = identity_of(self.environ)
             store.in_flight.discard(Path(self._file_path))
-            store.octopus.photos.quota.release(identity_of(self.environ).owner, self._reserved)
+            store.octopus.photos.quota.release(identity.owner, self._reserved)
             self._reserved = 0
-            store.usage_changed(identity_of(self.environ).owner)
+            store.file_changed(identity.owner, identity.device, _relpath(self.path))
 
     def _end_write(self, *, with_errors: bool) -> None:
         tee, self._tee = self._tee, None

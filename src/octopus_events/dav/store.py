@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from pathlib import Path
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS dav_prop (url TEXT NOT NULL, name TEXT NOT NULL, valu
 CREATE TABLE IF NOT EXISTS dav_tombstone (owner TEXT NOT NULL, mac BLOB NOT NULL, PRIMARY KEY (owner, mac));
 """
 TOMBSTONE_PURPOSE = "dav_tombstone"
-_USAGE_TTL_S = 60.0  # a remembered walk; every write through /dav/ forgets it at once
+_USAGE_TTL_S = 60.0  # a walk corrects the running total at most this often
 
 
 def tombstone_key_id(owner: str) -> str:
@@ -76,8 +77,11 @@ class Index:
         self.write_lock = self._write_lock = threading.Lock()
         # Called with each purged file's ref URL (the WsgiDAV app drops its in-memory locks).
         self.on_removed: list[Callable[[str], None]] = []
-        # Device file bytes per owner (a walk of dav/<owner>/), remembered until a write.
-        self._usage: dict[str, tuple[float, int]] = {}
+        # Device file bytes per owner: one walk of dav/<owner>/, then kept as a running total
+        # (each write re-counts only its own file), walked again after _USAGE_TTL_S. A walk per
+        # PUT made a backup of n files O(n²) once a quota asked for the total on every PUT.
+        self._usage: dict[str, _Usage] = {}
+        self._usage_changes: dict[str, int] = {}  # per owner: a walk that raced a change is not kept
         # Files being PUT: their bytes are held as a quota reservation until the PUT ends.
         self.in_flight: set[Path] = set()
         self._usage_lock = threading.Lock()
@@ -118,15 +122,16 @@ class Index:
     # -- device file bytes (storage and quota) ------------------------------------------------------
     def device_file_bytes(self, owner: str) -> int:
         """Bytes of the owner's Uploads files that are no library item (non-media, refused
-        media): a walk of dav/<owner>/, remembered for a while or until the owner writes."""
+        media), files being PUT left out (they are held as quota reservations)."""
         now = time.monotonic()
         with self._usage_lock:
             found = self._usage.get(owner)
-            if found is not None and found[0] > now:
-                return found[1]
+            if found is not None and found.expires > now:
+                return found.total
             in_flight = set(self.in_flight)
+            changes = self._usage_changes.get(owner, 0)
         items = {(d, r) for d, r in self.db.execute("SELECT device, relpath FROM dav_media WHERE owner = ?", (owner,))}
-        total = 0
+        sizes: dict[Path, int] = {}
         base = self.root / owner
         for folder, _dirs, files in os.walk(base):
             rel_folder = os.path.relpath(folder, base)
@@ -136,21 +141,45 @@ class Index:
                 if full in in_flight or (device, os.path.join(below, name) if below else name) in items:
                     continue
                 try:
-                    total += os.lstat(full).st_size
+                    sizes[full] = os.lstat(full).st_size
                 except FileNotFoundError:
                     continue
+        usage = _Usage(now + _USAGE_TTL_S, sizes, sum(sizes.values()))
         with self._usage_lock:
-            self._usage[owner] = (now + _USAGE_TTL_S, total)
-        return total
+            if self._usage_changes.get(owner, 0) == changes:
+                self._usage[owner] = usage
+        return usage.total
 
     def usage_changed(self, owner: str) -> None:
+        """Many files may have changed (a folder deleted or moved, the account gone): walk again."""
         with self._usage_lock:
             self._usage.pop(owner, None)
+            self._usage_changes[owner] = self._usage_changes.get(owner, 0) + 1
+
+    def file_changed(self, owner: str, device: str, relpath: str) -> None:
+        """One Uploads file was written, removed, taken in or left out: re-count only it."""
+        full = self.root / owner / device / relpath
+        counted = 0
+        if full not in self.in_flight and self.db.execute(
+                "SELECT 1 FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
+                (owner, device, relpath)).fetchone() is None:
+            try:
+                st = os.lstat(full)
+                counted = st.st_size if stat.S_ISREG(st.st_mode) else 0
+            except (FileNotFoundError, NotADirectoryError):
+                counted = 0
+        with self._usage_lock:
+            self._usage_changes[owner] = self._usage_changes.get(owner, 0) + 1
+            usage = self._usage.get(owner)
+            if usage is None:
+                return
+            usage.total += counted - usage.sizes.pop(full, 0)
+            if counted:
+                usage.sizes[full] = counted
 
     # -- what became of a file ----------------------------------------------------------------------
     def forget_path(self, identity: DavIdentity, relpath: str, *, recursive: bool = False) -> None:
         """The device deleted or overwrote a file (or a folder): its records go with it."""
-        self.usage_changed(identity.owner)
         with self._write_lock:
             self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
                             (identity.owner, identity.device, relpath))
@@ -158,10 +187,13 @@ class Index:
                 prefix = relpath.rstrip("/") + "/"
                 self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND substr(relpath, 1, ?) = ?",
                                 (identity.owner, identity.device, len(prefix), prefix))
+        if recursive:
+            self.usage_changed(identity.owner)
+        else:
+            self.file_changed(identity.owner, identity.device, relpath)
 
     def moved(self, identity: DavIdentity, old: str, new: str) -> None:
         """A MOVE keeps what the file became (it is the same file under another name)."""
-        self.usage_changed(identity.owner)
         with self._write_lock:
             self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?",
                             (identity.owner, identity.device, new))
@@ -172,6 +204,11 @@ class Index:
                 "UPDATE dav_media SET relpath = ? || substr(relpath, ?) WHERE owner = ? AND device = ? "
                 "AND substr(relpath, 1, ?) = ?",
                 (new_prefix, len(old_prefix) + 1, identity.owner, identity.device, len(old_prefix), old_prefix))
+        if (self.root / identity.owner / identity.device / new).is_file():
+            self.file_changed(identity.owner, identity.device, old)
+            self.file_changed(identity.owner, identity.device, new)
+        else:
+            self.usage_changed(identity.owner)  # a folder: everything below it moved
 
     # -- tombstones ---------------------------------------------------------------------------------
     def copies_of(self, owner: str, photo_id: str) -> list[tuple[str, str, str]]:
@@ -192,11 +229,11 @@ class Index:
 
     def remove_file(self, owner: str, device: str, relpath: str) -> None:
         """An Uploads file gone for good: bytes overwritten, its rows and properties deleted."""
-        self.usage_changed(owner)
         shred(self.root / owner / device / relpath)
         url = ref_url(owner, device, relpath)
         with self._write_lock:
             self.db.execute("DELETE FROM dav_media WHERE owner = ? AND device = ? AND relpath = ?", (owner, device, relpath))
+        self.file_changed(owner, device, relpath)
         self.forget_props(url)
         for removed in self.on_removed:
             removed(url)
@@ -280,8 +317,19 @@ class DavStore(Index):
         with self._write_lock:
             self.db.execute("INSERT OR REPLACE INTO dav_media (owner, device, relpath, photo_id, sha256) VALUES (?, ?, ?, ?, ?)",
                             (identity.owner, identity.device, relpath, photo_id, sha))
-        self.usage_changed(identity.owner)
+        self.file_changed(identity.owner, identity.device, relpath)
         return photo_id
+
+
+class _Usage:
+    """An owner's device file bytes: the counted size of each file, and their sum."""
+
+    __slots__ = ("expires", "sizes", "total")
+
+    def __init__(self, expires: float, sizes: dict[Path, int], total: int) -> None:
+        self.expires = expires
+        self.sizes = sizes
+        self.total = total
 
 
 class Tombstoned(Exception):
