@@ -20,6 +20,9 @@ from octopus_events.web.app import create_app
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # The only /api routes a stranger may use.
 PUBLIC_API = {("GET", "/api/health"), ("POST", "/api/auth/register"), ("POST", "/api/auth/login")}
+# The only write outside /api: the phone's share sheet posts here when no service worker caught
+# it (webroot.py). It stores nothing and only redirects to a page that says to share again.
+SHARE_TARGET = ("POST", "/share")
 PARAM = re.compile(r"\{(\w+):\w+\}")
 
 
@@ -52,6 +55,9 @@ def test_no_write_route_is_reachable_anonymously(server: Server, routes: list[tu
             if (method, template) in PUBLIC_API:
                 continue
             r = c.request(method, fill(template), json={})
+            if (method, template) == SHARE_TARGET:
+                assert r.status_code == 303 and r.headers["location"] == "/#/upload?shared=none"
+                continue
             assert_problem(r, 401)
 
 
@@ -67,7 +73,7 @@ def test_every_api_route_needs_a_session(server: Server, routes: list[tuple[str,
         # tests/test_http_proxies.py and tests/test_http_hosts.py check that side).
         assert c.get("/metrics").status_code == 200
         # Outside /api and /metrics only reads are served (UI files, schema).
-        assert {m for m, p in routes if not p.startswith(("/api/", "/metrics"))} <= {"GET"}
+        assert {m for m, p in routes if not p.startswith(("/api/", "/metrics")) and (m, p) != SHARE_TARGET} <= {"GET"}
         assert c.get("/").status_code == 200 and c.get("/schema/openapi.json").status_code == 200
 
 
