@@ -149,6 +149,9 @@ class Octopus:
         devices = getattr(self, "devices", None)
         if devices is not None:
             devices.flush()  # activity (last seen, uploads) kept in memory: before the store closes
+        accounts = getattr(self, "accounts", None)
+        if accounts is not None:
+            accounts.hashing.close()  # its argon2 threads: idle, but a test opens many libraries
         self._media.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         self.engine.stop()
