@@ -21,20 +21,17 @@ floor; RSS growth <= 20 MB.
 from __future__ import annotations
 
 import http.client
-import os
 import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_video_upload import ROOT, free_port, real_mp4, rss_mb, wait_up  # noqa: E402
+from bench_video_upload import peak_rss_during, real_mp4, rss_mb, start_pair  # noqa: E402
 
 MB = 1024 * 1024
 CHUNK = MB
@@ -132,27 +129,10 @@ def main() -> None:
     mp4 = real_mp4()
     file = File(mp4, SIZE_MB * MB)
     scratch = Path(tempfile.mkdtemp(prefix="octopus-bench-tus-"))
-    data_dir, floor_dir = scratch / "data", scratch / "floor"
-    floor_dir.mkdir(parents=True)
-    (scratch / "floor_app.py").write_text(FLOOR_APP)
-    ours_port, floor_port = free_port(), free_port()
-    env = {**os.environ, "OCTOPUS_STORAGE_DATA_DIR": str(data_dir), "OCTOPUS_LOG_LEVEL": "warning",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
-    server = subprocess.Popen([sys.executable, "-m", "octopus_events.cli", "serve", "--port", str(ours_port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    floor = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(floor_port), "--http", "httptools",
-         "--log-level", "warning", "--no-access-log"],
-        cwd=scratch, env={**os.environ, "FLOOR_DIR": str(floor_dir)}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT)
+    floor_dir = scratch / "floor"
+    pair = start_pair(scratch, FLOOR_APP)
+    server, ours_port, floor_port, client, auth = pair.server, pair.ours_port, pair.floor_port, pair.client, pair.auth
     try:
-        ours_base = f"http://127.0.0.1:{ours_port}"
-        wait_up(ours_base)
-        wait_up(f"http://127.0.0.1:{floor_port}", "/")
-        client = httpx.Client(base_url=ours_base, timeout=60)
-        client.post("/api/auth/register", json={"username": "bench", "password": "bench-password"}).raise_for_status()
-        token = client.post("/api/auth/login", json={"username": "bench", "password": "bench-password"}).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
         # Warm up: PyAV loaded by a first small video through tus itself; then let RSS settle.
         upload(ours_port, "/api/uploads", File(mp4, len(mp4) + 4096), auth)
         time.sleep(1.0)
@@ -166,28 +146,14 @@ def main() -> None:
             floor_s, _ = upload(floor_port, "/files", file, {})
             for leftover in floor_dir.iterdir():
                 leftover.unlink()
-            before = rss_mb(server.pid)
-            peak = [before]
-            done = threading.Event()
-
-            def sample() -> None:
-                while not done.is_set():
-                    peak.append(rss_mb(server.pid))
-                    time.sleep(0.02)
-
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            try:
-                ours_s, headers = upload(ours_port, "/api/uploads", file, auth)
-            finally:
-                done.set()
-                sampler.join()
+            (ours_s, headers), before, top = peak_rss_during(
+                server.pid, lambda: upload(ours_port, "/api/uploads", file, auth))
             photo_id = headers["octopus-photo-id"]
             client.delete(f"/api/photos/{photo_id}", headers=auth).raise_for_status()  # next run is not a duplicate
             ours, bare = SIZE_MB / ours_s, SIZE_MB / floor_s
-            growth = max(peak) - before
+            growth = top - before
             results.append((ours, bare, growth))
-            print(f"| {run} | {ours:,.0f} | {bare:,.0f} | {ours / bare:.0%} | {before:.1f} MB | {max(peak):.1f} MB "
+            print(f"| {run} | {ours:,.0f} | {bare:,.0f} | {ours / bare:.0%} | {before:.1f} MB | {top:.1f} MB "
                   f"| {growth:+.1f} MB |", flush=True)
         best_ours = max(r[0] for r in results)
         best_bare = max(r[1] for r in results)
@@ -196,12 +162,7 @@ def main() -> None:
         print(f"best of {RUNS}: ours {best_ours:,.0f} MB/s, floor {best_bare:,.0f} MB/s, ratio {best_ours / best_bare:.0%} "
               f"(target >= 80 %); RSS growth at most {worst_growth:+.1f} MB (target <= 20 MB)")
     finally:
-        for proc in (server, floor):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        pair.stop()
         subprocess.run(["rm", "-rf", str(scratch)], check=False)
 
 

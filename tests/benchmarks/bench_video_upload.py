@@ -32,7 +32,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, NamedTuple, TypeVar
 
 import httpx
 
@@ -44,6 +44,7 @@ SIZE_MB = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 2
 RUNS = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 2
 BOUNDARY = "octopusbenchboundary"
 CHUNK = 1024 * 1024
+T = TypeVar("T")
 
 FLOOR_APP = textwrap.dedent('''
     import os, tempfile, multipart
@@ -157,15 +158,37 @@ def post(port: int, path: str, body: Body, token: str | None = None) -> tuple[fl
     return elapsed, answer.status, data
 
 
-def main() -> None:
-    mp4 = real_mp4()
-    body = Body(mp4, SIZE_MB * MB)
-    scratch = Path(tempfile.mkdtemp(prefix="octopus-bench-video-"))
+class Pair(NamedTuple):
+    """Our server and the bare floor app, started side by side, and a signed-in client of ours."""
+
+    server: subprocess.Popen[bytes]
+    floor: subprocess.Popen[bytes]
+    ours_port: int
+    floor_port: int
+    client: httpx.Client
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def stop(self) -> None:
+        for proc in (self.server, self.floor):
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def start_pair(scratch: Path, floor_app: str) -> Pair:
+    """`octopus serve` on a fresh data dir under `scratch` (the code of the tree this script is in,
+    wherever the venv points) and uvicorn + httptools running `floor_app`, writing under
+    scratch/floor; both up, and a benchmark user registered and signed in."""
     data_dir, floor_dir = scratch / "data", scratch / "floor"
-    floor_dir.mkdir(parents=True)
-    (scratch / "floor_app.py").write_text(FLOOR_APP)
+    floor_dir.mkdir(parents=True, exist_ok=True)
+    (scratch / "floor_app.py").write_text(floor_app)
     ours_port, floor_port = free_port(), free_port()
-    # The server runs the code of the tree this script is in, wherever the venv points.
     env = {**os.environ, "OCTOPUS_STORAGE_DATA_DIR": str(data_dir), "OCTOPUS_LOG_LEVEL": "warning",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))}
     server = subprocess.Popen([sys.executable, "-m", "octopus_events.cli", "serve", "--port", str(ours_port)], env=env,
@@ -175,14 +198,44 @@ def main() -> None:
          "--log-level", "warning", "--no-access-log"],
         cwd=scratch, env={**os.environ, "FLOOR_DIR": str(floor_dir)}, stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT)
+    ours_base = f"http://127.0.0.1:{ours_port}"
+    wait_up(ours_base)
+    wait_up(f"http://127.0.0.1:{floor_port}", "/")
+    client = httpx.Client(base_url=ours_base, timeout=60)
+    client.post("/api/auth/register", json={"username": "bench", "password": "bench-password"}).raise_for_status()
+    token = client.post("/api/auth/login", json={"username": "bench", "password": "bench-password"}).json()["token"]
+    return Pair(server, floor, ours_port, floor_port, client, token)
+
+
+def peak_rss_during(pid: int, work: Callable[[], T]) -> tuple[T, float, float]:
+    """Run `work` while sampling `pid`'s RSS every 20 ms: (its result, RSS before, peak RSS) in MB."""
+    before = rss_mb(pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak.append(rss_mb(pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     try:
-        ours_base = f"http://127.0.0.1:{ours_port}"
-        wait_up(ours_base)
-        wait_up(f"http://127.0.0.1:{floor_port}", "/")
-        client = httpx.Client(base_url=ours_base, timeout=60)
-        client.post("/api/auth/register", json={"username": "bench", "password": "bench-password"}).raise_for_status()
-        token = client.post("/api/auth/login", json={"username": "bench", "password": "bench-password"}).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
+        result = work()
+    finally:
+        done.set()
+        sampler.join()
+    return result, before, max(peak)
+
+
+def main() -> None:
+    mp4 = real_mp4()
+    body = Body(mp4, SIZE_MB * MB)
+    scratch = Path(tempfile.mkdtemp(prefix="octopus-bench-video-"))
+    pair = start_pair(scratch, FLOOR_APP)
+    server, ours_port, floor_port, client, token, auth = (pair.server, pair.ours_port, pair.floor_port, pair.client,
+                                                          pair.token, pair.auth)
+    try:
         # Warm up: PyAV loaded by a first small video, Pillow by a photo; then let RSS settle.
         from http_support import image_bytes
 
@@ -198,31 +251,17 @@ def main() -> None:
         for run in range(1, RUNS + 1):
             floor_s, status, _ = post(floor_port, "/", body)
             assert status == 201, status
-            before = rss_mb(server.pid)
-            peak = [before]
-            done = threading.Event()
-
-            def sample() -> None:
-                while not done.is_set():
-                    peak.append(rss_mb(server.pid))
-                    time.sleep(0.02)
-
-            sampler = threading.Thread(target=sample)
-            sampler.start()
-            try:
-                ours_s, status, answer = post(ours_port, "/api/photos", body, token)
-            finally:
-                done.set()
-                sampler.join()
+            (ours_s, status, answer), before, top = peak_rss_during(
+                server.pid, lambda: post(ours_port, "/api/photos", body, token))
             assert status == 201, (status, answer[:300])
             photo = httpx.Response(200, content=answer).json()
             assert photo["kind"] == "video" and photo["bytes"] == SIZE_MB * MB, photo
             client.delete(f"/api/photos/{photo['id']}", headers=auth).raise_for_status()  # next run is not a duplicate
             size_mb = body.length / MB
             ours, bare = size_mb / ours_s, size_mb / floor_s
-            growth = max(peak) - before
+            growth = top - before
             results.append((ours, bare, growth))
-            print(f"| {run} | {ours:,.0f} | {bare:,.0f} | {ours / bare:.0%} | {before:.1f} MB | {max(peak):.1f} MB "
+            print(f"| {run} | {ours:,.0f} | {bare:,.0f} | {ours / bare:.0%} | {before:.1f} MB | {top:.1f} MB "
                   f"| {growth:+.1f} MB |", flush=True)
         best_ours = max(r[0] for r in results)
         best_bare = max(r[1] for r in results)
@@ -231,12 +270,7 @@ def main() -> None:
         print(f"best of {RUNS}: ours {best_ours:,.0f} MB/s, floor {best_bare:,.0f} MB/s, ratio {best_ours / best_bare:.0%} "
               f"(target >= 80 %); RSS growth at most {worst_growth:+.1f} MB (target <= 30 MB)")
     finally:
-        for proc in (server, floor):
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        pair.stop()
         subprocess.run(["rm", "-rf", str(scratch)], check=False)
 
 
