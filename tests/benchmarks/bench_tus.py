@@ -31,7 +31,7 @@ from typing import Iterator
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_video_upload import peak_rss_during, real_mp4, rss_mb, start_pair  # noqa: E402
+from bench_video_upload import RunTable, peak_rss_during, real_mp4, rss_mb, start_pair  # noqa: E402
 
 MB = 1024 * 1024
 CHUNK = MB
@@ -139,10 +139,8 @@ def main() -> None:
         print(f"file: {SIZE_MB:,} MB (a {len(mp4):,}-byte H.264 MP4 padded with a free box), PATCHes of {PATCH_MB} MB")
         print(f"server RSS after warm-up: {rss_mb(server.pid):.1f} MB")
         print()
-        print("| run | ours MB/s | floor MB/s | ratio | RSS before | RSS peak | growth |")
-        print("|---|---|---|---|---|---|---|")
-        results = []
-        for run in range(1, RUNS + 1):
+        table = RunTable()
+        for _ in range(RUNS):
             floor_s, _ = upload(floor_port, "/files", file, {})
             for leftover in floor_dir.iterdir():
                 leftover.unlink()
@@ -150,17 +148,8 @@ def main() -> None:
                 server.pid, lambda: upload(ours_port, "/api/uploads", file, auth))
             photo_id = headers["octopus-photo-id"]
             client.delete(f"/api/photos/{photo_id}", headers=auth).raise_for_status()  # next run is not a duplicate
-            ours, bare = SIZE_MB / ours_s, SIZE_MB / floor_s
-            growth = top - before
-            results.append((ours, bare, growth))
-            print(f"| {run} | {ours:,.0f} | {bare:,.0f} | {ours / bare:.0%} | {before:.1f} MB | {top:.1f} MB "
-                  f"| {growth:+.1f} MB |", flush=True)
-        best_ours = max(r[0] for r in results)
-        best_bare = max(r[1] for r in results)
-        worst_growth = max(r[2] for r in results)
-        print()
-        print(f"best of {RUNS}: ours {best_ours:,.0f} MB/s, floor {best_bare:,.0f} MB/s, ratio {best_ours / best_bare:.0%} "
-              f"(target >= 80 %); RSS growth at most {worst_growth:+.1f} MB (target <= 20 MB)")
+            table.add(SIZE_MB / ours_s, SIZE_MB / floor_s, before, top)
+        table.summary(rss_target_mb=20)
     finally:
         pair.stop()
         subprocess.run(["rm", "-rf", str(scratch)], check=False)

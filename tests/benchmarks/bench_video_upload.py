@@ -228,6 +228,30 @@ def peak_rss_during(pid: int, work: Callable[[], T]) -> tuple[T, float, float]:
     return result, before, max(peak)
 
 
+class RunTable:
+    """The per-run table and the best-of summary both upload benchmarks print."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[float, float, float]] = []
+        print("| run | ours MB/s | floor MB/s | ratio | RSS before | RSS peak | growth |")
+        print("|---|---|---|---|---|---|---|")
+
+    def add(self, ours: float, bare: float, before: float, top: float) -> None:
+        growth = top - before
+        self.results.append((ours, bare, growth))
+        print(f"| {len(self.results)} | {ours:,.0f} | {bare:,.0f} | {ours / bare:.0%} | {before:.1f} MB | {top:.1f} MB "
+              f"| {growth:+.1f} MB |", flush=True)
+
+    def summary(self, rss_target_mb: int) -> None:
+        best_ours = max(r[0] for r in self.results)
+        best_bare = max(r[1] for r in self.results)
+        worst_growth = max(r[2] for r in self.results)
+        print()
+        print(f"best of {len(self.results)}: ours {best_ours:,.0f} MB/s, floor {best_bare:,.0f} MB/s, "
+              f"ratio {best_ours / best_bare:.0%} (target >= 80 %); RSS growth at most {worst_growth:+.1f} MB "
+              f"(target <= {rss_target_mb} MB)")
+
+
 def main() -> None:
     mp4 = real_mp4()
     body = Body(mp4, SIZE_MB * MB)
@@ -245,10 +269,8 @@ def main() -> None:
         print(f"body: {body.length / MB:,.0f} MB (a {len(mp4):,}-byte H.264 MP4 padded with a free box)")
         print(f"server RSS after warm-up: {rss_mb(server.pid):.1f} MB")
         print()
-        print("| run | ours MB/s | floor MB/s | ratio | RSS before | RSS peak | growth |")
-        print("|---|---|---|---|---|---|---|")
-        results = []
-        for run in range(1, RUNS + 1):
+        table = RunTable()
+        for _ in range(RUNS):
             floor_s, status, _ = post(floor_port, "/", body)
             assert status == 201, status
             (ours_s, status, answer), before, top = peak_rss_during(
@@ -258,17 +280,8 @@ def main() -> None:
             assert photo["kind"] == "video" and photo["bytes"] == SIZE_MB * MB, photo
             client.delete(f"/api/photos/{photo['id']}", headers=auth).raise_for_status()  # next run is not a duplicate
             size_mb = body.length / MB
-            ours, bare = size_mb / ours_s, size_mb / floor_s
-            growth = top - before
-            results.append((ours, bare, growth))
-            print(f"| {run} | {ours:,.0f} | {bare:,.0f} | {ours / bare:.0%} | {before:.1f} MB | {top:.1f} MB "
-                  f"| {growth:+.1f} MB |", flush=True)
-        best_ours = max(r[0] for r in results)
-        best_bare = max(r[1] for r in results)
-        worst_growth = max(r[2] for r in results)
-        print()
-        print(f"best of {RUNS}: ours {best_ours:,.0f} MB/s, floor {best_bare:,.0f} MB/s, ratio {best_ours / best_bare:.0%} "
-              f"(target >= 80 %); RSS growth at most {worst_growth:+.1f} MB (target <= 30 MB)")
+            table.add(size_mb / ours_s, size_mb / floor_s, before, top)
+        table.summary(rss_target_mb=30)
     finally:
         pair.stop()
         subprocess.run(["rm", "-rf", str(scratch)], check=False)
