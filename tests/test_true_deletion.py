@@ -68,16 +68,23 @@ async def _scenario(octopus: Octopus, data_dir: Path) -> dict[str, bytes]:
     album = await octopus.albums.create(alice.id, "Summer", meta)
     await octopus.albums.add(alice.id, album.id, [photo.id], meta)
     await octopus.photos.derivative(alice.id, photo.id, "preview")
+    # The lazily made hi-DPI sizes too (the grid's srcset 2x, the viewer's large).
+    await octopus.photos.derivative(alice.id, photo.id, "thumb2x")
+    await octopus.photos.derivative(alice.id, photo.id, "large")
     conn = octopus.store.reader()
     assert search.search(conn, alice.id, q="QZXMARKDESC8812").photos
     thumb = octopus.photos.blobs.derivative_path("thumb", photo.sha256 or "").read_bytes()
     preview = octopus.photos.blobs.derivative_path("preview", photo.sha256 or "").read_bytes()
+    thumb2x = octopus.photos.blobs.derivative_path("thumb2x", photo.sha256 or "").read_bytes()
+    large = octopus.photos.blobs.derivative_path("large", photo.sha256 or "").read_bytes()
 
     lat, lon = photo.gps.lat, photo.gps.lon
     needles = {
         "original bytes": original[len(original) // 2: len(original) // 2 + 64],
         "thumbnail bytes": thumb[len(thumb) // 2: len(thumb) // 2 + 64],
         "preview bytes": preview[len(preview) // 2: len(preview) // 2 + 64],
+        "thumb2x bytes": thumb2x[len(thumb2x) // 2: len(thumb2x) // 2 + 64],
+        "large bytes": large[len(large) // 2: len(large) // 2 + 64],
         "filename": b"QZXMARKFILE4417",
         "description": b"QZXMARKDESC8812",
         "tag": b"QZXMARKTAG5531",

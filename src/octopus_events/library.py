@@ -23,6 +23,8 @@ from . import keystore, motion, sealing
 from .errors import InsufficientStorage, Invalid, NotFound, TooLarge
 from .eventstore import Meta, Transaction
 from .media import VIDEO_MIMES, Analysis, BlobStore, IncomingBlob, analyse, render
+from .media.blobstore import CACHED_KINDS
+from .media.derivatives import SIZES
 from .photos import (
     Camera, DescriptionSeal, Exposure, Gps, PhotoDetails, PhotoDescribed, PhotoFavourited, PhotoPurged,
     PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded, TagsSeal,
@@ -404,16 +406,16 @@ class PhotoLibrary:
     # -- derivatives ---------------------------------------------------------------------------------
     async def derivative(self, owner: str, photo_id: str, kind: str) -> tuple[Path, str]:
         """Path of an upright derivative (made now if missing) and the photo's hash (its ETag)."""
-        if kind not in ("thumb", "preview"):
-            raise Invalid("size: must be thumb or preview")
+        if kind not in SIZES:
+            raise Invalid(f"size: must be one of {', '.join(SIZES)}")
         row = await self.octopus.read(lambda: lib.photo_row(self.store.reader(), owner, photo_id))
         if row is None or row[2] not in ("library", "trash") or not row[4]:
             raise NotFound(f"no photo {photo_id}")
         sha, mime, orientation = row[4], row[6], row[9]
         path = self.blobs.derivative_path(kind, sha)
         if path.is_file():
-            if kind == "preview" and self.blobs.previews is not None:
-                self.blobs.previews.touch(sha)
+            if kind in CACHED_KINDS and self.blobs.previews is not None:
+                self.blobs.previews.touch(sha, kind)
             return path, sha
         key = f"{kind}:{sha}"
         pending = self._previews_in_flight.get(key)

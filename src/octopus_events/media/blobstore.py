@@ -1,4 +1,4 @@
-"""Content-addressed files: originals by SHA-256, derivatives beside them, previews capped.
+"""Content-addressed files: originals by SHA-256, derivatives beside them, lazily made ones capped.
 
 Layout under the root::
 
@@ -28,6 +28,10 @@ from octopus_events.durable import fsync_dir, fsync_file
 
 ORIGINAL = "original"
 PREVIEW = "preview"
+# Derivatives made lazily on first view (media/derivatives.py SIZES): the preview, the grid's
+# hi-DPI thumb and the viewer's large size. They share one LRU cap; the thumb, made at upload
+# and needed by every grid, is never evicted.
+CACHED_KINDS = ("preview", "thumb2x", "large")
 
 _SHA_RE = re.compile(r"[0-9a-f]{64}")
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -101,78 +105,86 @@ class IncomingBlob:
 
 
 class PreviewCache:
-    """Least-recently-used bookkeeping that keeps the preview files under ``max_bytes``.
+    """Least-recently-used bookkeeping that keeps the lazily made derivatives (``CACHED_KINDS``:
+    previews, hi-DPI thumbs, large views) under ``max_bytes`` together.
 
-    Previews are regenerable caches, so on a small disk the ones nobody looked at recently go.
+    They are regenerable caches, so on a small disk the ones nobody looked at recently go.
     Access order lives in memory (seeded from file mtimes at start-up), which is enough to make
-    good choices without a write per view.
+    good choices without a write per view. Entries are keyed ``(kind, sha)``; a bare ``sha``
+    means the preview.
     """
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
-        self._directory = directory
+        # ``directory`` is the preview folder; its siblings hold the other cached kinds.
+        self._root = directory.parent
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[str, int] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], int] = OrderedDict()
         self._total = 0
         self._lock = threading.Lock()
         self._seed()
 
     @property
     def total_bytes(self) -> int:
-        """Bytes of preview files the cache knows about."""
+        """Bytes of cached derivative files the cache knows about."""
         return self._total
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __contains__(self, sha: object) -> bool:
-        return sha in self._entries
+    def __contains__(self, key: object) -> bool:
+        return (key if isinstance(key, tuple) else (PREVIEW, key)) in self._entries
 
-    def touch(self, sha: str) -> None:
-        """Record that the preview of ``sha`` was just served."""
+    def touch(self, sha: str, kind: str = PREVIEW) -> None:
+        """Record that the ``kind`` derivative of ``sha`` was just served."""
         with self._lock:
-            if sha in self._entries:
-                self._entries.move_to_end(sha)
+            if (kind, sha) in self._entries:
+                self._entries.move_to_end((kind, sha))
 
-    def added(self, sha: str, size: int) -> list[str]:
-        """Record a newly written preview, evict older ones over the cap; return evicted hashes."""
+    def added(self, sha: str, size: int, kind: str = PREVIEW) -> list[str]:
+        """Record a newly written derivative, evict older ones over the cap; return evicted hashes."""
         with self._lock:
-            self._total -= self._entries.pop(sha, 0)
-            self._entries[sha] = size
+            self._total -= self._entries.pop((kind, sha), 0)
+            self._entries[(kind, sha)] = size
             self._total += size
             evicted: list[str] = []
-            # The newest preview stays even if it alone exceeds the cap: it is about to be served.
+            # The newest file stays even if it alone exceeds the cap: it is about to be served.
             while self._total > self.max_bytes and len(self._entries) > 1:
-                old_sha, old_size = self._entries.popitem(last=False)
+                (old_kind, old_sha), old_size = self._entries.popitem(last=False)
                 self._total -= old_size
-                _derivative_file(self._directory, old_sha).unlink(missing_ok=True)
+                _derivative_file(self._root / old_kind, old_sha).unlink(missing_ok=True)
                 evicted.append(old_sha)
             return evicted
 
-    def forget(self, sha: str) -> None:
-        """Drop ``sha`` from the books (its file was deleted elsewhere)."""
+    def forget(self, sha: str, kind: str | None = None) -> None:
+        """Drop ``sha`` from the books (its file was deleted elsewhere): one kind, or all."""
         with self._lock:
-            self._total -= self._entries.pop(sha, 0)
+            for k in (kind,) if kind else CACHED_KINDS:
+                self._total -= self._entries.pop((k, sha), 0)
 
     def _seed(self) -> None:
-        found: list[tuple[float, str, int]] = []
-        if self._directory.is_dir():
-            for shard in self._directory.iterdir():
+        found: list[tuple[float, str, str, int]] = []
+        for kind in CACHED_KINDS:
+            directory = self._root / kind
+            if not directory.is_dir():
+                continue
+            for shard in directory.iterdir():
                 if not shard.is_dir():
                     continue
                 for entry in os.scandir(shard):
                     sha = entry.name.removesuffix(".jpg")
                     if entry.is_file() and _SHA_RE.fullmatch(sha):
                         stat = entry.stat()
-                        found.append((stat.st_mtime, sha, stat.st_size))
-        for _mtime, sha, size in sorted(found):
-            self._entries[sha] = size
+                        found.append((stat.st_mtime, kind, sha, stat.st_size))
+        for _mtime, kind, sha, size in sorted(found):
+            self._entries[(kind, sha)] = size
             self._total += size
 
 
 class BlobStore:
     """Content-addressed store for originals and their derivatives.
 
-    ``preview_max_bytes`` caps the preview derivatives (LRU eviction); ``None`` keeps them all.
+    ``preview_max_bytes`` caps the lazily made derivatives (``CACHED_KINDS``, LRU eviction);
+    ``None`` keeps them all.
     Safe to use from several worker threads: every write is a rename of a private temp file.
     """
 
@@ -246,8 +258,8 @@ class BlobStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        if kind == PREVIEW and self.previews is not None:
-            self.previews.added(sha, len(data))
+        if kind in CACHED_KINDS and self.previews is not None:
+            self.previews.added(sha, len(data), kind)
         return dest
 
     def derivative_path(self, kind: str, sha: str) -> Path:
@@ -261,11 +273,11 @@ class BlobStore:
         try:
             fp = open(self.derivative_path(kind, sha), "rb")
         except FileNotFoundError:
-            if kind == PREVIEW and self.previews is not None:
-                self.previews.forget(sha)
+            if kind in CACHED_KINDS and self.previews is not None:
+                self.previews.forget(sha, kind)
             raise BlobNotFound(f"no {kind} for {sha}") from None
-        if kind == PREVIEW and self.previews is not None:
-            self.previews.touch(sha)
+        if kind in CACHED_KINDS and self.previews is not None:
+            self.previews.touch(sha, kind)
         return fp
 
     def has(self, kind: str, sha: str) -> bool:

@@ -1,4 +1,4 @@
-"""Upright JPEG derivatives (thumb, preview), decoded at reduced scale wherever the codec allows.
+"""Upright JPEG derivatives (thumb, thumb2x, preview, large), decoded at reduced scale wherever the codec allows.
 
 Decoding dominates the cost on a weak machine, so the JPEG decoder is asked for a 1/2, 1/4 or
 1/8 scale image before anything is loaded, and EXIF orientation is applied to the small result.
@@ -77,12 +77,18 @@ def decoder_orients(mime: str) -> bool:
 _TIFF_ORIENTATION = 0x0112
 
 THUMB_PX = 256
+# Grid tiles are up to ~290 CSS px tall (about 440 px wide): on a 2x screen the 256 px thumb is
+# stretched, so srcset offers this one to hi-DPI screens (made on first request, docs/ui.md).
+THUMB2X_PX = 512
 PREVIEW_PX = 1440
-SIZES: dict[str, int] = {"thumb": THUMB_PX, "preview": PREVIEW_PX}
+# The viewer asks for the screen's device pixels: above the preview, this (capped: a 5K screen
+# gets 2560, zoom loads the original).
+LARGE_PX = 2560
+SIZES: dict[str, int] = {"thumb": THUMB_PX, "thumb2x": THUMB2X_PX, "preview": PREVIEW_PX, "large": LARGE_PX}
 JPEG_QUALITY = 82
 _MAX_ICC_BYTES = 16 * 1024
 
-DerivativeKind = Literal["thumb", "preview"]
+DerivativeKind = Literal["thumb", "thumb2x", "preview", "large"]
 
 # Pillow's format name for each accepted MIME type; opening with `formats=` stops Pillow from
 # trying every other plugin on bytes we already identified.
@@ -396,7 +402,7 @@ def encode_jpeg(img: Image.Image) -> bytes:
 def render(
     src_path: Path | str, kind: DerivativeKind, orientation: int, mime: str, *, budget: DecodeBudget | None = None
 ) -> RenderedImage:
-    """Render the ``kind`` derivative ("thumb" or "preview") of an original as an upright JPEG.
+    """Render the ``kind`` derivative (a key of ``SIZES``) of an original as an upright JPEG.
 
     ``orientation`` is the EXIF orientation from :func:`read_metadata` (or ``Analysis``). HEIF
     and TIFF images come out of their decoders already upright (:func:`decoder_orients`), so it

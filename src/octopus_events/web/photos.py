@@ -443,7 +443,10 @@ async def original(request: Request[Any, Any, Any], octopus: NamedDependency[Oct
                        cache="private, no-cache", filename=view.filename, ranges=True)
 
 
-@get("/api/photos/{photo_id:str}/thumbnail", opt={"device": True}, tags=TAGS, summary="Upright derivative: size=thumb (~256 px) or preview (~1440 px)")
+@get("/api/photos/{photo_id:str}/thumbnail", opt={"device": True}, tags=TAGS, summary="Upright derivative: size=thumb (~256 px), thumb2x (~512 px), preview (~1440 px) or large (~2560 px)",
+     description="thumb is made at upload; thumb2x (hi-DPI grids, srcset 2x), preview and large (the viewer on a "
+                 "screen with more device pixels) on first request, then cached under storage.preview_cache_mb. "
+                 "Never larger than the original.")
 async def thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                     caller: NamedDependency[Caller], photo_id: FromPath[str],
                     size: FromQuery[str] = "thumb") -> Response[Any]:
