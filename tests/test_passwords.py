@@ -116,9 +116,37 @@ def test_the_scheme_is_chosen_by_the_hash_prefix() -> None:
     assert legacy.startswith("$argon2i$")
     assert verify_password(legacy, "pw") is True and verify_password(legacy, "wrong") is False
     assert needs_rehash(legacy) is True
-    # bcrypt (0.6.1) is not registered yet: refused as an unknown scheme, never as a mismatch.
-    bcrypt = "$2b$12$" + "R9h/cIPz0gi.URNNX3kh2O" + "PST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
-    for check in (lambda: verify_password(bcrypt, "pw"), lambda: needs_rehash(bcrypt)):
-        with pytest.raises(ValueError, match="no known scheme") as info:
-            check()
-        assert "pw" not in str(info.value)
+
+
+# Made by Octopus Photos 0.6.1's own code (passlib's CryptContext(schemes=["bcrypt"]) on bcrypt
+# 3.1.7): the admin of tests/fixtures/octopus-0.6.1, a long password and a non-ASCII one.
+BCRYPT_061 = "$2b$12$N4AkZnLU71.nPYPQ7zYPcOPTwTRAbj6Y3O761etrbQ5.a7wnjxCEK"  # ana-old-password
+BCRYPT_061_LONG = "$2b$12$TldLd9pCVZZQssp8T2xZAOjA3QzbQFg9TFu.zFY7FQiS3.MttXzvy"  # "long " * 16, 80 bytes
+BCRYPT_061_UNICODE = "$2b$12$eT6aUhz97NhiFxslXYQRkeM5t79MoOkNMeisyZfiwcdkHhvXy8KRK"  # pässwörd-🐙
+
+
+def test_bcrypt_hashes_from_0_6_1_verify_and_are_due_a_rehash() -> None:
+    assert verify_password(BCRYPT_061, "ana-old-password") is True
+    assert verify_password(BCRYPT_061, "ana-old-passwore") is False
+    assert verify_password(BCRYPT_061_UNICODE, "pässwörd-🐙") is True
+    assert verify_password(BCRYPT_061_UNICODE, "passwörd-🐙") is False
+    assert needs_rehash(BCRYPT_061) is True
+    # $2a$ / $2y$ spell the same algorithm for these passwords (other bcrypt libraries write them).
+    assert verify_password("$2y$" + BCRYPT_061[4:], "ana-old-password") is True
+
+
+def test_bcrypt_looks_at_72_bytes_as_0_6_1_did() -> None:
+    # passlib on bcrypt 3 cut passwords at 72 bytes; bcrypt 5 would refuse them: we cut as it did.
+    password = "long " * 16
+    assert verify_password(BCRYPT_061_LONG, password) is True
+    assert verify_password(BCRYPT_061_LONG, password[:72] + "anything after byte 72") is True
+    assert verify_password(BCRYPT_061_LONG, "long " * 14) is False
+
+
+def test_a_malformed_bcrypt_hash_raises_without_leaking_anything() -> None:
+    for broken in ("$2b$12$short", BCRYPT_061[:-1] + "!", "$2b$1$" + BCRYPT_061[7:]):
+        with pytest.raises(ValueError, match="not a valid bcrypt hash") as info:
+            verify_password(broken, "ana-old-password")
+        assert "ana-old-password" not in str(info.value) and broken not in str(info.value)
+    with pytest.raises(ValueError, match="no known scheme"):
+        verify_password("$1$md5crypt$whatever", "pw")

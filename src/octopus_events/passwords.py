@@ -5,9 +5,10 @@ strings that the server stores only as SHA-256 digests, so a leaked database doe
 live sessions.
 
 A stored hash names its own scheme by its prefix (`$argon2id$...`). Verification picks the
-scheme from that prefix, so hashes brought in from elsewhere (0.6.1 stored bcrypt, `$2b$...`)
-can be verified once a scheme is registered in `_SCHEMES`, and the login path then replaces
-them with a current argon2id hash (`needs_rehash`).
+scheme from that prefix, so hashes brought in from elsewhere are verified as they are: Octopus
+Photos 0.6.1 stored bcrypt (`$2b$12$...`, through passlib), and `octopus import --from-octopus-0.6`
+keeps those hashes. The login path then replaces them with a current argon2id hash
+(`needs_rehash`), so a bcrypt hash lives only until its user's first sign-in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -103,10 +105,32 @@ def _verify_argon2(password_hash: str, password: str) -> bool:
         raise ValueError("stored password hash is not a valid argon2 hash") from None
 
 
-# Verifiers by hash prefix. Only argon2 today; moving in from 0.6.1 adds ("$2b$", bcrypt) here,
-# and needs_rehash() already reports every non-argon2id hash as outdated.
+# bcrypt looks at the first 72 bytes of a password only. passlib with bcrypt 3 (what 0.6.1 ran)
+# cut longer ones there silently; bcrypt 5 refuses them instead, so we cut as 0.6.1 did, or a
+# user with a long password could never sign in after moving in.
+_BCRYPT_MAX_BYTES = 72
+_BCRYPT_HASH = re.compile(r"^\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$")
+
+
+def _verify_bcrypt(password_hash: str, password: str) -> bool:
+    import bcrypt  # loaded on the first bcrypt sign-in only: most libraries never see one
+
+    if not _BCRYPT_HASH.match(password_hash):
+        raise ValueError("stored password hash is not a valid bcrypt hash") from None
+    # $2$ and $2y$/$2x$ are the same algorithm as $2b$ for the passwords passlib produced.
+    normalised = "$2b$" + password_hash.split("$", 2)[2]
+    try:
+        with kdf_slot():  # cost 12 is ~0.25 s of one core: it takes a slot like argon2 does
+            return bcrypt.checkpw(password.encode("utf-8")[:_BCRYPT_MAX_BYTES], normalised.encode("ascii"))
+    except ValueError:
+        raise ValueError("stored password hash is not a valid bcrypt hash") from None
+
+
+# Verifiers by hash prefix: argon2 (ours) and bcrypt (brought from Octopus Photos 0.6.1).
+# needs_rehash() reports every non-argon2id hash as outdated, so bcrypt ones fade out.
 _SCHEMES: tuple[tuple[str, Callable[[str, str], bool]], ...] = (
     ("$argon2", _verify_argon2),
+    ("$2", _verify_bcrypt),
 )
 
 
