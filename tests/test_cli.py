@@ -24,7 +24,7 @@ from octopus_events.eventstore import EventStore, Meta
 HELP = [
     [], ["serve"], ["projections"], ["projections", "status"], ["projections", "rebuild"], ["events"],
     ["events", "tail"], ["events", "export"], ["verify"], ["backup"], ["users"], ["users", "add"],
-    ["users", "list"], ["users", "passwd"], ["users", "delete"], ["import"], ["gc"],
+    ["users", "list"], ["users", "passwd"], ["users", "delete"], ["import"], ["gc"], ["restore"],
 ]
 
 
@@ -213,7 +213,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], int]:
 
 @pytest.mark.slow
 def test_backup_while_the_server_runs_and_appends(library: Path, tmp_path: Path) -> None:
-    blob = library / "blobs" / "ab" / "abcdef0123"
+    blob = library / "blobs" / "originals" / "ab" / "abcdef0123"
     blob.parent.mkdir(parents=True)
     blob.write_bytes(b"not really a photo")
     (library / "config.toml").write_text("[log]\nlevel = \"warning\"\n")
@@ -246,7 +246,7 @@ def test_backup_while_the_server_runs_and_appends(library: Path, tmp_path: Path)
         assert report.ok and report.head >= 6
         assert [r.event for r in copy.read_stream("photo-2")] == [ProbeNoted(text="MARKER-CLI-7f3e2")]
         assert copy.reader().execute("SELECT count(*) FROM projection_checkpoints").fetchone()[0] == len(all_projectors())
-    copied = dest / "blobs" / "ab" / "abcdef0123"
+    copied = dest / "blobs" / "originals" / "ab" / "abcdef0123"
     assert copied.read_bytes() == b"not really a photo"
     assert os.stat(copied).st_ino == os.stat(blob).st_ino  # same file system: hard-linked
     assert (dest / "config.toml").read_text() == (library / "config.toml").read_text()

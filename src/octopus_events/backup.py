@@ -1,31 +1,89 @@
-"""`octopus backup DEST`: a consistent copy of a library, safe to take while the server runs.
+"""`octopus backup DEST`: a consistent, incremental copy of a library, safe while the server runs.
 
 The database (events, read models, keystore) is copied with SQLite's online backup API in one
 step: in WAL mode that step reads one snapshot while the server keeps writing, so the copy is the
-library exactly as it was at one commit. The blob store is copied afterwards. That order is what
-makes the copy whole: a blob is in place before the event that references it is appended, so
-every blob the copied log names already existed when the snapshot was taken.
+library exactly as it was at one commit. The files (the blob tree and the WebDAV folders) are
+synchronised afterwards. That order is what makes the copy whole: a blob is in place before the
+event that references it is appended, so every blob the copied log names already existed when the
+snapshot was taken.
+
+Incremental: DEST may hold an earlier backup of the same library (known by the id of its first
+event). Originals and derivatives are content-addressed and never change in place, and the other
+files (vault files, WebDAV files) are replaced by rename when they change, so a file whose size
+and modification time match the manifest of the earlier backup is already there: only new and
+changed files are copied, and files the library no longer has are removed from DEST, so a
+backup refreshed after a deletion no longer holds what was deleted (docs/deletion.md). A nightly
+backup that changed little costs one database snapshot and one walk of the tree.
+
+Which files to remove is judged against the listing taken *before* the snapshot and the one after
+it: a file deleted while the backup runs may still be named by the snapshot, so it stays until the
+next backup, whose snapshot no longer names it.
+
+`backup.json` in DEST records every file with its size, modification time and, for files not
+named by their content, its SHA-256, so `octopus restore` can verify every byte it copies back.
+The database is written beside its final name and renamed into place only once it verifies, so
+an interrupted backup leaves the previous one whole.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import re
 import shutil
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Callable
 
 import msgspec
 
 from .application import DataPaths
+from .durable import fsync_dir, fsync_file
 from .errors import OctopusError
 from .eventstore import verify_log
+
+MANIFEST = "backup.json"
+MANIFEST_FORMAT = 1
+DB_NAME = "octopus.db"
+DAV_INDEX = "dav/index.db"
+# Trees of plain files that belong to the library; the two databases are copied by SQLite.
+FILE_TREES = ("blobs", "dav")
+# Files in those trees that are not library content: the WebDAV index and SQLite's side files
+# (the index is copied by SQLite), and the temp files of writes in progress in the blob tree.
+_SKIP = re.compile(r"dav/index\.db(-wal|-shm|-journal)?$|blobs/(.*/)?\.[^/]*\.tmp$")
+_ORIGINAL = re.compile(r"blobs/originals/[0-9a-f]{2}/([0-9a-f]{64})$")
+# Content-addressed files never change in place (a change is a new name), so a hard link is as
+# good as a copy; anything else (vault and WebDAV files) is copied, so that a later write to the
+# library's file can never reach into the backup through a shared inode.
+_LINKABLE = re.compile(r"blobs/(originals|derivatives)/")
+_CHUNK = 1 << 20
 
 
 class BackupError(OctopusError):
     title = "Backup failed"
+
+
+class FileEntry(msgspec.Struct, frozen=True, array_like=True):
+    """One file of a backup: size and mtime of the source when copied, SHA-256 when its name is
+    not its content's hash (an original's name is)."""
+
+    size: int
+    mtime_ns: int
+    sha256: str | None = None
+
+
+class Manifest(msgspec.Struct):
+    """`backup.json`: what a backup holds, so the next one can skip what is there and a restore
+    can verify every byte."""
+
+    format: int
+    library: str
+    head: int
+    created_at: str
+    files: dict[str, FileEntry]
 
 
 class BackupReport(msgspec.Struct, frozen=True):
@@ -42,32 +100,59 @@ class BackupReport(msgspec.Struct, frozen=True):
     seconds: float
     verified: bool
     problem: str | None = None
+    incremental: bool = False
+    copied: int = 0
+    copied_bytes: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    vanished: int = 0
 
 
 def _is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def check_destination(dest: Path, data_dir: Path) -> Path:
-    """Resolve DEST and refuse one that would mix the backup into the library or into other files."""
+def library_id(db: Path) -> str:
+    """The library's identity: the id of its first event ('' for a library with none yet)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30.0)
+    try:
+        row = conn.execute("SELECT event_id FROM events WHERE position = 1").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{db} is not an Octopus database ({exc})") from None
+    finally:
+        conn.close()
+    return row[0] if row else ""
+
+
+def read_manifest(dest: Path) -> Manifest | None:
+    """The manifest of the backup in `dest`, or None when there is none or it cannot be read."""
+    try:
+        return msgspec.json.decode((dest / MANIFEST).read_bytes(), type=Manifest)
+    except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def check_destination(dest: Path, data_dir: Path) -> tuple[Path, bool]:
+    """Resolve DEST; refuse one that would mix the backup into the library or into other files.
+
+    Returns (dest, incremental): incremental when DEST holds an earlier backup of this library.
+    """
     dest = dest.expanduser().resolve()
     data_dir = data_dir.resolve()
     if _is_within(dest, data_dir):
         raise BackupError(f"{dest} is inside the data dir {data_dir}; back up to somewhere else")
-    if dest.exists():
-        if not dest.is_dir():
-            raise BackupError(f"{dest} exists and is not a directory")
-        if any(dest.iterdir()):
-            raise BackupError(f"{dest} is not empty; back up into a new or empty directory")
-    return dest
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if not dest.exists():
+        return dest, False
+    if not dest.is_dir():
+        raise BackupError(f"{dest} exists and is not a directory")
+    if not any(dest.iterdir()):
+        return dest, False
+    if not (dest / DB_NAME).is_file():
+        raise BackupError(f"{dest} is not empty and holds no backup; back up into a new or empty directory")
+    theirs, ours = library_id(dest / DB_NAME), library_id(data_dir / DB_NAME)
+    if theirs != ours:
+        raise BackupError(f"{dest} holds a backup of another library; use another directory for this one")
+    return dest, True
 
 
 def copy_database(source: Path, target: Path) -> None:
@@ -77,51 +162,92 @@ def copy_database(source: Path, target: Path) -> None:
     server commits in between and might never finish on a busy library, whereas one step holds a
     WAL read snapshot that does not block the server's writes.
     """
+    target.unlink(missing_ok=True)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30.0)
     try:
         dst = sqlite3.connect(target)
         try:
             src.backup(dst, pages=-1)
-            # The copy keeps WAL mode from the header; checkpoint so DEST holds one self-contained file.
+            # The copy keeps WAL mode from the header; checkpoint so DEST holds one self-contained
+            # file, and leave WAL mode so no -wal/-shm files appear beside it when it is read.
             dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            dst.execute("PRAGMA journal_mode=DELETE")
         finally:
             dst.close()
     finally:
         src.close()
-    _fsync(target)
+    fsync_file(target)
 
 
-def copy_blobs(source: Path, target: Path) -> tuple[int, int, bool]:
-    """Copy the blob tree, hard-linking while source and target share a file system.
-
-    Blobs are content-addressed and never modified in place (a change is a new blob), so a hard
-    link is as good as a copy and costs no space. Returns (files, bytes, linked).
-    """
-    files = size = 0
-    link = True
-    if not source.is_dir():
-        return 0, 0, False
-    for root, dirs, names in os.walk(source):
-        dirs.sort()
-        rel = Path(root).relative_to(source)
-        (target / rel).mkdir(parents=True, exist_ok=True)
-        for name in sorted(names):
-            src_file = Path(root) / name
-            dst_file = target / rel / name
-            if link:
+def list_files(root: Path) -> dict[str, os.stat_result]:
+    """Every library file under the trees of `root` by its '/'-separated relative path."""
+    found: dict[str, os.stat_result] = {}
+    for tree in FILE_TREES:
+        base = root / tree
+        if not base.is_dir():
+            continue
+        for folder, dirs, names in os.walk(base):
+            dirs.sort()
+            rel_dir = Path(folder).relative_to(root).as_posix()
+            for name in names:
+                rel = f"{rel_dir}/{name}"
+                if _SKIP.match(rel):
+                    continue
                 try:
-                    os.link(src_file, dst_file)
-                except OSError as exc:
-                    # Another file system (EXDEV) or one without hard links: copy from here on.
-                    if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-                        raise
-                    link = False
-            if not link:
-                shutil.copy2(src_file, dst_file)
-                _fsync(dst_file)
-            files += 1
-            size += dst_file.stat().st_size
-    return files, size, link and files > 0
+                    found[rel] = os.stat(Path(folder) / name)
+                except FileNotFoundError:
+                    continue  # deleted while we walked
+    return found
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fp:
+        while chunk := fp.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_hash(rel: str) -> str | None:
+    """The SHA-256 a file's name promises (originals), else None."""
+    match = _ORIGINAL.match(rel)
+    return match.group(1) if match else None
+
+
+class _Copier:
+    """Copies files into DEST, by hard link while both sides share a file system."""
+
+    def __init__(self) -> None:
+        self.link = True
+        self.linked_any = False
+
+    def copy(self, rel: str, src: Path, dst: Path) -> None:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        link = self.link and _LINKABLE.match(rel) is not None
+        if link:
+            try:
+                os.link(src, tmp)
+                self.linked_any = True
+            except OSError as exc:
+                # Another file system (EXDEV) or one without hard links: copy from here on.
+                if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+                    raise
+                self.link = link = False
+        if not link:
+            shutil.copy2(src, tmp)
+            fsync_file(tmp)
+        os.replace(tmp, dst)
+
+
+def _unchanged(entry: FileEntry | None, st: os.stat_result, dst: Path) -> bool:
+    if entry is None or entry.size != st.st_size or entry.mtime_ns != st.st_mtime_ns:
+        return False
+    try:
+        return dst.stat().st_size == st.st_size
+    except FileNotFoundError:
+        return False
 
 
 def verify_copy(db: Path) -> tuple[int, int, str | None]:
@@ -139,6 +265,17 @@ def verify_copy(db: Path) -> tuple[int, int, str | None]:
     return report.checked, report.head, None
 
 
+def _remove_empty_dirs(root: Path) -> None:
+    for tree in FILE_TREES:
+        base = root / tree
+        if not base.is_dir():
+            continue
+        for folder, _dirs, _names in sorted(os.walk(base), key=lambda w: -len(w[0])):
+            path = Path(folder)
+            if path != base and not any(path.iterdir()):
+                path.rmdir()
+
+
 def backup(
     data_dir: Path,
     dest: Path,
@@ -146,7 +283,8 @@ def backup(
     config_file: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BackupReport:
-    """Copy the library in `data_dir` into the new or empty directory `dest`, then verify the copy.
+    """Copy the library in `data_dir` into `dest` (new, empty, or an earlier backup of the same
+    library, which is brought up to date), then verify the copy.
 
     `config_file` is copied too when given, else `<data_dir>/config.toml` if it exists.
     """
@@ -155,16 +293,59 @@ def backup(
     paths = DataPaths(data_dir.resolve())
     if not paths.db.is_file():
         raise BackupError(f"no library at {paths.root} (no octopus.db there)")
-    dest = check_destination(dest, paths.root)
+    dest, incremental = check_destination(dest, paths.root)
     dest.mkdir(parents=True, exist_ok=True)
     if os.name == "posix":
         os.chmod(dest, 0o700)  # the copy holds the keystore and originals, like the data dir
-    copy_paths = DataPaths(dest)
+    previous = read_manifest(dest) if incremental else None
+    known = previous.files if previous is not None else {}
 
-    say("copying the database")
-    copy_database(paths.db, copy_paths.db)
-    say("copying the blobs")
-    blobs, blob_bytes, linked = copy_blobs(paths.blobs, copy_paths.blobs)
+    before = list_files(paths.root)
+    say("copying the database" + (" (the files are brought up to date after it)" if incremental else ""))
+    partial = dest / f"{DB_NAME}.partial"
+    copy_database(paths.db, partial)
+    if (paths.root / DAV_INDEX).is_file():
+        (dest / "dav").mkdir(exist_ok=True)
+        copy_database(paths.root / DAV_INDEX, dest / f"{DAV_INDEX}.partial")
+    after = list_files(paths.root)
+
+    say("copying new files" if incremental else "copying the files")
+    copier = _Copier()
+    files: dict[str, FileEntry] = {}
+    copied = copied_bytes = unchanged = vanished = 0
+    for rel, st in after.items():
+        src, dst = paths.root / rel, dest / rel
+        entry = known.get(rel)
+        if _unchanged(entry, st, dst):
+            files[rel] = entry  # type: ignore[assignment]
+            unchanged += 1
+            continue
+        try:
+            copier.copy(rel, src, dst)
+            digest = None if content_hash(rel) else sha256_of(dst)
+        except FileNotFoundError:
+            vanished += 1  # deleted since the listing: the snapshot cannot need it
+            continue
+        files[rel] = FileEntry(st.st_size, st.st_mtime_ns, digest)
+        copied += 1
+        copied_bytes += st.st_size
+
+    removed = 0
+    if incremental:
+        keep = before.keys() | files.keys()
+        for rel, entry in known.items():
+            if rel not in keep:
+                (dest / rel).unlink(missing_ok=True)
+                removed += 1
+        for rel in list_files(dest):  # strays a manifest did not list (an older backup, a crash)
+            if rel not in keep:
+                (dest / rel).unlink(missing_ok=True)
+                removed += 1
+        for rel in before.keys() - files.keys():  # listed before, deleted before we got to it
+            if (dest / rel).is_file() and rel in known:
+                files[rel] = known[rel]
+        _remove_empty_dirs(dest)
+
     config_copied = False
     config_source = config_file if config_file is not None else paths.root / "config.toml"
     if config_source.is_file():
@@ -172,9 +353,33 @@ def backup(
         config_copied = True
 
     say("verifying the copy")
-    events, head, problem = verify_copy(copy_paths.db)
+    events, head, problem = verify_copy(partial)
+    if problem is not None:
+        partial.unlink(missing_ok=True)
+        return BackupReport(
+            dest=str(dest), events=events, head=head, db_bytes=0, blobs=len(files), blob_bytes=0,
+            blobs_linked=copier.linked_any, config_copied=config_copied,
+            seconds=round(time.perf_counter() - started, 3), verified=False, problem=problem,
+            incremental=incremental,
+        )
+    # The database goes into place last, and the manifest with it: until then DEST holds the
+    # earlier backup whole (its files are a superset of what its database names).
+    os.replace(partial, dest / DB_NAME)
+    if (dest / f"{DAV_INDEX}.partial").is_file():
+        os.replace(dest / f"{DAV_INDEX}.partial", dest / DAV_INDEX)
+    manifest = Manifest(
+        format=MANIFEST_FORMAT, library=library_id(dest / DB_NAME), head=head,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"), files=files,
+    )
+    tmp = dest / f".{MANIFEST}.tmp"
+    tmp.write_bytes(msgspec.json.encode(manifest))
+    fsync_file(tmp)
+    os.replace(tmp, dest / MANIFEST)
+    fsync_dir(dest)
     return BackupReport(
-        dest=str(dest), events=events, head=head, db_bytes=copy_paths.db.stat().st_size, blobs=blobs,
-        blob_bytes=blob_bytes, blobs_linked=linked, config_copied=config_copied,
-        seconds=round(time.perf_counter() - started, 3), verified=problem is None, problem=problem,
+        dest=str(dest), events=events, head=head, db_bytes=(dest / DB_NAME).stat().st_size,
+        blobs=len(files), blob_bytes=sum(f.size for f in files.values()), blobs_linked=copier.linked_any,
+        config_copied=config_copied, seconds=round(time.perf_counter() - started, 3), verified=True,
+        incremental=incremental, copied=copied, copied_bytes=copied_bytes, unchanged=unchanged,
+        removed=removed, vanished=vanished,
     )

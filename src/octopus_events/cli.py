@@ -370,22 +370,66 @@ def cmd_backup(args: argparse.Namespace) -> int:
     config_file = Path(args.config) if getattr(args, "config", None) else None
     report = backup(paths.root, Path(args.dest), config_file=config_file,
                     progress=lambda step: print(f"backup: {step}", file=sys.stderr, flush=True))
-    how = "hard-linked" if report.blobs_linked else "copied"
-    _say(f"backup: {report.events} events (head {report.head}), database {report.db_bytes} bytes, "
-         f"{report.blobs} blobs {how} ({report.blob_bytes} bytes)"
-         f"{', config.toml' if report.config_copied else ''} -> {report.dest} in {report.seconds:.1f} s")
     if not report.verified:
         return _fail(f"the backup in {report.dest} does not verify: {report.problem}")
+    how = "hard-linked or copied" if report.blobs_linked else "copied"
+    kind = "incremental" if report.incremental else "full"
+    _say(f"backup ({kind}): {report.events} events (head {report.head}), database {report.db_bytes} bytes; "
+         f"files: {report.copied} new {how} ({report.copied_bytes} bytes), {report.unchanged} unchanged, "
+         f"{report.removed} removed; {report.blobs} in all ({report.blob_bytes} bytes)"
+         f"{', config.toml' if report.config_copied else ''} -> {report.dest} in {report.seconds:.1f} s")
     _say("backup: the copy verifies")
     return 0
 
 
 def add_backup(commands: Any, common: argparse.ArgumentParser) -> None:
-    p = commands.add_parser("backup", parents=[common], help="consistent copy, also while the server runs",
-                            description="Copy the database (SQLite online backup), the blobs and config.toml "
-                                        "into DEST, a new or empty directory, then verify the copy.")
-    p.add_argument("dest", metavar="DEST", help="directory to create (or an empty one)")
+    p = commands.add_parser("backup", parents=[common], help="consistent, incremental copy, also while the server runs",
+                            description="Copy the database (SQLite online backup), the files and config.toml "
+                                        "into DEST, then verify the copy. DEST is a new or empty directory, or "
+                                        "an earlier backup of this library: then only new and changed files "
+                                        "are copied and files the library no longer has are removed.")
+    p.add_argument("dest", metavar="DEST", help="directory to create, an empty one, or an earlier backup")
     p.set_defaults(handler=cmd_backup)
+
+
+# -- restore ----------------------------------------------------------------------------------
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .restore import restore
+    from .verify import check_library
+
+    report = restore(Path(args.src), Path(args.data_dir),
+                     progress=lambda step: print(f"restore: {step}", file=sys.stderr, flush=True))
+    _say(f"restore: {report.events} events (head {report.head}), {report.files} files ({report.file_bytes} bytes; "
+         f"{report.verified_files} verified byte for byte"
+         f"{f', {report.unverified_files} without a checksum in the backup' if report.unverified_files else ''})"
+         f" -> {report.data_dir} in {report.seconds:.1f} s")
+    config = load_config(None, environ={**os.environ, "OCTOPUS_STORAGE_DATA_DIR": report.data_dir})
+    from .application import Octopus
+
+    octopus = Octopus(config)
+    try:
+        octopus.store.open()  # as `verify` does: look, write nothing
+        library = check_library(octopus)
+    finally:
+        octopus.close()
+    if not library.ok:
+        for problem in library.problems:
+            _say(f"FAILED: {problem}")
+        return _fail(f"the restored library in {report.data_dir} does not verify")
+    _say(f"restore: the library verifies ({library.projections_current} projections current); "
+         f"start it with OCTOPUS_STORAGE_DATA_DIR={report.data_dir} octopus serve")
+    return 0
+
+
+def add_restore(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("restore", parents=[common], help="restore a backup into a new data dir, verified",
+                            description="Copy the backup in SRC into DATA_DIR (new or empty), checking the "
+                                        "database, the log's hash chain and every file's SHA-256 as it goes; "
+                                        "then open the restored library and run verify's checks on it.")
+    p.add_argument("src", metavar="SRC", help="a directory made by octopus backup")
+    p.add_argument("data_dir", metavar="DATA_DIR", help="the new data dir (must not exist, or be empty)")
+    p.set_defaults(handler=cmd_restore)
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -517,7 +561,7 @@ def _import_summary(report: Any) -> str:
         if r.trashed:
             parts.append(f"{r.trashed} in Takeout's bin not imported")
         if r.archived:
-            parts.append(f"{r.archived} archived in Google Photos (kept in the library: no archive yet)")
+            parts.append(f"{r.archived} archived in Google Photos (new ones go to the Archive)")
     head = "import (dry run)" if r.dry_run else "import"
     return f"{head}: {', '.join(parts)} in {r.seconds:.1f} s"
 
@@ -580,7 +624,7 @@ def add_gc(commands: Any, common: argparse.ArgumentParser) -> None:
 
 # -- entry point ------------------------------------------------------------------------------
 COMMAND_GROUPS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
-    add_serve, add_projections, add_events, add_verify, add_backup, add_users, add_import, add_gc,
+    add_serve, add_projections, add_events, add_verify, add_backup, add_restore, add_users, add_import, add_gc,
 ]
 """One function per command group; each adds its subcommands with `common` as a parent parser."""
 
