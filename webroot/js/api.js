@@ -1,12 +1,19 @@
 // The one place the UI talks HTTP. Everything follows CONTRACT.md: JSON under /api, the session
 // is an HttpOnly cookie (never read or stored here), errors are problem+json.
+import { t, problemText } from "./i18n.js";
 
+// `code` is the problem's stable machine code (docs/errors.md); `detail` is what the user reads:
+// our own text for a known code in the UI's language (messages/*.js "error.<code>"), else the
+// server's English detail. `serverDetail` keeps the server's words for logs and tests.
 export class ApiError extends Error {
-  constructor(status, title, detail) {
+  constructor(status, title, detail, code = "", params = null) {
     super(detail || title || `HTTP ${status}`);
     this.status = status;
     this.title = title || "";
-    this.detail = detail || title || `Request failed (${status})`;
+    this.code = code || "";
+    this.params = params;
+    this.serverDetail = detail || title || "";
+    this.detail = problemText(this.code, params, detail || title || t("error.requestFailed", { status }));
   }
 }
 
@@ -40,13 +47,15 @@ export function setVault(token, expiresAt) {
 }
 
 async function problemFrom(res) {
-  let title = res.statusText, detail = "";
+  let title = res.statusText, detail = "", code = "", params = null;
   try {
     const body = await res.json();
     title = body.title || title;
     detail = body.detail || "";
+    code = body.code || "";
+    params = body.params || null;
   } catch { /* not JSON: keep the status text, never show a raw body */ }
-  return new ApiError(res.status, title, detail);
+  return new ApiError(res.status, title, detail, code, params);
 }
 
 /**
@@ -61,7 +70,7 @@ export async function api(path, opts = {}) {
     body = JSON.stringify(body);
   }
   if (opts.vault) {
-    if (!vaultToken()) throw new ApiError(403, "Vault locked", "The vault is locked. Unlock it first.");
+    if (!vaultToken()) throw new ApiError(403, "Vault locked", "", "vault_locked");
     headers["X-Vault-Token"] = vaultToken();
   }
   if (opts.method && opts.method !== "GET" && !opts.vault && !opts.raw && !(opts.body instanceof FormData)) {
@@ -75,7 +84,7 @@ export async function api(path, opts = {}) {
     // Out of reach: the offline mirror may answer a read or queue an edit (app.js installs it).
     const answer = opts.vault || opts.raw ? undefined : await offlineAnswer(opts.method || "GET", path, opts.body);
     if (answer !== undefined) return answer;
-    throw new ApiError(0, "Offline", "Cannot reach the server. Check the connection and try again.");
+    throw new ApiError(0, "Offline", "", "offline");
   }
   reachable(true);
   if (!res.ok) {
@@ -128,13 +137,13 @@ export function uploadFile(file, onProgress) {
     xhr.withCredentials = true;
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onerror = () => reject(new ApiError(0, "Offline", "Upload failed: cannot reach the server."));
+    xhr.onerror = () => reject(new ApiError(0, "Offline", "", "uploadOffline"));
     xhr.onload = () => {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch { /* keep null */ }
       if (xhr.status >= 200 && xhr.status < 300) return resolve({ status: xhr.status, photo: body });
       if (xhr.status === 401) onSignedOut();
-      reject(new ApiError(xhr.status, body && body.title, (body && body.detail) || `Upload failed (${xhr.status})`));
+      reject(new ApiError(xhr.status, body && body.title, (body && body.detail) || t("error.uploadFailed", { status: xhr.status }), body && body.code, body && body.params));
     };
     const form = new FormData();
     form.append("file", file, file.name);

@@ -1,4 +1,5 @@
 // Small DOM and formatting helpers shared by every view.
+import { t, locale, errorText, formatBytes } from "./i18n.js";
 
 /** h("div.cls", {attrs}, ...children): build an element. Strings become text nodes (never HTML). */
 export function h(tag, attrs, ...children) {
@@ -34,19 +35,19 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 // Toasts: one live region; the newest message replaces nothing, each fades on its own.
 export function toast(message, { error = false, action, ms = 5000 } = {}) {
   const box = $("#toasts");
-  const t = h("div.toast" + (error ? ".error" : ""), { testid: "toast", role: error ? "alert" : "status" }, h("span", message));
+  const el = h("div.toast" + (error ? ".error" : ""), { testid: "toast", role: error ? "alert" : "status" }, h("span", message));
   if (action) {
-    t.append(h("button.link", { type: "button", onclick: () => { action.run(); t.remove(); } }, action.label));
+    el.append(h("button.link", { type: "button", onclick: () => { action.run(); el.remove(); } }, action.label));
   }
-  t.append(h("button.icon", { type: "button", "aria-label": "Dismiss", onclick: () => t.remove() }, "×"));
-  box.append(t);
-  setTimeout(() => t.remove(), error ? ms * 2 : ms);
+  el.append(h("button.icon", { type: "button", "aria-label": t("common.dismiss"), onclick: () => el.remove() }, "×"));
+  box.append(el);
+  setTimeout(() => el.remove(), error ? ms * 2 : ms);
 }
 
 /** Show an error's problem detail; never a stack. */
 export function showError(err) {
   console.error(err);
-  toast(err && err.detail ? err.detail : "Something went wrong.", { error: true });
+  toast(errorText(err), { error: true });
 }
 
 /** Modal <dialog>; content(close) returns the body. Resolves with the value passed to close(). */
@@ -62,59 +63,63 @@ export function modal(title, content) {
   });
 }
 
-export function confirmDialog(title, message, okLabel = "OK", danger = false) {
+export function confirmDialog(title, message, okLabel = t("common.ok"), danger = false) {
   return modal(title, (close) => h("form", { method: "dialog", onsubmit: (e) => { e.preventDefault(); close(true); } },
     h("p", message),
     h("div.row.end",
-      h("button", { type: "button", onclick: () => close(false) }, "Cancel"),
+      h("button", { type: "button", onclick: () => close(false) }, t("common.cancel")),
       h("button" + (danger ? ".danger" : ".primary"), { type: "submit", testid: "confirm-ok", autofocus: true }, okLabel))));
 }
 
 /** Ask for one text value (name, passphrase…). Resolves the string or undefined. */
-export function promptDialog(title, label, { value = "", type = "text", okLabel = "OK" } = {}) {
+export function promptDialog(title, label, { value = "", type = "text", okLabel = t("common.ok") } = {}) {
   return modal(title, (close) => {
     const input = h("input", { type, value, required: true, autocomplete: type === "password" ? "current-password" : "off", testid: "prompt-input" });
     return h("form", { onsubmit: (e) => { e.preventDefault(); close(input.value); } },
       h("label", label, input),
       h("div.row.end",
-        h("button", { type: "button", onclick: () => close() }, "Cancel"),
+        h("button", { type: "button", onclick: () => close() }, t("common.cancel")),
         h("button.primary", { type: "submit", testid: "prompt-ok" }, okLabel)));
   });
 }
 
-// Formatting. Dates from the API carry their own offset; show the wall-clock time they were taken.
-const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "long", year: "numeric" });
-const monthFmt = new Intl.DateTimeFormat(undefined, { month: "short", timeZone: "UTC" });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+// Formatting (js/i18n.js picks the locale). Dates from the API carry their own offset; show the
+// wall-clock time they were taken. Formatters are built on first use, after the language is known.
+let fmts = null;
+let fmtsFor = "";
+function fmt(name) {
+  if (!fmts || fmtsFor !== locale()) {
+    const l = fmtsFor = locale();
+    fmts = {
+      day: new Intl.DateTimeFormat(l, { weekday: "short", day: "numeric", month: "long", year: "numeric" }),
+      month: new Intl.DateTimeFormat(l, { month: "short", timeZone: "UTC" }),
+      dateTime: new Intl.DateTimeFormat(l, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }),
+      instant: new Intl.DateTimeFormat(l, { dateStyle: "medium", timeStyle: "short" }),
+    };
+  }
+  return fmts[name];
+}
 
 export function fmtDay(ymd) {
   const [y, m, d] = ymd.split("-").map(Number);
-  return dayFmt.format(new Date(y, m - 1, d || 1));
+  return fmt("day").format(new Date(y, m - 1, d || 1));
 }
-export const fmtMonth = (ym) => monthFmt.format(new Date(`${ym}-01T00:00:00Z`));
+export const fmtMonth = (ym) => fmt("month").format(new Date(`${ym}-01T00:00:00Z`));
 
 /** "2021-07-04T18:30:00+02:00" → local wall-clock of the photo, not of the viewer. */
 export function fmtTaken(iso) {
   if (!iso) return "";
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)/.exec(iso);
-  return m ? dateTimeFmt.format(new Date(m[1] + "Z")) : iso;
+  return m ? fmt("dateTime").format(new Date(m[1] + "Z")) : iso;
 }
-
-const instantFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 /** A moment the server recorded (upload time): shown in the viewer's own time zone. */
 export function fmtInstant(iso) {
   const t = iso ? Date.parse(iso) : NaN;
-  return Number.isNaN(t) ? iso || "" : instantFmt.format(t);
+  return Number.isNaN(t) ? iso || "" : fmt("instant").format(t);
 }
 
-export function fmtBytes(n) {
-  if (n === null || n === undefined) return "";
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
-  return `${n.toFixed(i && n < 10 ? 1 : 0)} ${units[i]}`;
-}
+export const fmtBytes = formatBytes;
 
 export const dayOf = (p) => (p.taken_at || p.uploaded_at || "").slice(0, 10);
 export const todayYmd = () => {
