@@ -8,6 +8,7 @@ import { showPhoto, closeViewer, viewerOpen } from "./js/viewer.js";
 import { uploadInput, enableDrop, enqueue } from "./js/upload.js";
 import { registerServiceWorker, takeSharedFiles, forgetUserData } from "./js/pwa.js";
 import { bottomNav } from "./js/nav.js";
+import { showShortcuts } from "./js/shortcuts.js";
 import * as lib from "./js/views/library.js";
 import { albums, album } from "./js/views/albums.js";
 import { vault } from "./js/views/vault.js";
@@ -123,7 +124,11 @@ document.addEventListener("photos:uploaded", () => current?.view.onUploaded?.())
 // Global shortcuts: "/" search, "u" upload (not while typing or in the viewer).
 document.addEventListener("keydown", (e) => {
   if (!user || viewerOpen() || e.ctrlKey || e.metaKey || e.altKey || document.querySelector("dialog[open]")) return;
-  if (/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) || e.target.isContentEditable) return;
+  // Typing is text: the file input keeps focus after its chooser closes (the Upload button is
+  // its label), and that must not switch the shortcuts off.
+  const text = e.target.tagName === "INPUT" ? !/^(file|checkbox|radio|button|submit|reset|range|color)$/.test(e.target.type) : /^(TEXTAREA|SELECT)$/.test(e.target.tagName);
+  if (text || e.target.isContentEditable) return;
+  if (e.key === "?") { e.preventDefault(); showShortcuts(); return; }
   if (e.key === "/") { e.preventDefault(); $("[data-testid=header-search]")?.focus(); }
   if (e.key === "u") { e.preventDefault(); $("[data-testid=upload-input]")?.click(); }
 });

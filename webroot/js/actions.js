@@ -37,8 +37,11 @@ export async function trashPhotos(ids) {
 }
 
 export async function setFavourite(photo, on) {
-  await api(photoPath(photo.id, "/favourite"), { method: on ? "PUT" : "DELETE" });
+  const res = await api(photoPath(photo.id, "/favourite"), { method: on ? "PUT" : "DELETE" });
   photo.favourite = on;
+  // A favourite is an event on the photo's stream: it moves the version on. Keep the new one, or
+  // the next edit sent with the old version (a description typed after pressing f) meets a 409.
+  if (res && res.version !== undefined) photo.version = res.version;
   notify("changed", photo);
 }
 

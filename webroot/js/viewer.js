@@ -10,10 +10,36 @@ import { altText, isVideo } from "./grid.js";
 import { videoPlayer, codecName } from "./video.js";
 import { motionStill } from "./motion.js";
 import { conflictNotice } from "./offline.js";
+import { showShortcuts } from "./shortcuts.js";
+
+// The viewer's own words, in one place (for the message catalogue).
+const TEXT = {
+  changeDate: "Change date and time", dateLabel: "Date and time taken", save: "Save", cancel: "Cancel",
+  dateSaved: "Date changed", dateKept: "your date was kept", dateOffset: (o) => `time zone ${o}`,
+  slideshow: "Slideshow (s)", play: "Play", pause: "Pause", stop: "Stop slideshow (Esc)",
+  every: "Every", seconds: (n) => `${n} s`, videos: "Videos", skipVideos: "skip", playVideos: "play them",
+  slideshowDone: "Slideshow finished", help: "Keyboard shortcuts (?)",
+};
 
 let root = null;        // the viewer element while open
 let state = null;       // {list, photo, vault, onClose, onNavigate, onRestore, seq, blobUrls, player, returnFocus}
 let infoOpen = matchMedia("(min-width: 900px)").matches;
+let show = null;        // the slideshow while it runs: {playing, seconds, videos, timer, bar}
+// Edits to the open photo go one after another: each is sent with the version the previous
+// one's answer gave (a favourite moves it on), so pressing f and then saving a description is
+// not a conflict with oneself.
+let edits = Promise.resolve();
+function serial(fn) {
+  const run = edits.then(fn);
+  edits = run.catch(() => {});
+  return run;
+}
+/** Take a fresher copy of the photo; an answer older than what the viewer holds is ignored. */
+function merge(p, fresh) {
+  if (!fresh || (fresh.version ?? 0) < (p.version ?? 0)) return false;
+  Object.assign(p, fresh);
+  return true;
+}
 
 const isTyping = (t) => t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
 
@@ -33,6 +59,7 @@ export function showPhoto(photo, opts) {
 
 export function closeViewer() {
   if (!root) return;
+  stopSlideshow(false);
   document.removeEventListener("keydown", onKey);
   revoke();
   root.remove();
@@ -103,7 +130,13 @@ function step(delta) {
 
 function onKey(e) {
   if (document.querySelector("dialog[open]") || e.altKey || e.ctrlKey || e.metaKey) return;
-  if (e.key === "Escape") { e.preventDefault(); isTyping(e.target) ? e.target.blur() : close(); return; }
+  if (e.key === "Escape") {
+    e.preventDefault();
+    if (show && (!isTyping(e.target) || show.bar.contains(e.target))) stopSlideshow();
+    else if (isTyping(e.target)) e.target.blur();
+    else close();
+    return;
+  }
   if (isTyping(e.target)) return;
   // Space plays and pauses a video or a motion clip wherever focus is (even on a button, which
   // Space would otherwise press: Enter still does); the arrows keep moving between items even
@@ -113,6 +146,9 @@ function onKey(e) {
     " ": state.player ? () => state.player.toggle() : undefined,
     i: () => toggleInfo(), f: () => !state.vault && !state.mode && toggleFav(),
     Delete: () => !state.vault && !state.mode && doTrash(),
+    s: () => (show ? toggleSlideshow() : startSlideshow()),
+    d: () => !state.vault && !state.mode && editDate(),
+    "?": () => showShortcuts(),
   };
   if (keys[e.key]) { e.preventDefault(); keys[e.key](); }
 }
@@ -125,8 +161,9 @@ function toggleInfo() {
 
 async function toggleFav() {
   const p = state.photo;
+  const on = !p.favourite;
   try {
-    await setFavourite(p, !p.favourite);
+    await serial(() => setFavourite(p, on));
     renderFav();
   } catch (err) { showError(err); }
 }
@@ -164,7 +201,8 @@ function render() {
   const seq = ++state.seq;
   const i = state.list.findIndex((x) => x.id === p.id);
   revoke();
-  root.classList.toggle("info-open", infoOpen);
+  root.classList.toggle("info-open", infoOpen && !show);
+  root.classList.toggle("slideshow", !!show);
   const media = stageMedia(p, seq);
   const img = media.querySelector("[data-testid=viewer-image]");
   if (!state.vault) {
@@ -194,23 +232,47 @@ function render() {
       h("span.v-title", p.filename || ""),
       h("span.v-count", state.list.length > 1 ? `${i + 1} / ${state.list.length}` : ""),
       h("div.v-actions", state.player && state.player.button, actions,
+        button(TEXT.slideshow, "slideshow-button", startSlideshow, icon("play")),
+        button(TEXT.help, "help-button", showShortcuts, "?"),
         button("Info (i)", "info-button", toggleInfo, icon("info"), { "aria-pressed": String(infoOpen) }))),
     h("div.v-stage",
       button("Previous (←)", "viewer-prev", () => step(-1), icon("left"), { disabled: i <= 0, class: "icon nav prev" }),
       media,
       button("Next (→)", "viewer-next", () => step(1), icon("right"), { disabled: i >= state.list.length - 1, class: "icon nav next" })),
-    h("aside.v-info", { testid: "info-panel", "aria-label": "Photo details" }, info(p)));
+    h("aside.v-info", { testid: "info-panel", "aria-label": "Photo details" }, info(p)),
+    show ? show.bar : null);
   renderFav();
   if (!root.contains(document.activeElement)) root.querySelector("[data-testid=viewer-close]").focus();
+  if (show) scheduleSlide();
   if (!state.vault) {
     api(photoPath(p.id)).then((full) => {
-      if (seq !== state?.seq) return;
-      Object.assign(p, full);
+      if (seq !== state?.seq || !merge(p, full)) return;
       if (img) img.alt = altText(p);
-      root.querySelector(".v-info").replaceChildren(info(p));
+      redrawInfo();
       renderFav();
     }).catch(showError);
   }
+}
+
+/**
+ * Draw the info panel again for the current photo, keeping what the user is in the middle of:
+ * a description typed but not saved, an open date field.
+ */
+function redrawInfo() {
+  const panel = root && root.querySelector(".v-info");
+  if (!panel) return;
+  const ta = panel.querySelector("[data-testid=description-input]");
+  const typed = ta && ta.value !== (ta.dataset.from ?? "") ? ta.value : null;
+  const dateInput = panel.querySelector("[data-testid=date-input]");
+  const dateTyped = dateInput ? dateInput.value : null;
+  const focused = document.activeElement && panel.contains(document.activeElement) ? document.activeElement.dataset.testid : null;
+  panel.replaceChildren(info(state.photo));
+  if (typed !== null) {
+    const fresh = panel.querySelector("[data-testid=description-input]");
+    if (fresh) { fresh.value = typed; fresh.dispatchEvent(new Event("input")); }
+  }
+  if (dateTyped !== null) editDate(dateTyped);
+  if (focused) panel.querySelector(`[data-testid=${focused}]`)?.focus({ preventScroll: true });
 }
 
 /** The stage's picture: the preview image, a video player, or a motion photo's still and clip. */
@@ -262,13 +324,13 @@ function info(p) {
   return h("div",
     state.vault || state.mode ? (p.description ? h("p", p.description) : null) : descriptionEditor(p),
     h("dl",
-      row("Taken", fmtTaken(p.taken_at)),
+      row("Taken", state.vault || state.mode ? fmtTaken(p.taken_at) : takenValue(p)),
       row("File", p.filename),
       row("Size", [p.width && p.height ? `${p.width} × ${p.height}` : "", fmtBytes(p.bytes), p.mime].filter(Boolean).join(" · ")),
       row("Length", isVideo(p) ? fmtDuration(p.duration) : ""),
       row("Video", p.video ? [codecName(p.video.codec), p.video.fps ? `${Math.round(p.video.fps * 100) / 100} fps` : ""].filter(Boolean).join(" · ") : ""),
       row("Motion", p.motion ? "Motion photo: hover or press and hold to play" : ""),
-      row("Camera", [cam.make, cam.model].filter(Boolean).join(" ")),
+      row("Camera", cameraName(cam)),
       row("Lens", cam.lens),
       row("Exposure", exposureText(p.exposure)),
       row("Location", osm),
@@ -279,6 +341,7 @@ function info(p) {
 function descriptionEditor(p) {
   const ta = h("textarea", { id: "v-desc", rows: 3, testid: "description-input", placeholder: "Add a description" });
   ta.value = p.description || "";
+  ta.dataset.from = ta.value; // what the field started from: anything else is the user's typing
   const save = h("button.primary", { type: "submit", testid: "description-save", disabled: true }, "Save");
   ta.addEventListener("input", () => { save.disabled = ta.value === (p.description || ""); });
   ta.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
@@ -292,7 +355,8 @@ function descriptionEditor(p) {
       save.disabled = true;
       const text = ta.value;
       try {
-        saved(await api(photoPath(p.id), { method: "PATCH", body: { description: text, version: p.version } }), text);
+        saved(await serial(() => api(photoPath(p.id), { method: "PATCH", body: { description: text, version: p.version } })), text);
+        ta.dataset.from = p.description || "";
         toast("Description saved");
       } catch (err) {
         if (err.status !== 409) { save.disabled = false; return showError(err); }
@@ -314,14 +378,14 @@ function descriptionEditor(p) {
               if (again.status === 409) return false;
               throw again;
             }
-            if (ta.isConnected) { ta.value = p.description || ""; save.disabled = true; }
+            if (ta.isConnected) { ta.value = ta.dataset.from = p.description || ""; save.disabled = true; }
             return true;
           },
           discard: async () => {
             const now = await api(photoPath(p.id)).catch(() => null);
             if (now) Object.assign(p, now);
             notify("changed", p);
-            if (ta.isConnected) { ta.value = p.description || ""; save.disabled = true; }
+            if (ta.isConnected) { ta.value = ta.dataset.from = p.description || ""; save.disabled = true; }
           } });
       }
     },
@@ -334,7 +398,7 @@ function tagsEditor(p) {
   const input = h("input", { id: "v-tags", testid: "tags-input", placeholder: "Add tags, press Enter", autocomplete: "off", enterkeyhint: "done" });
   const put = async (tags) => {
     try {
-      const res = await api(photoPath(p.id, "/tags"), { method: "PUT", body: { tags } });
+      const res = await serial(() => api(photoPath(p.id, "/tags"), { method: "PUT", body: { tags } }));
       p.tags = res && Array.isArray(res.tags) ? res.tags : tags;
       if (res && res.version !== undefined) p.version = res.version;
       draw();
@@ -390,4 +454,190 @@ async function restoreVault() {
     if (!(err instanceof ApiError)) throw err;
     showError(err);
   }
+}
+
+/** "Canon" + "Canon EOS 5D" reads "Canon EOS 5D": many cameras repeat the make in the model. */
+export function cameraName(cam) {
+  const make = (cam && cam.make || "").trim(), model = (cam && cam.model || "").trim();
+  if (!make || !model) return make || model;
+  const first = make.split(/\s+/)[0].toLowerCase(); // "NIKON CORPORATION" + "NIKON D70"
+  return model.toLowerCase().startsWith(first) ? model : `${make} ${model}`;
+}
+
+// -- date and time taken ---------------------------------------------------------------------
+
+/** The offset written in an RFC 3339 time ("+02:00", "Z" → "+00:00"), or "" when it has none. */
+function offsetOf(iso) {
+  const m = /(Z|[+-]\d\d:?\d\d)$/i.exec(iso || "");
+  if (!m) return "";
+  if (m[1].toUpperCase() === "Z") return "+00:00";
+  return m[1].includes(":") ? m[1] : `${m[1].slice(0, 3)}:${m[1].slice(3)}`;
+}
+
+/** This browser's offset at a wall-clock time "YYYY-MM-DDTHH:MM:SS" (for a date that has none). */
+function browserOffset(local) {
+  const d = new Date(local);
+  const min = Number.isNaN(d.getTime()) ? 0 : -d.getTimezoneOffset();
+  const a = Math.abs(min);
+  return `${min < 0 ? "-" : "+"}${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+}
+
+const wallClock = (iso) => ((/^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)/.exec(iso || "") || [])[1] || "");
+
+function takenValue(p) {
+  return h("span.taken", { testid: "taken-value" }, fmtTaken(p.taken_at), " ",
+    h("button.icon.small", { type: "button", testid: "date-edit", "aria-label": TEXT.changeDate, title: `${TEXT.changeDate} (d)`, onclick: () => editDate() }, "✎"));
+}
+
+/**
+ * Open the date field in the info panel (`value`: what to show, else the photo's own wall-clock
+ * time). The photo keeps its time zone: only the wall-clock time changes, and the offset it was
+ * taken with goes back to the server with it (PATCH taken_at, with the version).
+ */
+function editDate(value) {
+  if (!root || state.vault || state.mode) return;
+  if (!infoOpen) toggleInfo();
+  const p = state.photo;
+  const dd = root.querySelector("[data-testid=taken-value]")?.parentElement;
+  if (!dd) return;
+  const offset = offsetOf(p.taken_at);
+  const input = h("input", { type: "datetime-local", step: 1, required: true, testid: "date-input", "aria-label": TEXT.dateLabel });
+  input.value = value ?? wallClock(p.taken_at);
+  const zone = h("small.muted", { testid: "date-offset" }, TEXT.dateOffset(offset || browserOffset(input.value)));
+  const cancel = () => dd.replaceChildren(takenValue(p));
+  const form = h("form.date-edit", { testid: "date-form", onsubmit: (e) => { e.preventDefault(); saveDate(p, input); } },
+    input, zone,
+    h("div.row.end",
+      h("button", { type: "button", testid: "date-cancel", onclick: cancel }, TEXT.cancel),
+      h("button.primary", { type: "submit", testid: "date-save" }, TEXT.save)));
+  input.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); cancel(); } });
+  dd.replaceChildren(form);
+  input.focus();
+}
+
+async function saveDate(p, input) {
+  const local = input.value.length === 16 ? `${input.value}:00` : input.value;
+  if (!local) return;
+  const takenAt = local + (offsetOf(p.taken_at) || browserOffset(local));
+  const send = (version) => api(photoPath(p.id), { method: "PATCH", body: { taken_at: takenAt, version } });
+  const done = (res) => {
+    if (res && res.id) Object.assign(p, res); else p.taken_at = takenAt;
+    notify("changed", p);
+    if (state && state.photo === p) redrawInfo();
+  };
+  try {
+    done(await serial(() => send(p.version)));
+    if (state && state.photo === p) root.querySelector("[data-testid=date-cancel]")?.click();
+    toast(TEXT.dateSaved);
+  } catch (err) {
+    if (err.status !== 409) return showError(err);
+    // Changed elsewhere meanwhile: the date typed stays in the field and in the notice.
+    conflictNotice({ key: `viewer-date-${p.id}`, what: TEXT.dateKept, text: fmtTaken(takenAt), photoId: null,
+      retry: async () => {
+        const now = await api(photoPath(p.id));
+        try { done(await serial(() => send(now.version))); } catch (again) {
+          if (again.status === 409) return false;
+          throw again;
+        }
+        root?.querySelector("[data-testid=date-cancel]")?.click();
+        return true;
+      },
+      discard: async () => {
+        const now = await api(photoPath(p.id)).catch(() => null);
+        if (now) Object.assign(p, now);
+        root?.querySelector("[data-testid=date-cancel]")?.click();
+      } });
+  }
+}
+
+// -- slideshow -------------------------------------------------------------------------------
+
+const SECONDS_KEY = "octopus.slideshow.seconds";
+const VIDEOS_KEY = "octopus.slideshow.videos";
+const INTERVALS = [2, 3, 5, 10, 20];
+
+/** Start the slideshow from the photo on screen: every few seconds the next item, Esc stops. */
+function startSlideshow() {
+  if (show) return toggleSlideshow();
+  const stored = Number(localStorage.getItem(SECONDS_KEY));
+  show = { playing: true, timer: 0, seconds: stored > 0 ? stored : 5, videos: localStorage.getItem(VIDEOS_KEY) === "play" ? "play" : "skip" };
+  const toggle = h("button.icon", { type: "button", testid: "slideshow-toggle", onclick: () => toggleSlideshow() });
+  const intervals = INTERVALS.includes(show.seconds) ? INTERVALS : [...INTERVALS, show.seconds].sort((a, b) => a - b);
+  const every = h("select", { testid: "slideshow-interval", "aria-label": TEXT.every,
+    onchange: () => { show.seconds = Number(every.value); localStorage.setItem(SECONDS_KEY, every.value); scheduleSlide(); } },
+    intervals.map((n) => h("option", { value: String(n), selected: n === show.seconds }, TEXT.seconds(n))));
+  const videos = h("select", { testid: "slideshow-videos", "aria-label": TEXT.videos,
+    onchange: () => { show.videos = videos.value; localStorage.setItem(VIDEOS_KEY, videos.value); scheduleSlide(); } },
+    h("option", { value: "skip", selected: show.videos === "skip" }, TEXT.skipVideos),
+    h("option", { value: "play", selected: show.videos === "play" }, TEXT.playVideos));
+  show.toggle = toggle;
+  show.bar = h("div.slideshow-bar", { testid: "slideshow-bar", role: "toolbar", "aria-label": TEXT.slideshow },
+    toggle, h("label", TEXT.every, " ", every), h("label", TEXT.videos, " ", videos),
+    h("button.icon", { type: "button", testid: "slideshow-stop", "aria-label": TEXT.stop, title: TEXT.stop, onclick: () => stopSlideshow() }, icon("close")));
+  drawToggle();
+  root.classList.add("slideshow");
+  root.classList.remove("info-open");
+  root.append(show.bar);
+  scheduleSlide();
+  toggle.focus();
+}
+
+function drawToggle() {
+  if (!show) return;
+  const label = show.playing ? TEXT.pause : TEXT.play;
+  show.toggle.setAttribute("aria-label", label);
+  show.toggle.title = label;
+  show.toggle.setAttribute("aria-pressed", String(show.playing));
+  show.bar.dataset.state = show.playing ? "playing" : "paused";
+  show.toggle.replaceChildren(show.playing ? "❚❚" : icon("play"));
+}
+
+function toggleSlideshow() {
+  if (!show) return;
+  show.playing = !show.playing;
+  drawToggle();
+  scheduleSlide();
+}
+
+/** Stop the slideshow (Esc, its close button, closing the viewer); the photo stays on screen. */
+function stopSlideshow(redraw = true) {
+  if (!show) return;
+  clearTimeout(show.timer);
+  show = null;
+  if (redraw && root) {
+    root.classList.remove("slideshow");
+    root.classList.toggle("info-open", infoOpen);
+    root.querySelector(".slideshow-bar")?.remove();
+    root.querySelector("[data-testid=slideshow-button]")?.focus();
+  }
+}
+
+/** Wait on the item on screen: the interval for a photo; a video plays to its end, or is skipped. */
+function scheduleSlide() {
+  if (!show) return;
+  clearTimeout(show.timer);
+  if (!show.playing) return;
+  const p = state.photo;
+  if (isVideo(p) && show.videos === "play" && state.player) {
+    const box = state.player.el;
+    const seq = state.seq;
+    const next = () => { if (show && show.playing && state && seq === state.seq) advance(); };
+    // "ended" does not bubble: listen in the capture phase on the player's box.
+    box.addEventListener("ended", next, { capture: true, once: true });
+    box.addEventListener("canplay", (e) => { if (show && show.playing) e.target.play?.().catch(() => {}); }, { capture: true, once: true });
+    box.querySelector("video")?.play?.().catch(() => {});
+    // A clip that cannot play here (the poster and Download show instead) still moves on.
+    show.timer = setTimeout(next, ((Number(p.duration) || 0) + show.seconds + 2) * 1000);
+    return;
+  }
+  show.timer = setTimeout(advance, show.seconds * 1000);
+}
+
+function advance() {
+  if (!show || !state) return;
+  const i = state.list.findIndex((x) => x.id === state.photo.id);
+  const next = state.list.slice(i + 1).find((x) => show.videos === "play" || !isVideo(x));
+  if (!next) { stopSlideshow(); toast(TEXT.slideshowDone); return; }
+  if (state.onNavigate) state.onNavigate(next);
+  else showPhoto(next, state);
 }
