@@ -1,4 +1,5 @@
--- Full-text search over filename, description, tags and camera (FTS5). Documents stay while a
+-- Full-text search over filename, description, tags, camera and place name (FTS5; the place is
+-- the offline reverse geocoding of the GPS: city, region, country, readmodels/places.py). Documents stay while a
 -- photo is in the trash (queries join the library to hide it) and go on purge or vault moves.
 -- A document's rowid encodes when the photo was taken (seconds << 20 | log position), so
 -- "newest matches first" walks the index in rowid order and stops after one page, even when a
@@ -10,6 +11,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_doc USING fts5 (
     description,
     tags,
     camera,
+    place,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 

@@ -35,6 +35,7 @@ ALWAYS = [
     ("POST", "/api/photos/{photo_id:str}/trash"), ("POST", "/api/photos/{photo_id:str}/restore"),
     ("POST", "/api/photos/check"), ("GET", "/api/sync/events"), ("GET", "/api/sync/snapshot"),
     ("GET", "/api/albums"), ("GET", "/api/search"), ("GET", "/api/trash"),
+    ("GET", "/api/places/clusters"), ("GET", "/api/places/items"),
 ]
 
 

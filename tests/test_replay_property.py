@@ -18,6 +18,8 @@ from octopus_events.readmodels import PROJECTORS
 
 USERS = ["u1", "u2"]
 TAGS = ["Beach", "beach ", "Cat", "Ünïcode", "hike"]
+# Photos with and without GPS; two close together share the map's coarser cells, not the finer.
+GPS = [None, (40.4168, -3.7038), (-34.6037, -58.3816), (40.4169, -3.7040), None, (1.5, 2.5)]
 
 op = st.one_of(
     st.tuples(st.just("upload"), st.sampled_from(USERS), st.integers(0, 5), st.lists(st.sampled_from(TAGS), max_size=3),
@@ -51,7 +53,7 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
                 continue
             model.used.add(photo_id)
             d = f.details(filename=f"f{n}.jpg", taken_local=local, tags=list(dict.fromkeys(t.strip() for t in tags)),
-                          phash=ph, description="d", gps=(1.5, 2.5) if n % 2 else None)
+                          phash=ph, description="d", gps=GPS[n])
             store.transact(lambda tx: f.upload(tx, owner, photo_id, d, duration=duration))
             model.photos[photo_id] = (owner, "library", False)
         elif kind.startswith("album_"):
@@ -90,7 +92,7 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             if kind not in allowed:
                 continue
             value: object = {"describe": f"about {tag}", "redate": "2018-02-03T04:05:06", "tags": [tag.strip(), "x"],
-                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()])}.get(kind)
+                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()], gps=(51.5, -0.12))}.get(kind)
             store.transact(lambda tx: f.photo_event(tx, owner, photo_id, kind, value))
             new_state = {"trash": "trash", "restore": "library", "vault": "vault", "unvault": "library"}.get(kind, state)
             if kind == "purge":

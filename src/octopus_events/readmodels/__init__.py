@@ -12,6 +12,7 @@ from .devices import DevicesProjector
 from .duplicates import DuplicatesProjector
 from .library import LibraryProjector
 from .motion import MotionProjector
+from .places import PlacesProjector
 from .search import SearchProjector
 from .storage import StorageProjector
 from .sync import SyncProjector
@@ -19,5 +20,5 @@ from .users import UsersProjector
 
 PROJECTORS: list[type[Projector]] = [
     UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
-    NotificationsProjector, SyncProjector, MotionProjector, DevicesProjector,
+    NotificationsProjector, SyncProjector, MotionProjector, DevicesProjector, PlacesProjector,
 ]

@@ -26,6 +26,7 @@ from ..photos import (
     PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed,
     PhotoUnfavourited, PhotoUploaded, TagsSeal, Unsealer,
 )
+from ..geocode import Place
 from ..motion import PhotoLiveIdentified, PhotoMotionAttached
 from ..projection import Projector
 
@@ -301,6 +302,9 @@ class PhotoView(msgspec.Struct, kw_only=True):
     motion: bool = False  # a motion or Live Photo
     # GET /api/photos/{id} of a video: whether a playable copy exists (transcode.py); null elsewhere.
     playable: bool | None = None
+    # Where it was taken, by name (offline reverse geocoding of `gps`, readmodels/places.py);
+    # null without GPS or far from any named place.
+    place: Place | None = None
 
 
 def video_stream(codec: str | None, fps: float | None) -> VideoStream | None:
@@ -316,10 +320,25 @@ def to_view(r: Sequence[Any]) -> PhotoView:
         exposure=Exposure(iso=r[22], f_number=r[23], exposure_time=r[24], focal_length=r[25]),
         gps=Gps(lat=r[26], lon=r[27]) if r[26] is not None and r[27] is not None else None,
         purge_at=r[30], kind=r[31], duration=r[32], video=video_stream(r[33], r[34]), motion=bool(r[35]),
+        place=_place(r[_PLACE]) if len(r) > _PLACE else None,
     )
 
 
-PHOTO_SELECT = f"SELECT {', '.join('p.' + c for c in COLUMNS)} FROM photo p"
+# The place name is a scalar subquery, not a join: every listing's plan (index walks, the FTS
+# walk of search) stays what it was, and the name costs one primary-key probe per returned row.
+_PLACE = len(COLUMNS)
+PHOTO_SELECT = (
+    f"SELECT {', '.join('p.' + c for c in COLUMNS)}, "
+    "(SELECT city || char(31) || ifnull(region, '') || char(31) || ifnull(country, '') FROM place_item "
+    "WHERE photo_id = p.id AND city IS NOT NULL) FROM photo p"
+)
+
+
+def _place(packed: str | None) -> Place | None:
+    if not packed:
+        return None
+    city, region, country = packed.split("\x1f")
+    return Place(city=city, region=region or None, country=country)
 
 # -- queries -------------------------------------------------------------------------------------------
 

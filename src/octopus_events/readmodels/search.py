@@ -1,4 +1,4 @@
-"""The search read model: FTS5 over filename, description, tags and camera, plus filters."""
+"""The search read model: FTS5 over filename, description, tags, camera and place name, plus filters."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..photos import (
 )
 from ..projection import Projector
 from .library import PHOTO_SELECT, PhotoPage, check_limit, decode_cursor, encode_cursor, to_view
+from .places import place_of
 
 
 def camera_text(details: PhotoDetails) -> str:
@@ -29,6 +30,16 @@ def doc_rowid(taken_local: str, position: int) -> int:
     except ValueError:
         seconds = 0
     return (seconds << 20) | (position & 0xFFFFF)
+
+
+def place_text(details: PhotoDetails) -> str:
+    """City, region and country of where the photo was taken, so "Madrid" finds it."""
+    if details.gps is None:
+        return ""
+    place = place_of(details.gps.lat, details.gps.lon)
+    if place is None:
+        return ""
+    return " ".join(dict.fromkeys(x for x in (place.city, place.region, place.country) if x))
 
 
 def owner_term(owner: str | None) -> str:
@@ -53,10 +64,10 @@ class SearchProjector(Projector):
         # The rowid derives from the log, so a replay gives the same rowids as live updates did.
         doc = doc_rowid(details.date.taken_local, recorded.position)
         conn.execute(
-            f"INSERT INTO {self.t.search_doc} (rowid, photo_id, owner, filename, description, tags, camera) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {self.t.search_doc} (rowid, photo_id, owner, filename, description, tags, camera, place) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (doc, event.photo_id, owner_term(recorded.owner), details.filename, details.description,
-             " ".join(details.tags), camera_text(details)),
+             " ".join(details.tags), camera_text(details), place_text(details)),
         )
         conn.execute(f"INSERT OR REPLACE INTO {self.t.search_rowid} VALUES (?, ?)", (event.photo_id, doc))
 
@@ -68,13 +79,14 @@ class SearchProjector(Projector):
         if doc is None or not isinstance(when, PhotoDate):
             return
         row = conn.execute(
-            f"SELECT photo_id, owner, filename, description, tags, camera FROM {self.t.search_doc} WHERE rowid = ?", (doc,)
+            f"SELECT photo_id, owner, filename, description, tags, camera, place FROM {self.t.search_doc} WHERE rowid = ?",
+            (doc,),
         ).fetchone()
         new = doc_rowid(when.taken_local, recorded.position)
         conn.execute(f"DELETE FROM {self.t.search_doc} WHERE rowid = ?", (doc,))
         conn.execute(
-            f"INSERT INTO {self.t.search_doc} (rowid, photo_id, owner, filename, description, tags, camera) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {self.t.search_doc} (rowid, photo_id, owner, filename, description, tags, camera, place) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (new, *row),
         )
         conn.execute(f"UPDATE {self.t.search_rowid} SET doc = ? WHERE photo_id = ?", (new, event.photo_id))
@@ -141,7 +153,7 @@ def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: s
            date_from: str | None = None, date_to: str | None = None, camera: str | None = None,
            favourite: bool | None = None, kind: str | None = None, cursor: str | None = None,
            limit: int | None = None) -> PhotoPage:
-    """Photos matching the words (prefixes) in filename, description, tags or camera, and the
+    """Photos matching the words (prefixes) in filename, description, tags, camera or place, and the
     filters; newest taken first. With words, the FTS index drives the walk in rowid (= taken
     time) order; without, the library's timeline index does (or, for kind=video, its index of
     videos)."""
