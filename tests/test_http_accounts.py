@@ -141,6 +141,24 @@ def test_closed_registration_only_lets_the_first_user_in(small_server: Server) -
     assert small_server.login("family").status_code == 200
 
 
+def test_auth_status_says_first_run_and_whether_anyone_may_register(tmp_path, server: Server,
+                                                                      small_server: Server) -> None:
+    """GET /api/auth/status (no auth): the sign-in screen knows before any form is filled."""
+    fresh = Server(tmp_path / "data").start()  # a new server, closed registration by default
+    try:
+        assert httpx.get(f"{fresh.url}/api/auth/status").json() == {
+            "first_run": True, "registration": "closed", "can_register": True}
+        assert fresh.register("first").status_code == 201
+        assert httpx.get(f"{fresh.url}/api/auth/status").json() == {
+            "first_run": False, "registration": "closed", "can_register": False}
+    finally:
+        fresh.stop()
+    small = httpx.get(f"{small_server.url}/api/auth/status").json()
+    assert small["first_run"] is False and small["can_register"] is False
+    shared = httpx.get(f"{server.url}/api/auth/status").json()  # the shared server's registration is open
+    assert shared == {"first_run": False, "registration": "open", "can_register": True}
+
+
 def test_every_response_names_its_request_id(server: Server) -> None:
     with server.client() as c:
         generated = c.get("/api/health").headers["x-request-id"]

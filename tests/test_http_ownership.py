@@ -19,7 +19,8 @@ from octopus_events.web.app import create_app
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 # The only /api routes a stranger may use.
-PUBLIC_API = {("GET", "/api/health"), ("POST", "/api/auth/register"), ("POST", "/api/auth/login")}
+PUBLIC_API = {("GET", "/api/health"), ("GET", "/api/auth/status"), ("POST", "/api/auth/register"),
+              ("POST", "/api/auth/login")}
 # The only write outside /api: the phone's share sheet posts here when no service worker caught
 # it (webroot.py). It stores nothing and only redirects to a page that says to share again.
 SHARE_TARGET = ("POST", "/share")

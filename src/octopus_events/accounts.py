@@ -133,6 +133,15 @@ class User(msgspec.Struct):
     created_at: str
 
 
+class SignUpStatus(msgspec.Struct):
+    """What the sign-in screen must know before a form is filled (GET /api/auth/status): whether
+    this is a new server (the first account becomes its admin) and whether anyone may register."""
+
+    first_run: bool
+    registration: str  # auth.registration: "open" | "closed"
+    can_register: bool
+
+
 class SignedIn(msgspec.Struct):
     """Who is making a request (resolved from a bearer token or the session cookie)."""
 
@@ -229,6 +238,14 @@ class Accounts:
         found = users.get(conn, user_id)
         assert found is not None
         return found
+
+    async def sign_up_status(self) -> SignUpStatus:
+        """First run, and whether registration is open: the same rule `register` applies."""
+        from .readmodels import users
+
+        first = await self.octopus.read(lambda: users.count(self.store.reader()) == 0)
+        mode = self.config.auth.registration
+        return SignUpStatus(first_run=first, registration=mode, can_register=first or mode == "open")
 
     async def register(self, username: str, password: str, *, meta: Meta, client: str | None = None) -> User:
         """Self-service registration: the first user becomes admin; later ones need it open.

@@ -179,24 +179,30 @@ def copy_database(source: Path, target: Path) -> None:
     fsync_file(target)
 
 
-def list_files(root: Path) -> dict[str, os.stat_result]:
-    """Every library file under the trees of `root` by its '/'-separated relative path."""
-    found: dict[str, os.stat_result] = {}
-    for tree in FILE_TREES:
-        base = root / tree
-        if not base.is_dir():
-            continue
-        for folder, dirs, names in os.walk(base):
-            dirs.sort()
-            rel_dir = Path(folder).relative_to(root).as_posix()
-            for name in names:
-                rel = f"{rel_dir}/{name}"
-                if _SKIP.match(rel):
-                    continue
+def list_files(root: Path, *, stat: bool = True) -> dict[str, os.stat_result | None]:
+    """Every library file under the trees of `root` by its '/'-separated relative path, with its
+    stat (or None without `stat`). Plain strings and scandir: on 20,000 files pathlib's own cost
+    was most of an incremental backup's time."""
+    found: dict[str, os.stat_result | None] = {}
+    base = os.fspath(root)
+
+    def walk(folder: str, rel: str) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            name = f"{rel}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                walk(entry.path, name)
+            elif not _SKIP.match(name):
                 try:
-                    found[rel] = os.stat(Path(folder) / name)
+                    found[name] = entry.stat(follow_symlinks=False) if stat else None
                 except FileNotFoundError:
                     continue  # deleted while we walked
+
+    for tree in FILE_TREES:
+        walk(os.path.join(base, tree), tree)
     return found
 
 
@@ -241,13 +247,9 @@ class _Copier:
         os.replace(tmp, dst)
 
 
-def _unchanged(entry: FileEntry | None, st: os.stat_result, dst: Path) -> bool:
-    if entry is None or entry.size != st.st_size or entry.mtime_ns != st.st_mtime_ns:
-        return False
-    try:
-        return dst.stat().st_size == st.st_size
-    except FileNotFoundError:
-        return False
+def _unchanged(entry: FileEntry | None, st: os.stat_result, in_dest: bool) -> bool:
+    """Already in DEST as the manifest describes it (`octopus restore` checks its bytes)."""
+    return in_dest and entry is not None and entry.size == st.st_size and entry.mtime_ns == st.st_mtime_ns
 
 
 def verify_copy(db: Path) -> tuple[int, int, str | None]:
@@ -265,15 +267,17 @@ def verify_copy(db: Path) -> tuple[int, int, str | None]:
     return report.checked, report.head, None
 
 
-def _remove_empty_dirs(root: Path) -> None:
-    for tree in FILE_TREES:
-        base = root / tree
-        if not base.is_dir():
-            continue
-        for folder, _dirs, _names in sorted(os.walk(base), key=lambda w: -len(w[0])):
-            path = Path(folder)
-            if path != base and not any(path.iterdir()):
-                path.rmdir()
+def _remove(dest: Path, rel: str) -> None:
+    """Remove one file from DEST and the folders it leaves empty (never a tree's own folder)."""
+    path = dest / rel
+    path.unlink(missing_ok=True)
+    parent = path.parent
+    while parent.parent != dest and parent.parent.name not in ("",):
+        try:
+            parent.rmdir()
+        except OSError:
+            return  # not empty (or gone)
+        parent = parent.parent
 
 
 def backup(
@@ -300,7 +304,8 @@ def backup(
     previous = read_manifest(dest) if incremental else None
     known = previous.files if previous is not None else {}
 
-    before = list_files(paths.root)
+    before = list_files(paths.root, stat=False)
+    in_dest = list_files(dest, stat=False) if incremental else {}
     say("copying the database" + (" (the files are brought up to date after it)" if incremental else ""))
     partial = dest / f"{DB_NAME}.partial"
     copy_database(paths.db, partial)
@@ -314,12 +319,13 @@ def backup(
     files: dict[str, FileEntry] = {}
     copied = copied_bytes = unchanged = vanished = 0
     for rel, st in after.items():
-        src, dst = paths.root / rel, dest / rel
+        assert st is not None
         entry = known.get(rel)
-        if _unchanged(entry, st, dst):
+        if _unchanged(entry, st, rel in in_dest):
             files[rel] = entry  # type: ignore[assignment]
             unchanged += 1
             continue
+        src, dst = paths.root / rel, dest / rel
         try:
             copier.copy(rel, src, dst)
             digest = None if content_hash(rel) else sha256_of(dst)
@@ -333,18 +339,14 @@ def backup(
     removed = 0
     if incremental:
         keep = before.keys() | files.keys()
-        for rel, entry in known.items():
+        # What the manifest listed and what DEST holds that it did not (an older backup, a crash).
+        for rel in known.keys() | in_dest.keys():
             if rel not in keep:
-                (dest / rel).unlink(missing_ok=True)
-                removed += 1
-        for rel in list_files(dest):  # strays a manifest did not list (an older backup, a crash)
-            if rel not in keep:
-                (dest / rel).unlink(missing_ok=True)
+                _remove(dest, rel)
                 removed += 1
         for rel in before.keys() - files.keys():  # listed before, deleted before we got to it
-            if (dest / rel).is_file() and rel in known:
+            if rel in in_dest and rel in known:
                 files[rel] = known[rel]
-        _remove_empty_dirs(dest)
 
     config_copied = False
     config_source = config_file if config_file is not None else paths.root / "config.toml"

@@ -10,7 +10,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from ..accounts import User
+from ..accounts import SignUpStatus, User
 from ..application import Octopus
 from ..readmodels import storage, users
 from ..readmodels.storage import Usage
@@ -57,6 +57,14 @@ class NewUserBody(msgspec.Struct):
     password: str
     admin: bool = False
     quota_bytes: int | None = None
+
+
+@get("/api/auth/status", tags=TAGS, opt={"auth": PUBLIC}, summary="First run? May anyone register? (no auth)",
+     description="`first_run`: no account exists yet (the first becomes the admin); `can_register`: "
+                 "POST /api/auth/register would be allowed. The sign-in screen asks before showing "
+                 "'Create account', so nobody fills a form that is then refused.")
+async def sign_up_status(octopus: NamedDependency[Octopus]) -> SignUpStatus:
+    return await octopus.accounts.sign_up_status()
 
 
 @post("/api/auth/register", tags=TAGS, opt={"auth": PUBLIC}, status_code=201,
@@ -143,4 +151,4 @@ async def create_user(octopus: NamedDependency[Octopus], caller: NamedDependency
     )
 
 
-ROUTES = [register, login, logout, me, edit_me, change_password, my_storage, delete_me, list_users, create_user]
+ROUTES = [sign_up_status, register, login, logout, me, edit_me, change_password, my_storage, delete_me, list_users, create_user]
