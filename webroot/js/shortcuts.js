@@ -2,31 +2,25 @@
 // the UI answers, so the overlay and docs/ui.md "Keyboard" say the same. A module that adds a
 // key adds its row here. The overlay is a modal <dialog>: Esc (the browser's own) closes it.
 import { h } from "./ui.js";
+import { t } from "./i18n.js";
 
-// [keys, where, what]. Strings in one place (to move into the message catalogue).
-const TEXT = {
-  title: "Keyboard shortcuts",
-  close: "Close",
-  key: "Key", where: "Where", does: "Does",
-  anywhere: "anywhere", viewer: "viewer", grid: "a grid", tile: "a focused tile", description: "description box",
-  scrubber: "phone scrubber handle", slideshow: "slideshow",
-};
+// [keys, where, what]: where and what are catalogue keys (messages/*.js).
 export const SHORTCUTS = [
-  [["?"], TEXT.anywhere, "show this list of shortcuts"],
-  [["/"], TEXT.anywhere, "focus search"],
-  [["u"], TEXT.anywhere, "choose files to upload"],
-  [["←", "→"], TEXT.viewer, "previous / next photo (swipe on touch screens)"],
-  [["Space"], TEXT.viewer, "play / pause a video or a motion photo's clip"],
-  [["Esc"], TEXT.viewer, "stop the slideshow, or close the viewer"],
-  [["i"], TEXT.viewer, "show / hide the info panel"],
-  [["f"], TEXT.viewer, "favourite / unfavourite"],
-  [["d"], TEXT.viewer, "change the date and time taken"],
-  [["s"], TEXT.viewer, "start / pause the slideshow"],
-  [["Delete"], TEXT.viewer, "move to trash (Undo in the toast)"],
-  [["Ctrl", "Enter"], TEXT.description, "save"],
-  [["x"], TEXT.tile, "select / unselect it (starts selection mode); Space too"],
-  [["Esc"], TEXT.grid, "leave selection mode"],
-  [["↑", "↓", "PgUp", "PgDn", "Home", "End"], TEXT.scrubber, "move by months and jump there"],
+  [["?"], "shortcuts.where.anywhere", "shortcuts.does.help"],
+  [["/"], "shortcuts.where.anywhere", "shortcuts.does.search"],
+  [["u"], "shortcuts.where.anywhere", "shortcuts.does.upload"],
+  [["←", "→"], "shortcuts.where.viewer", "shortcuts.does.step"],
+  [["Space"], "shortcuts.where.viewer", "shortcuts.does.play"],
+  [["Esc"], "shortcuts.where.viewer", "shortcuts.does.close"],
+  [["i"], "shortcuts.where.viewer", "shortcuts.does.info"],
+  [["f"], "shortcuts.where.viewer", "shortcuts.does.favourite"],
+  [["d"], "shortcuts.where.viewer", "shortcuts.does.date"],
+  [["s"], "shortcuts.where.viewer", "shortcuts.does.slideshow"],
+  [["Delete"], "shortcuts.where.viewer", "shortcuts.does.trash"],
+  [["Ctrl", "Enter"], "shortcuts.where.description", "shortcuts.does.save"],
+  [["x"], "shortcuts.where.tile", "shortcuts.does.select"],
+  [["Esc"], "shortcuts.where.grid", "shortcuts.does.leave"],
+  [["↑", "↓", "PgUp", "PgDn", "Home", "End"], "shortcuts.where.scrubber", "shortcuts.does.months"],
 ];
 
 let open = null;
@@ -37,13 +31,13 @@ export const helpOpen = () => !!open;
 export function showShortcuts() {
   if (open) return open;
   const back = document.activeElement;
-  const close = h("button", { type: "button", testid: "shortcut-help-close", onclick: () => dlg.close() }, TEXT.close);
+  const close = h("button", { type: "button", testid: "shortcut-help-close", onclick: () => dlg.close() }, t("common.close"));
   const dlg = h("dialog.modal.shortcuts", { testid: "shortcut-help", "aria-labelledby": "shortcut-help-title" },
-    h("h2", { id: "shortcut-help-title" }, TEXT.title),
+    h("h2", { id: "shortcut-help-title" }, t("shortcuts.title")),
     h("table",
-      h("thead", h("tr", h("th", TEXT.key), h("th", TEXT.where), h("th", TEXT.does))),
+      h("thead", h("tr", h("th", t("shortcuts.key")), h("th", t("shortcuts.whereHead")), h("th", t("shortcuts.doesHead")))),
       h("tbody", SHORTCUTS.map(([keys, where, what]) => h("tr", { testid: "shortcut-row" },
-        h("td", keys.map((k, i) => [i ? " " : "", h("kbd", k)])), h("td", where), h("td", what))))),
+        h("td", keys.map((k, i) => [i ? " " : "", h("kbd", k)])), h("td", t(where)), h("td", t(what)))))),
     h("div.row.end", close));
   dlg.addEventListener("close", () => { dlg.remove(); open = null; back?.focus?.({ preventScroll: true }); });
   document.body.append(dlg);

@@ -11,15 +11,7 @@ import { videoPlayer, codecName } from "./video.js";
 import { motionStill } from "./motion.js";
 import { conflictNotice } from "./offline.js";
 import { showShortcuts } from "./shortcuts.js";
-
-// The viewer's own words, in one place (for the message catalogue).
-const TEXT = {
-  changeDate: "Change date and time", dateLabel: "Date and time taken", save: "Save", cancel: "Cancel",
-  dateSaved: "Date changed", dateKept: "your date was kept", dateOffset: (o) => `time zone ${o}`,
-  slideshow: "Slideshow (s)", play: "Play", pause: "Pause", stop: "Stop slideshow (Esc)",
-  every: "Every", seconds: (n) => `${n} s`, videos: "Videos", skipVideos: "skip", playVideos: "play them",
-  slideshowDone: "Slideshow finished", help: "Keyboard shortcuts (?)",
-};
+import { t } from "./i18n.js";
 
 let root = null;        // the viewer element while open
 let state = null;       // {list, photo, vault, onClose, onNavigate, onRestore, seq, blobUrls, player, returnFocus}
@@ -232,8 +224,8 @@ function render() {
       h("span.v-title", p.filename || ""),
       h("span.v-count", state.list.length > 1 ? `${i + 1} / ${state.list.length}` : ""),
       h("div.v-actions", state.player && state.player.button, actions,
-        button(TEXT.slideshow, "slideshow-button", startSlideshow, icon("play")),
-        button(TEXT.help, "help-button", showShortcuts, "?"),
+        button(t("viewer.slideshow"), "slideshow-button", startSlideshow, icon("play")),
+        button(t("viewer.shortcuts"), "help-button", showShortcuts, "?"),
         button("Info (i)", "info-button", toggleInfo, icon("info"), { "aria-pressed": String(infoOpen) }))),
     h("div.v-stage",
       button("Previous (←)", "viewer-prev", () => step(-1), icon("left"), { disabled: i <= 0, class: "icon nav prev" }),
@@ -486,7 +478,7 @@ const wallClock = (iso) => ((/^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)/.exec(iso |
 
 function takenValue(p) {
   return h("span.taken", { testid: "taken-value" }, fmtTaken(p.taken_at), " ",
-    h("button.icon.small", { type: "button", testid: "date-edit", "aria-label": TEXT.changeDate, title: `${TEXT.changeDate} (d)`, onclick: () => editDate() }, "✎"));
+    h("button.icon.small", { type: "button", testid: "date-edit", "aria-label": t("viewer.dateChange"), title: t("viewer.dateChangeKey"), onclick: () => editDate() }, "✎"));
 }
 
 /**
@@ -501,15 +493,15 @@ function editDate(value) {
   const dd = root.querySelector("[data-testid=taken-value]")?.parentElement;
   if (!dd) return;
   const offset = offsetOf(p.taken_at);
-  const input = h("input", { type: "datetime-local", step: 1, required: true, testid: "date-input", "aria-label": TEXT.dateLabel });
+  const input = h("input", { type: "datetime-local", step: 1, required: true, testid: "date-input", "aria-label": t("viewer.dateLabel") });
   input.value = value ?? wallClock(p.taken_at);
-  const zone = h("small.muted", { testid: "date-offset" }, TEXT.dateOffset(offset || browserOffset(input.value)));
+  const zone = h("small.muted", { testid: "date-offset" }, t("viewer.dateOffset", { offset: offset || browserOffset(input.value) }));
   const cancel = () => dd.replaceChildren(takenValue(p));
   const form = h("form.date-edit", { testid: "date-form", onsubmit: (e) => { e.preventDefault(); saveDate(p, input); } },
     input, zone,
     h("div.row.end",
-      h("button", { type: "button", testid: "date-cancel", onclick: cancel }, TEXT.cancel),
-      h("button.primary", { type: "submit", testid: "date-save" }, TEXT.save)));
+      h("button", { type: "button", testid: "date-cancel", onclick: cancel }, t("common.cancel")),
+      h("button.primary", { type: "submit", testid: "date-save" }, t("common.save"))));
   input.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); cancel(); } });
   dd.replaceChildren(form);
   input.focus();
@@ -528,11 +520,11 @@ async function saveDate(p, input) {
   try {
     done(await serial(() => send(p.version)));
     if (state && state.photo === p) root.querySelector("[data-testid=date-cancel]")?.click();
-    toast(TEXT.dateSaved);
+    toast(t("viewer.dateSaved"));
   } catch (err) {
     if (err.status !== 409) return showError(err);
     // Changed elsewhere meanwhile: the date typed stays in the field and in the notice.
-    conflictNotice({ key: `viewer-date-${p.id}`, what: TEXT.dateKept, text: fmtTaken(takenAt), photoId: null,
+    conflictNotice({ key: `viewer-date-${p.id}`, what: t("viewer.dateKept"), text: fmtTaken(takenAt), photoId: null,
       retry: async () => {
         const now = await api(photoPath(p.id));
         try { done(await serial(() => send(now.version))); } catch (again) {
@@ -563,17 +555,17 @@ function startSlideshow() {
   show = { playing: true, timer: 0, seconds: stored > 0 ? stored : 5, videos: localStorage.getItem(VIDEOS_KEY) === "play" ? "play" : "skip" };
   const toggle = h("button.icon", { type: "button", testid: "slideshow-toggle", onclick: () => toggleSlideshow() });
   const intervals = INTERVALS.includes(show.seconds) ? INTERVALS : [...INTERVALS, show.seconds].sort((a, b) => a - b);
-  const every = h("select", { testid: "slideshow-interval", "aria-label": TEXT.every,
+  const every = h("select", { testid: "slideshow-interval", "aria-label": t("viewer.slideshowEvery"),
     onchange: () => { show.seconds = Number(every.value); localStorage.setItem(SECONDS_KEY, every.value); scheduleSlide(); } },
-    intervals.map((n) => h("option", { value: String(n), selected: n === show.seconds }, TEXT.seconds(n))));
-  const videos = h("select", { testid: "slideshow-videos", "aria-label": TEXT.videos,
+    intervals.map((n) => h("option", { value: String(n), selected: n === show.seconds }, t("viewer.slideshowSeconds", { n }))));
+  const videos = h("select", { testid: "slideshow-videos", "aria-label": t("viewer.slideshowVideos"),
     onchange: () => { show.videos = videos.value; localStorage.setItem(VIDEOS_KEY, videos.value); scheduleSlide(); } },
-    h("option", { value: "skip", selected: show.videos === "skip" }, TEXT.skipVideos),
-    h("option", { value: "play", selected: show.videos === "play" }, TEXT.playVideos));
+    h("option", { value: "skip", selected: show.videos === "skip" }, t("viewer.slideshowSkipVideos")),
+    h("option", { value: "play", selected: show.videos === "play" }, t("viewer.slideshowPlayVideos")));
   show.toggle = toggle;
-  show.bar = h("div.slideshow-bar", { testid: "slideshow-bar", role: "toolbar", "aria-label": TEXT.slideshow },
-    toggle, h("label", TEXT.every, " ", every), h("label", TEXT.videos, " ", videos),
-    h("button.icon", { type: "button", testid: "slideshow-stop", "aria-label": TEXT.stop, title: TEXT.stop, onclick: () => stopSlideshow() }, icon("close")));
+  show.bar = h("div.slideshow-bar", { testid: "slideshow-bar", role: "toolbar", "aria-label": t("viewer.slideshow") },
+    toggle, h("label", t("viewer.slideshowEvery"), " ", every), h("label", t("viewer.slideshowVideos"), " ", videos),
+    h("button.icon", { type: "button", testid: "slideshow-stop", "aria-label": t("viewer.slideshowStop"), title: t("viewer.slideshowStop"), onclick: () => stopSlideshow() }, icon("close")));
   drawToggle();
   root.classList.add("slideshow");
   root.classList.remove("info-open");
@@ -584,7 +576,7 @@ function startSlideshow() {
 
 function drawToggle() {
   if (!show) return;
-  const label = show.playing ? TEXT.pause : TEXT.play;
+  const label = show.playing ? t("viewer.slideshowPause") : t("viewer.slideshowPlay");
   show.toggle.setAttribute("aria-label", label);
   show.toggle.title = label;
   show.toggle.setAttribute("aria-pressed", String(show.playing));
@@ -637,7 +629,7 @@ function advance() {
   if (!show || !state) return;
   const i = state.list.findIndex((x) => x.id === state.photo.id);
   const next = state.list.slice(i + 1).find((x) => show.videos === "play" || !isVideo(x));
-  if (!next) { stopSlideshow(); toast(TEXT.slideshowDone); return; }
+  if (!next) { stopSlideshow(); toast(t("viewer.slideshowDone")); return; }
   if (state.onNavigate) state.onNavigate(next);
   else showPhoto(next, state);
 }
