@@ -65,13 +65,27 @@ async function memories(url) {
 // filename, description, tags or camera; camera words likewise in make/model; tag exact (folded);
 // from/to by the local day, to inclusive; favourite; kind.
 const words = (s) => (s || "").toLowerCase().match(/[\p{L}\p{N}_]+/gu) || [];
+// A year, month or day in the text ("2008", "2008-05", "2008-05-10") means taken then (taken_periods).
+const PERIOD = /(?<![\p{L}\p{N}_-])(1[89]\d\d|2[0-2]\d\d)(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?(?![\p{L}\p{N}_-])/gu;
+function periods(text) {
+  const found = [];
+  const rest = (text || "").replace(PERIOD, (whole, y, m, d) => {
+    const t = d ? Date.parse(`${whole}T00:00:00Z`) : 0;
+    if (d && (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== whole)) return whole; // 2008-02-30: a word
+    found.push(whole);
+    return " ";
+  });
+  return [rest, found];
+}
 function search(all, url) {
-  const q = url.searchParams, qw = words(q.get("q")).slice(0, 20), cw = words(q.get("camera")).slice(0, 10);
+  const q = url.searchParams, [text, when] = periods(q.get("q"));
+  const qw = words(text).slice(0, 20), cw = words(q.get("camera")).slice(0, 10);
   const tag = q.get("tag") && mirror.foldTag(q.get("tag"));
   const from = q.get("from"), to = q.get("to"), fav = q.get("favourite"), kind = q.get("kind");
   const hit = (have, want) => want.every((w) => have.some((x) => (w.length > 1 ? x.startsWith(w) : x === w)));
   const list = lib(all).filter((p) => {
     const cam = [p.camera && p.camera.make, p.camera && p.camera.model].filter(Boolean).join(" ");
+    if (when.length && !when.some((w) => p.taken_local.startsWith(w))) return false;
     if (qw.length && !hit(words([p.filename, p.description, (p.tags || []).join(" "), cam].join(" ")), qw)) return false;
     if (cw.length && !hit(words(cam), cw)) return false;
     if (tag && !p.tag_keys.includes(tag)) return false;

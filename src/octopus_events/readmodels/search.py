@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from ..errors import BadRequest, Invalid
@@ -142,6 +142,35 @@ def fts_query(text: str) -> str:
     return " ".join(_term(w) for w in _WORD.findall(text)[:20])
 
 
+# A year, a month or a day in the text ("2008", "2008-05", "2008-05-10") means "taken then": people
+# type a year into search and expect the photos of that year, not file names that hold the digits.
+_PERIOD = re.compile(r"(?<![\w-])(1[89]\d\d|2[0-2]\d\d)(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?(?![\w-])")
+
+
+def taken_periods(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """Split search text into the words left and the periods it names, each as [start, end)
+    bounds on the local taken time (`photo.taken_local` compares as text)."""
+    periods: list[tuple[str, str]] = []
+
+    def take(m: re.Match[str]) -> str:
+        year, month, day = m.group(1), m.group(2), m.group(3)
+        try:
+            if day:
+                start = date(int(year), int(month), int(day))
+                periods.append((start.isoformat(), (start + timedelta(days=1)).isoformat()))
+            elif month:
+                y, mo = int(year), int(month)
+                periods.append((f"{y:04d}-{mo:02d}", f"{y + mo // 12:04d}-{mo % 12 + 1:02d}"))
+            else:
+                periods.append((year, f"{int(year) + 1:04d}"))
+        except ValueError:  # 2008-02-30: not a day, so an ordinary word
+            return m.group(0)
+        return " "
+
+    rest = _PERIOD.sub(take, text)
+    return rest, periods
+
+
 def _day(value: str, name: str) -> str:
     try:
         return date.fromisoformat(value[:10]).isoformat()
@@ -164,6 +193,10 @@ def search(conn: sqlite3.Connection, owner: str, *, q: str | None = None, tag: s
     args: list[Any] = [owner]
     match_parts = []
     if q and q.strip():
+        q, periods = taken_periods(q)
+        if periods:  # "2008 2010": taken in either year
+            where.append("(" + " OR ".join("(p.taken_local >= ? AND p.taken_local < ?)" for _ in periods) + ")")
+            args += [bound for period in periods for bound in period]
         expr = fts_query(q)
         if expr:
             match_parts.append(expr)
