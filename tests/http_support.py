@@ -8,6 +8,7 @@ import io
 import itertools
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -203,7 +204,11 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers["content-type"].startswith("application/problem+json"), response.headers
     body = response.json()
-    for key in ("type", "title", "status", "detail"):
+    for key in ("type", "title", "status", "detail", "code"):
         assert key in body, body
     assert body["status"] == status
+    # The stable machine code clients translate (docs/errors.md): snake_case, never a 5xx's inner name.
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", body["code"]), body
+    if status >= 500 and status not in (503, 507):
+        assert body["code"] == "internal", body
     return body

@@ -158,13 +158,15 @@ _session_codec = msgspec.msgpack.Decoder(Session)
 
 def check_username(name: str) -> str:
     if not isinstance(name, str) or not _USERNAME.match(name):
-        raise Invalid("username: 1 to 64 letters, digits or . _ @ -, starting with a letter or digit")
+        raise Invalid("The username must have 1 to 64 letters, digits or . _ @ -, starting with a letter or digit.",
+                      code="username_format")
     return name
 
 
 def check_password(password: str) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise Invalid(f"password: must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        raise Invalid(f"The password must have {MIN_PASSWORD:,} to {MAX_PASSWORD:,} characters.", code="password_length",
+                      params={"min": MIN_PASSWORD, "max": MAX_PASSWORD})
     return password
 
 
@@ -218,9 +220,9 @@ class Accounts:
         conn = tx.conn
         first = users.count(conn) == 0
         if not first and open_registration and self.config.auth.registration != "open":
-            raise Forbidden("registration is closed; an admin can create your account")
+            raise Forbidden("Registration is closed; an admin can create your account.", code="registration_closed")
         if users.find_by_name(conn, username) is not None:
-            raise Conflict(f"the username {username!r} is taken")
+            raise Conflict(f"The username {username!r} is taken.", code="username_taken")
         user_id = "u" + secrets.token_hex(8)
         key = sealing.new_data_key()
         key_id = user_key_id(user_id)
@@ -262,16 +264,17 @@ class Accounts:
         def precheck() -> None:
             conn = self.store.reader()
             if users.count(conn) > 0 and self.config.auth.registration != "open":
-                raise Forbidden("registration is closed; an admin can create your account")
+                raise Forbidden("Registration is closed; an admin can create your account.", code="registration_closed")
             if users.find_by_name(conn, username) is not None:
-                raise Conflict(f"the username {username!r} is taken")
+                raise Conflict(f"The username {username!r} is taken.", code="username_taken")
 
         await self.octopus.read(precheck)
         if client is not None:
             key = f"addr:{client}"
             retry = self.registrations.retry_after(key)
             if retry:
-                raise RateLimited("too many registrations from your address; wait and try again", retry_after=retry)
+                raise RateLimited("Too many registrations from your address; wait and try again.", retry_after=retry,
+                                      code="registration_rate_limited")
             self.registrations.failed(key)  # every attempt that reaches the hash counts
         hashed = await self._hash(password)
         return await self.store.transact_async(
@@ -307,7 +310,7 @@ class Accounts:
         from .readmodels import users
 
         if not isinstance(username, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD:
-            raise Invalid("username and password are required")
+            raise Invalid("Enter a username and a password.", code="credentials_required")
         await self._load_device_key()
         found = await self.octopus.read(lambda: users.find_by_name(self.store.reader(), username))
         trusted = None if found is None else self.devices.device_of(device_token, found.id)
@@ -329,7 +332,7 @@ class Accounts:
         ok, new_hash = await self.hashing.run(verify, priority=trusted is not None)
         if not ok or found is None:
             self.limits.failed(keys)
-            raise Unauthorized("wrong username or password")
+            raise Unauthorized("Wrong username or password.", code="wrong_credentials")
         self.limits.succeeded(keys)
         token = passwords.new_token()
         digest = passwords.token_digest(token)
@@ -369,16 +372,16 @@ class Accounts:
         conn = self.store.reader()
         material = keystore.get(conn, f"session:{digest}")
         if material is None:
-            raise Unauthorized("your session has ended; sign in again")
+            raise Unauthorized("your session has ended; sign in again", code="session_ended")
         session = _session_codec.decode(material)
         now_us = int(self.clock() * 1_000_000)
         # Also by age under today's auth.session_days, so shortening it ends older sessions.
         too_old = now_us - session.created_us >= self.config.auth.session_days * 86_400_000_000
         if session.expires_us <= now_us or too_old:
-            raise Unauthorized("your session has expired; sign in again")
+            raise Unauthorized("your session has expired; sign in again", code="session_ended")
         user = users.get(conn, session.user_id)
         if user is None:
-            raise Unauthorized("your session has ended; sign in again")
+            raise Unauthorized("your session has ended; sign in again", code="session_ended")
         return SignedIn(user, digest)
 
     async def logout(self, who: SignedIn) -> None:
@@ -418,7 +421,8 @@ class Accounts:
 
         name = " ".join(str(display_name).split())
         if not 1 <= len(name) <= 100:
-            raise Invalid("display_name: must have 1 to 100 characters")
+            raise Invalid("The display name must have 1 to 100 characters.", code="display_name_length",
+                              params={"min": 1, "max": 100})
         user_id = who.user.id
 
         def command(tx: Transaction) -> User:
@@ -462,7 +466,7 @@ class Accounts:
         # Priority: the caller is signed in, and their own counter bounds their guesses.
         if not await self.hashing.run(verify, priority=True):
             self.limiter.failed(key)
-            raise Forbidden("the password is wrong")
+            raise Forbidden("The password is wrong.", code="wrong_password")
 
     # -- deletion ----------------------------------------------------------------------------------
     async def delete_account(self, who: SignedIn, password: str, meta: Meta) -> None:

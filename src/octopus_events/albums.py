@@ -58,7 +58,8 @@ def album_stream(album_id: str) -> str:
 def check_name(name: str) -> str:
     text = " ".join(str(name).split())
     if not 1 <= len(text) <= 200:
-        raise Invalid("name: an album name must have 1 to 200 characters")
+        raise Invalid("An album name must have 1 to 200 characters.", code="album_name_length",
+                      params={"min": 1, "max": 200})
     return text
 
 

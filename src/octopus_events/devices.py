@@ -134,7 +134,8 @@ def check_name(name: object) -> str:
         raise Invalid("name: a text is required")
     text = "".join(ch for ch in " ".join(name.split()) if ch.isprintable())
     if not 1 <= len(text) <= MAX_NAME:
-        raise Invalid(f"name: must have 1 to {MAX_NAME} characters")
+        raise Invalid(f"A device name must have 1 to {MAX_NAME} characters.", code="device_name_length",
+                      params={"min": 1, "max": MAX_NAME})
     return text
 
 

@@ -89,7 +89,7 @@ class PhotoLibrary:
     def check_disk(self, incoming_bytes: int = 0) -> None:
         free = shutil.disk_usage(self.octopus.paths.root).free
         if free - incoming_bytes < self.config.storage.min_free_mb * 1024 * 1024:
-            raise InsufficientStorage("the server's disk is full; free some space or ask the admin")
+            raise InsufficientStorage("the server's disk is full; free some space or ask the admin", code="disk_full")
 
     async def upload(
         self,

@@ -245,21 +245,23 @@ def normalise_tags(tags: Sequence[str]) -> list[str]:
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise Invalid(f"a tag may have at most {MAX_TAG_LENGTH} characters")
+            raise Invalid(f"A tag may have at most {MAX_TAG_LENGTH} characters.", code="tag_length",
+                          params={"max": MAX_TAG_LENGTH})
         if any(ord(ch) < 32 for ch in tag):
-            raise Invalid("tags may not contain control characters")
+            raise Invalid("Tags may not contain control characters.", code="tag_characters")
         key = tag.casefold()
         if key not in seen:
             seen.add(key)
             out.append(tag)
     if len(out) > MAX_TAGS:
-        raise Invalid(f"a photo may have at most {MAX_TAGS} tags")
+        raise Invalid(f"A photo may have at most {MAX_TAGS} tags.", code="too_many_tags", params={"max": MAX_TAGS})
     return out
 
 
 def check_description(text: str) -> str:
     if len(text) > MAX_DESCRIPTION:
-        raise Invalid(f"a description may have at most {MAX_DESCRIPTION} characters")
+        raise Invalid(f"A description may have at most {MAX_DESCRIPTION:,} characters.", code="description_length",
+                      params={"max": MAX_DESCRIPTION})
     return text.strip()
 
 
@@ -274,7 +276,8 @@ def parse_taken_at(value: str) -> PhotoDate:
     except ValueError:
         raise Invalid(f"taken_at: {value!r} is not an RFC 3339 date-time") from None
     if not 1800 <= moment.year <= 2200:
-        raise Invalid("taken_at: the year must be between 1800 and 2200")
+        raise Invalid("taken_at: the year must be between 1800 and 2200", code="date_out_of_range",
+                      params={"min": 1800, "max": 2200})
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     local = moment.replace(tzinfo=None).isoformat(timespec="seconds")
@@ -385,4 +388,5 @@ def require_state(state: PhotoState, *allowed: str) -> None:
         # anyone with a session but without the vault passphrase.
         raise NotFound(f"no photo {state.photo_id}")
     if state.state not in allowed:
-        raise Conflict(f"photo {state.photo_id} is in the {state.state}; this needs it in the {' or '.join(allowed)}")
+        raise Conflict(f"photo {state.photo_id} is in the {state.state}; this needs it in the {' or '.join(allowed)}",
+                   code="wrong_state")

@@ -42,7 +42,8 @@ class QuotaReservations:
             held = self._held.get(owner, 0)
             if used + held + size > quota:
                 pending = f", {held} more in uploads under way" if held else ""
-                raise TooLarge(f"this upload would exceed your quota of {quota} bytes ({used} used{pending})")
+                raise TooLarge(f"this upload would exceed your quota of {quota} bytes ({used} used{pending})",
+                               code="quota_exceeded", params={"quota": quota, "used": used})
             self._held[owner] = held + size
         return size
 

@@ -65,7 +65,8 @@ class LoginLimiter:
         for key in keys:
             retry = self.retry_after(key)
             if retry:
-                raise RateLimited("too many failed sign-ins; wait and try again", retry_after=retry)
+                raise RateLimited("too many failed sign-ins; wait and try again", retry_after=retry,
+                                  code="signin_rate_limited")
 
     def failed(self, *keys: str) -> None:
         now = self.clock()

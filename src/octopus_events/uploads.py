@@ -58,16 +58,19 @@ class ChecksumMismatch(OctopusError):
     """The body of one append did not match its Upload-Checksum; none of it was kept."""
 
     title = "Checksum mismatch"
+    code = "checksum_mismatch"
 
 
 class UnsupportedVersion(OctopusError):
     """The client speaks a version of the resumable-upload protocol we do not."""
 
     title = "Unsupported tus version"
+    code = "tus_version"
 
 
 class UnsupportedChecksum(BadRequest):
     title = "Unsupported checksum algorithm"
+    code = "tus_checksum_algorithm"
 
 
 class UploadState(msgspec.Struct, kw_only=True):

@@ -84,6 +84,7 @@ class VaultDamaged(Invalid):
     """
 
     title = "Vault data damaged"
+    code = "vault_damaged"
 
 
 # -- what is encrypted ------------------------------------------------------------------------------
@@ -181,7 +182,8 @@ def _context(user_id: str, photo_id: str, part: str) -> bytes:
 
 def _check_passphrase(passphrase: Any, field: str = "passphrase") -> str:
     if not isinstance(passphrase, str) or not MIN_PASSPHRASE <= len(passphrase) <= MAX_PASSPHRASE:
-        raise Invalid(f"{field}: must have {MIN_PASSPHRASE} to {MAX_PASSPHRASE} characters")
+        raise Invalid(f"The passphrase must have {MIN_PASSPHRASE:,} to {MAX_PASSPHRASE:,} characters.",
+                      code="passphrase_length", params={"min": MIN_PASSPHRASE, "max": MAX_PASSPHRASE})
     return passphrase
 
 
@@ -249,7 +251,7 @@ class VaultTokens:
         session; Forbidden otherwise."""
         token = access.token if access is not None else None
         if not token or not isinstance(token, str) or len(token) > 200:
-            raise Forbidden("the vault is locked; unlock it first (X-Vault-Token)")
+            raise Forbidden("the vault is locked; unlock it first (X-Vault-Token)", code="vault_locked")
         assert access is not None
         digest = vaultcrypto.vault_token_digest(token)
         with self._lock:
@@ -257,7 +259,7 @@ class VaultTokens:
             entry = self._entries.get(digest)
         # Another user's or another session's token is refused exactly like an unknown one.
         if entry is None or entry.user_id != user_id or entry.session != access.session:
-            raise Forbidden("the vault is locked or the vault token has expired; unlock it again")
+            raise Forbidden("the vault is locked or the vault token has expired; unlock it again", code="vault_locked")
         return entry.key
 
     def live(self, user_id: str, session: str, digest: str) -> tuple[bytes, float] | None:
@@ -326,14 +328,14 @@ class Vault:
         """Create the user's vault; Conflict if it exists. The new vault starts locked."""
         _check_passphrase(passphrase)
         if (await self.status(user_id)).exists:
-            raise Conflict("you already have a vault")
+            raise Conflict("you already have a vault", code="vault_exists")
         wrapped, _key = await self.octopus.media(vaultcrypto.create_vault, passphrase)
 
         def command(tx: Transaction) -> None:
             # Checked again under the writer lock: two creates may race, the second must not
             # replace the first one's key (that would lose whatever the first one encrypted).
             if keystore.get(tx.conn, vault_key_id(user_id)) is not None:
-                raise Conflict("you already have a vault")
+                raise Conflict("you already have a vault", code="vault_exists")
             keystore.put(tx.conn, vault_key_id(user_id), "vault", user_id, msgspec.msgpack.encode(wrapped))
             tx.append(vault_stream(user_id), None, [VaultCreated(user_id=user_id)], meta=_owned(meta, user_id))
 
@@ -343,7 +345,7 @@ class Vault:
     async def _wrapped(self, user_id: str) -> tuple[vaultcrypto.WrappedVaultKey, bytes]:
         material = await self.octopus.read(lambda: keystore.get(self.store.reader(), vault_key_id(user_id)))
         if material is None:
-            raise NotFound("you have no vault yet; create one first")
+            raise NotFound("you have no vault yet; create one first", code="no_vault")
         return _wrapped_decoder.decode(material), material
 
     async def _unwrap(self, user_id: str, passphrase: Any, client: str, wrapped: vaultcrypto.WrappedVaultKey,
@@ -353,7 +355,7 @@ class Vault:
         self.limiter.check(*keys)
         if not isinstance(passphrase, str) or len(passphrase) > MAX_PASSPHRASE or not passphrase:
             self.limiter.failed(*keys)
-            raise Forbidden("wrong vault passphrase")
+            raise Forbidden("wrong vault passphrase", code="wrong_passphrase")
 
         def work() -> tuple[bytes, vaultcrypto.WrappedVaultKey | None]:
             key = vaultcrypto.unwrap_vault_key(wrapped, passphrase)
@@ -363,7 +365,7 @@ class Vault:
             result = await self.octopus.media(work)
         except vaultcrypto.WrongPassphrase:
             self.limiter.failed(*keys)
-            raise Forbidden("wrong vault passphrase") from None
+            raise Forbidden("wrong vault passphrase", code="wrong_passphrase") from None
         self.limiter.succeeded(keys[0])
         return result
 
@@ -388,7 +390,7 @@ class Vault:
 
         def command(tx: Transaction) -> None:
             if keystore.get(tx.conn, vault_key_id(user_id)) != material:
-                raise Conflict("the vault passphrase was changed meanwhile; try again")
+                raise Conflict("the vault passphrase was changed meanwhile; try again", code="stale_version")
             keystore.put(tx.conn, vault_key_id(user_id), "vault", user_id, msgspec.msgpack.encode(rewrapped))
             tx.append(vault_stream(user_id), None, [VaultPassphraseChanged(user_id=user_id)], meta=_owned(meta, user_id))
 
@@ -429,9 +431,10 @@ class Vault:
             raise NotFound(f"no photo {photo_id}")
         fields = dict(zip(lib.COLUMNS, row))
         if fields["state"] == "vault":
-            raise Conflict(f"photo {photo_id} is already in the vault")
+            raise Conflict(f"photo {photo_id} is already in the vault", code="already_in_vault")
         if fields["state"] != "library":
-            raise Conflict(f"photo {photo_id} is in the {fields['state']}; restore it before moving it to the vault")
+            raise Conflict(f"photo {photo_id} is in the {fields['state']}; restore it before moving it to the vault",
+                           code="restore_first")
         if not fields["sha256"]:
             raise NotFound(f"no photo {photo_id}")
         record = _metadata_from_row(fields)
@@ -595,7 +598,7 @@ class Vault:
         digest = vaultcrypto.vault_token_digest(access.token)
         live = self.tokens.live(user_id, access.session, digest)
         if live is None:
-            raise Forbidden("the vault is locked or the vault token has expired; unlock it again")
+            raise Forbidden("the vault is locked or the vault token has expired; unlock it again", code="vault_locked")
         if self._stream_key is None:
             # Loaded off the event loop here, so `issue` below finds it in memory.
             self._stream_key = await self.store.writer.call_async(streams.load_or_make_key)

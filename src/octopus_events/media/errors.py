@@ -27,6 +27,8 @@ class UnsupportedMediaType(MediaError):
 class BrokenImage(MediaError):
     """The bytes claim a supported format but are truncated or corrupt."""
 
+    code = "broken_image"
+
 
 class BrokenVideo(MediaError):
     """The bytes are a video container we accept but truncated, or its video stream does not

@@ -247,7 +247,8 @@ async def require_caller(connection: ASGIConnection[Any, Any, Any, Any], handler
         if device is None:
             raise Unauthorized("this app password is wrong or has been revoked")
         if not handler.opt.get(DEVICE):
-            raise Forbidden("an app password may only upload, read the library and trash; sign in for this")
+            raise Forbidden("an app password may only upload, read the library and trash; sign in for this",
+                            code="app_password_scope")
         if connection.headers.get("x-vault-token"):
             raise Forbidden("an app password cannot open the vault")
         signed_in = SignedIn(device.user, f"device:{device.device_id}")
@@ -259,7 +260,7 @@ async def require_caller(connection: ASGIConnection[Any, Any, Any, Any], handler
         devices.session_seen(signed_in.token_digest)
         caller = Caller(signed_in, via, request_id(connection.scope))
     if level in (ADMIN, ADMIN_OR_LOOPBACK) and not signed_in.user.admin:
-        raise Forbidden("only an admin may do this")
+        raise Forbidden("only an admin may do this", code="admin_only")
     if devices.flush_due():
         # Activity reaches the keystore at most once a minute, off this request's path.
         task = asyncio.get_running_loop().create_task(devices.flush_async())

@@ -109,7 +109,8 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
         if int(announced) > ceiling + MAX_FORM_OVERHEAD:
             # Refused before reading a byte: a client that sent `Expect: 100-continue` never
             # sends the body at all.
-            raise TooLarge(f"the upload is larger than the limit of {ceiling // (1024 * 1024)} MB")
+            raise TooLarge(f"the upload is larger than the limit of {ceiling // (1024 * 1024)} MB", code="file_too_large",
+                           params={"mb": ceiling // (1024 * 1024)})
         photos.check_disk(int(announced))
     parser = multipart.PushMultipartParser(_boundary(request), max_segment_count=MAX_PARTS)
     form = _Form()
@@ -142,7 +143,8 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
                     if incoming.size + len(event) > limit:
                         incoming.discard()
                         await _drain(chunks, DRAIN_LIMIT)
-                        raise TooLarge(f"the {what} is larger than the limit of {limit // (1024 * 1024)} MB")
+                        raise TooLarge(f"the {what} is larger than the limit of {limit // (1024 * 1024)} MB",
+                                       code="file_too_large", params={"mb": limit // (1024 * 1024)})
                     await incoming.write(event)
                 else:
                     form.text_bytes += len(event)
@@ -171,7 +173,7 @@ async def _receive_upload(request: Request[Any, Any, Any], octopus: Octopus) -> 
         raise Invalid("file: the form has no field named 'file'")
     if incoming.size == 0:
         incoming.discard()
-        raise Invalid("file: the file is empty")
+        raise Invalid("file: the file is empty", code="empty_file")
     return incoming.blob, form
 
 

@@ -3,6 +3,12 @@
 Domain errors map to statuses by class; validation errors from msgspec/Litestar become 400/422
 with the path of the bad field; anything else is a bug: logged with its traceback, answered as
 a plain 500 problem that reveals nothing.
+
+Every problem carries a stable machine `code` (docs/errors.md) that clients translate: the
+error's own (`errors.Invalid(..., code="password_length")`, else its class's), or the generic
+code of its status (`CODES`) when nothing more precise is known. A 5xx other than 503/507 is
+always `internal`: a bug's code must not tell more than its detail does. `params` (optional)
+carries the values a client's text needs ({"min": 8, "max": 1024}).
 """
 
 from __future__ import annotations
@@ -56,17 +62,38 @@ TITLES = {
 }
 
 
-def problem_body(status: int, detail: str, *, title: str | None = None, **extra: Any) -> bytes:
+# The generic code of each status: what a problem says when its raise site names nothing finer.
+CODES = {
+    400: "bad_request", 401: "not_signed_in", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    408: "request_timeout", 409: "conflict", 410: "gone", 412: "precondition_failed", 413: "too_large",
+    415: "unsupported_media", 416: "range_not_satisfiable", 421: "misdirected_request", 422: "invalid",
+    429: "rate_limited", 431: "headers_too_large", 460: "checksum_mismatch", 500: "internal",
+    503: "unavailable", 507: "insufficient_storage",
+}
+
+
+def code_for(status: int, code: str | None = None) -> str:
+    """The code a problem of `status` is sent with: `code` when given and allowed, else generic."""
+    if status >= 500 and status not in (503, 507):
+        return "internal"
+    if code and code != "error":
+        return code
+    return CODES.get(status, "internal" if status >= 500 else "bad_request")
+
+
+def problem_body(status: int, detail: str, *, title: str | None = None, code: str | None = None,
+                 **extra: Any) -> bytes:
     """The JSON body of a problem; the HTTP protocol layer (`web/server.py`) sends it raw too."""
-    body = {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status, "detail": detail}
-    body.update(extra)
+    body = {"type": "about:blank", "title": title or TITLES.get(status, "Error"), "status": status, "detail": detail,
+            "code": code_for(status, code)}
+    body.update({k: v for k, v in extra.items() if v is not None})
     return msgspec.json.encode(body)
 
 
 def problem(status: int, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
-            **extra: Any) -> Response[bytes]:
-    return Response(problem_body(status, detail, title=title, **extra), status_code=status, media_type=PROBLEM,
-                    headers=headers)
+            code: str | None = None, **extra: Any) -> Response[bytes]:
+    return Response(problem_body(status, detail, title=title, code=code, **extra), status_code=status,
+                    media_type=PROBLEM, headers=headers)
 
 
 def _status_for(exc: Exception) -> int:
@@ -85,7 +112,9 @@ def handle_domain(request: Request[Any, Any, Any], exc: Exception) -> Response[b
     if status >= 500 and status != 503 and status != 507:
         log.error("%s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
     title = getattr(exc, "title", None) if status < 500 else None
-    return problem(status, detail, title=title, headers=headers)
+    code = getattr(exc, "code", None)
+    params = getattr(exc, "params", None) if status < 500 else None
+    return problem(status, detail, title=title, headers=headers, code=code, params=params or None)
 
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
@@ -102,7 +131,8 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
                     parts.append(f"{key}: {item.get('message', '')}".strip(": "))
             if parts:
                 detail = f"{detail}: " + "; ".join(parts)
-        return problem(400, detail)
+        # A body or parameter that does not decode into its type: the client's bug, not the user's.
+        return problem(400, detail, code="malformed_field")
     if isinstance(exc, NotAuthorizedException):
         return problem(401, exc.detail or "sign in first")
     if isinstance(exc, NotFoundException):
