@@ -41,8 +41,11 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/api/")) {
     // The API is never cached here (the mirror keeps data), except thumbnails; vault ones carry
     // X-Vault-Token and are decrypted by the page: they never touch a cache.
-    if (/^\/api\/photos\/[^/]+\/thumbnail$/.test(url.pathname) && url.searchParams.get("size") === "thumb"
-        && !req.headers.has("x-vault-token")) event.respondWith(thumbnail(req));
+    const thumb = /^\/api\/photos\/[^/]+\/thumbnail$/.test(url.pathname) && !req.headers.has("x-vault-token");
+    if (thumb && url.searchParams.get("size") === "thumb") event.respondWith(thumbnail(req));
+    // The grid's hi-DPI size (srcset) is not kept here (it would double the cache), but offline
+    // it falls back to the kept 1x thumb: srcset has no fallback of its own, the tile would be empty.
+    if (thumb && url.searchParams.get("size") === "thumb2x") event.respondWith(hidpiThumbnail(req, url));
     return;
   }
   if (req.mode === "navigate" && (url.pathname === "/" || url.pathname === "/index.html")) {
@@ -73,6 +76,18 @@ async function thumbnail(req) {
   const res = await fetch(req);
   if (res.status === 200 && res.type === "basic") await cache.put(req, res.clone());
   return res;
+}
+
+async function hidpiThumbnail(req, url) {
+  try {
+    return await fetch(req);
+  } catch (err) {
+    const small = new URL(url);
+    small.searchParams.set("size", "thumb");
+    const kept = await (await caches.open(THUMBS)).match(small.href);
+    if (kept) return kept;
+    throw err;
+  }
 }
 
 // The share target (manifest "share_target"): keep the files in IndexedDB, then open the app,

@@ -1,6 +1,8 @@
 // The photo grid used by every photo list: optional day sections, a justified layout done in
-// CSS (flex-grow proportional to aspect ratio, so no JS measuring), cursor-following infinite
-// scroll, and a selection mode with an action bar. On phones (≤ 600 px, style.css) the same
+// CSS (flex-grow proportional to aspect ratio), cursor-following infinite scroll, and a
+// selection mode with an action bar. Grouped grids (the timeline) are dense: small days share a
+// row, each under its own date, and a row's days grow together so their photos keep one height
+// (style.css "Dense timeline"; the only number measured is the grid's width, per resize). On phones (≤ 600 px, style.css) the same
 // markup becomes a square grid of 3–5 columns (the density button, or a pinch), and the gestures
 // below apply: long-press starts selecting, dragging after it extends the selection.
 import { h, icon, fmtDay, dayOf, plural, showError, fmtDuration } from "./ui.js";
@@ -55,8 +57,8 @@ export class PhotoGrid {
     this.cursor = undefined;
     this.done = false;
     this.loading = null;
-    this.el = h("div.grid", { testid: "photo-grid" });
-    this.body = h("div");
+    this.el = h(opts.grouped ? "div.grid.grouped" : "div.grid", { testid: "photo-grid" });
+    this.body = h("div.sections");
     this.emptyEl = h("p.empty", { hidden: true }, opts.empty || "No photos here yet.");
     this.sentinel = h("div.sentinel", { "aria-hidden": "true" });
     this.el.append(this.body, this.emptyEl, this.sentinel);
@@ -66,7 +68,37 @@ export class PhotoGrid {
     this.el.addEventListener("click", (e) => this.onClick(e));
     this.el.addEventListener("keydown", (e) => this.onKey(e));
     this.gestures();
-    if (opts.grouped) this.scrubber = new PhoneScrubber(this);
+    if (opts.grouped) {
+      this.scrubber = new PhoneScrubber(this);
+      // A day wider than the grid wraps onto rows of its own, and only then is its last row kept
+      // from stretching (style.css .day.multi): that needs the grid's width, read per resize.
+      this.width = 0;
+      this.resizer = new ResizeObserver((entries) => {
+        const w = Math.floor(entries[entries.length - 1].contentRect.width);
+        if (!w || w === this.width) return;
+        const css = getComputedStyle(this.body);
+        this.rowH = parseFloat(css.getPropertyValue("--row-h")) || 190;
+        this.gap = parseFloat(css.getPropertyValue("--gap")) || 4;
+        this.width = w;
+        for (const t of this.body.querySelectorAll(".day > .tiles")) this.fitDay(t);
+      });
+      this.resizer.observe(this.body);
+    }
+  }
+
+  /** A day's natural width at the row height (style.css --w, --n), and whether it needs rows of its own. */
+  fitDay(tiles) {
+    const sec = tiles.parentNode;
+    if (!sec) return;
+    let w = 0;
+    for (const t of tiles.children) w += Number(t.style.getPropertyValue("--r")) || 1;
+    sec.style.setProperty("--n", String(tiles.children.length));
+    sec.style.setProperty("--w", w.toFixed(3));
+    if (this.width) sec.classList.toggle("multi", w * this.rowH + (tiles.children.length - 1) * this.gap > this.width);
+  }
+
+  count(tiles) {
+    if (this.opts.grouped) this.fitDay(tiles); else countTiles(tiles);
   }
 
   // Phones: the density button (shown by style.css at ≤ 600 px) cycles 3 → 4 → 5 a row.
@@ -219,6 +251,7 @@ export class PhotoGrid {
 
   destroy() {
     this.finish();
+    this.resizer?.disconnect();
     this.bar.remove();
     this.scrubber?.destroy();
     document.body.classList.remove("has-selection-bar");
@@ -239,7 +272,7 @@ export class PhotoGrid {
       if (!frag.has(tiles)) frag.set(tiles, document.createDocumentFragment());
       frag.get(tiles).append(this.tile(p));
     }
-    for (const [tiles, f] of frag) { tiles.append(f); countTiles(tiles); } // one insertion per section: fewer reflows
+    for (const [tiles, f] of frag) { tiles.append(f); this.count(tiles); } // one insertion per section: fewer reflows
     this.updateEmpty();
   }
 
@@ -256,7 +289,7 @@ export class PhotoGrid {
     const tile = this.tile(p);
     const after = [...tiles.children].find((t) => (this.byId.get(t.dataset.photoId).taken_at || "") < (p.taken_at || ""));
     tiles.insertBefore(tile, after || null);
-    countTiles(tiles);
+    this.count(tiles);
     this.updateEmpty();
   }
 
@@ -276,6 +309,12 @@ export class PhotoGrid {
   tile(p) {
     const img = h("img", { alt: altText(p), loading: "lazy", decoding: "async", draggable: "false", width: p.width || 256, height: p.height || 256 });
     const src = this.opts.thumb ? this.opts.thumb(p) : thumbUrl(p.id);
+    const set = this.opts.thumb ? "" : thumbSrcset(p);
+    if (set) {
+      // Before src, so the browser never fetches the 1x first only to switch.
+      img.sizes = `auto, ${Math.round(Number(ratio(p)) * 190)}px`;
+      img.srcset = set;
+    }
     if (typeof src === "string") img.src = src;
     else src.then((u) => { img.src = u; }).catch(() => img.classList.add("broken"));
     const t = h("div.tile", { testid: "photo-tile", "data-photo-id": p.id },
@@ -329,7 +368,7 @@ export class PhotoGrid {
       if (t) {
         const sec = t.closest("section");
         t.remove();
-        if (!sec.lastElementChild.children.length) sec.remove(); else countTiles(sec.lastElementChild);
+        if (!sec.lastElementChild.children.length) sec.remove(); else this.count(sec.lastElementChild);
       }
       this.byId.delete(id);
       this.selected.delete(id);
@@ -402,3 +441,17 @@ export class PhotoGrid {
 
 /** How many tiles a day holds, for the phone layout that packs small days side by side (style.css). */
 function countTiles(tiles) { tiles.parentNode?.style.setProperty("--n", String(tiles.children.length)); }
+
+// Hi-DPI thumbnails: the 256 px thumb and the 512 px thumb2x (made on first request) as width
+// candidates, so the browser picks by the tile's size times devicePixelRatio. sizes=auto (lazy
+// images) gives it the laid-out width; the fallback is the width at the row height.
+const THUMB_PX = 256, THUMB2X_PX = 512;
+function candidateWidth(p, longSide) {
+  const w = p.width || longSide, hgt = p.height || longSide;
+  const scale = Math.min(1, longSide / Math.max(w, hgt)); // never larger than the original
+  return Math.max(1, Math.round(w * scale));
+}
+export function thumbSrcset(p) {
+  const a = candidateWidth(p, THUMB_PX), b = candidateWidth(p, THUMB2X_PX);
+  return b > a ? `${thumbUrl(p.id)} ${a}w, ${thumbUrl(p.id, "thumb2x")} ${b}w` : "";
+}

@@ -77,7 +77,8 @@ export class SectionWindow {
         const top = y, bottom = (y += sec.windowHeight);
         if (bottom >= -near && top <= vh + near) { if (lo < 0) lo = i; hi = i + 1; }
       });
-      if (lo >= 0) this.restore(s, lo, hi);
+      if (lo < 0) continue;
+      this.restore(s, lo, hi);
     }
     // Send away what is far: runs of consecutive far sections (and spacers) become one spacer.
     if (this.body.getElementsByClassName("tile").length <= MIN_TILES) return;
@@ -143,9 +144,13 @@ export class SectionWindow {
 
   /** Put sections lo..hi of a spacer back; what is left of it stays as one or two spacers. */
   restore(spacer, lo, hi) {
+    // Days sharing a row come back together (a split row would re-flow): the row's height is
+    // carried by its last day, the days before it in the row have none of their own.
+    const ss = spacer.sections;
+    while (lo > 0 && !ss[lo - 1].windowHeight) lo--;
+    while (hi < ss.length && !ss[hi - 1].windowHeight) hi++;
     const anchor = this.anchor();
     const top = anchor && anchor.getBoundingClientRect().top;
-    const ss = spacer.sections;
     const back = ss.slice(lo, hi).filter((s) => s.querySelector(".tile")); // removed meanwhile: gone
     const head = ss.slice(0, lo), tail = ss.slice(hi);
     const frag = document.createDocumentFragment();
