@@ -121,6 +121,11 @@ class Octopus:
 
         self.devices = Devices(self)
         self.accounts.on_sessions_ended.append(self.devices.forget_user)
+        from .shares import Shares
+
+        auth = self.config.auth
+        self.shares = Shares(self.store, self.accounts.hashing, self.read,
+                             max_failures=auth.login_max_failures, window_s=auth.login_window_seconds)
         from .transcode import Transcoder
 
         # Playable copies: made only while the web app runs (web/app.py starts it), never by the CLI.
@@ -149,6 +154,9 @@ class Octopus:
         devices = getattr(self, "devices", None)
         if devices is not None:
             devices.flush()  # activity (last seen, uploads) kept in memory: before the store closes
+        shares = getattr(self, "shares", None)
+        if shares is not None:
+            shares.flush()  # view counts kept in memory: before the store closes
         accounts = getattr(self, "accounts", None)
         if accounts is not None:
             accounts.hashing.close()  # its argon2 threads: idle, but a test opens many libraries

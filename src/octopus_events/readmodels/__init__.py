@@ -14,6 +14,7 @@ from .library import LibraryProjector
 from .motion import MotionProjector
 from .places import PlacesProjector
 from .search import SearchProjector
+from .shares import SharesProjector
 from .storage import StorageProjector
 from .sync import SyncProjector
 from .users import UsersProjector
@@ -21,4 +22,5 @@ from .users import UsersProjector
 PROJECTORS: list[type[Projector]] = [
     UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
     NotificationsProjector, SyncProjector, MotionProjector, DevicesProjector, PlacesProjector,
+    SharesProjector,
 ]
