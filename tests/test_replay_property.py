@@ -28,7 +28,7 @@ op = st.one_of(
               st.sampled_from(["2019-06-01T10:00:00", "2021-06-01T23:59:00", "2020-12-31T00:00:00"]),
               st.integers(0, 3), st.sampled_from([None, None, 2.0, 2.6, 9.0])),
     st.tuples(st.sampled_from(["describe", "redate", "tags", "favourite", "unfavourite", "trash", "restore",
-                               "purge", "vault", "unvault"]), st.integers(0, 5), st.sampled_from(TAGS)),
+                               "purge", "vault", "unvault", "trash_dated"]), st.integers(0, 5), st.sampled_from(TAGS)),
     st.tuples(st.sampled_from(["album_create", "album_rename", "album_add", "album_remove", "album_delete"]),
               st.sampled_from(USERS), st.integers(0, 2), st.integers(0, 5)),
     # Share links (docs/sharing.md): to album a{n} or to photos p{k}...; changed; revoked.
@@ -92,16 +92,18 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             photo_id = candidates[0]
             owner, state, fav = model.photos[photo_id]
             allowed = {
-                "library": {"describe", "redate", "tags", "favourite", "unfavourite", "trash", "purge", "vault"},
+                "library": {"describe", "redate", "tags", "favourite", "unfavourite", "trash", "purge", "vault",
+                            "trash_dated"},
                 "trash": {"describe", "tags", "restore", "purge", "favourite", "unfavourite"},
                 "vault": {"unvault", "purge"},
             }[state]
             if kind not in allowed:
                 continue
             value: object = {"describe": f"about {tag}", "redate": "2018-02-03T04:05:06", "tags": [tag.strip(), "x"],
-                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()], gps=(51.5, -0.12))}.get(kind)
+                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()], gps=(51.5, -0.12)),
+                             "trash_dated": "2025-01-02T03:04:05.000000+00:00"}.get(kind)
             store.transact(lambda tx: f.photo_event(tx, owner, photo_id, kind, value))
-            new_state = {"trash": "trash", "restore": "library", "vault": "vault", "unvault": "library"}.get(kind, state)
+            new_state = {"trash": "trash", "trash_dated": "trash", "restore": "library", "vault": "vault", "unvault": "library"}.get(kind, state)
             if kind == "purge":
                 del model.photos[photo_id]
                 for _, members in model.albums.values():

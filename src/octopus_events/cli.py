@@ -139,6 +139,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = config.server.port if args.port is None else args.port
     if not 0 <= port < 65536:
         raise UsageError(f"serve: --port {port} is not a TCP port")
+    from .import_octopus06 import refusal
+
+    refused = refusal(config.data_dir)
+    if refused:
+        raise ConfigError(refused)  # both products default to ~/.OctopusPhotos (docs/admin.md)
     configure_logging(config.log.level)
     sock = _listen(host, port)
     actual_port = sock.getsockname()[1]
@@ -566,9 +571,72 @@ def _import_summary(report: Any) -> str:
     return f"{head}: {', '.join(parts)} in {r.seconds:.1f} s"
 
 
+def _octopus06_summary(r: Any) -> str:
+    verb = "would import" if r.dry_run else "imported"
+    parts = [f"users: {len(r.users_created)} {'to create' if r.dry_run else 'created'}"
+             + (f", {len(r.users_existing)} already here" if r.users_existing else ""),
+             f"photos: {r.imported} {verb}, {r.duplicates} already here, {r.failed} failed",
+             f"{r.trashed} {'would go' if r.dry_run else 'went'} into the trash",
+             f"vault: {r.vault_imported} {verb}, {r.vault_duplicates} already there, {r.vault_skipped} skipped",
+             f"albums {'to create' if r.dry_run else 'created'}: {len(r.albums_created)}"]
+    if not r.dry_run:
+        parts.append(f"{r.album_photos_added} added to albums")
+        if r.tags_filled or r.descriptions_filled:
+            parts.append(f"{r.tags_filled} tags and {r.descriptions_filled} descriptions filled in")
+    head = "import from 0.6 (dry run)" if r.dry_run else "import from 0.6"
+    return f"{head}: {'; '.join(parts)} in {r.seconds:.1f} s"
+
+
+def cmd_import_octopus06(args: argparse.Namespace) -> int:
+    """`octopus import DIR --from-octopus-0.6`: every user, photo, album and (with passphrases)
+    vault photo of an Octopus Photos 0.6.1 data dir, which is only read (import_octopus06.py)."""
+    from .import_octopus06 import MoveIn, parse_passphrases, refusal
+
+    if args.user or args.takeout:
+        raise UsageError("import: --from-octopus-0.6 brings every 0.6 user; leave out --user and --takeout")
+    passphrases = parse_passphrases(args.vault_passphrase or [], args.vault_passphrase_file or [])
+    config = config_from(args)
+    source = Path(args.path).expanduser().resolve()
+    if config.data_dir == source or source in config.data_dir.parents or refusal(config.data_dir):
+        message = refusal(source) or ""
+        raise ConfigError(f"the data dir {config.data_dir} is the 0.6 one (or inside it); import into a data dir "
+                          f"of its own.\n{message}".rstrip())
+    progress = _ImportProgressLine(sys.stderr)
+    with open_library(args, create=True) as octopus:
+        try:
+            report = asyncio.run(MoveIn(octopus, source, vault_passphrases=passphrases, dry_run=args.dry_run,
+                                        progress=progress).run())
+        finally:
+            progress.end()
+    for problem in report.failures:
+        print(f"{PROG}: import: {problem.path}: {problem.reason}", file=sys.stderr)
+    if report.failed > len(report.failures):
+        print(f"{PROG}: import: … and {report.failed - len(report.failures)} more failed", file=sys.stderr)
+    for problem in report.skipped:
+        print(f"{PROG}: import: skipped: {problem.path}: {problem.reason}", file=sys.stderr)
+    for problem in report.warnings:
+        print(f"{PROG}: import: warning: {problem.path}: {problem.reason}", file=sys.stderr)
+    for renamed in report.users_renamed:
+        print(f"{PROG}: import: user {renamed} (names here are letters, digits and . _ @ -)", file=sys.stderr)
+    for name in report.users_without_password:
+        print(f"{PROG}: import: user {name} was inactive in 0.6: it cannot sign in until an admin runs "
+              f"octopus users passwd {name}", file=sys.stderr)
+    for name in report.users_existing:
+        print(f"{PROG}: import: user {name} was already here: its 0.6 photos joined it, its password stays",
+              file=sys.stderr)
+    _say(_octopus06_summary(report))
+    if report.stopped:
+        return _fail(f"import stopped early: {report.stopped}; free space or raise the quota, then run it again")
+    return 1 if report.failed else 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from .importer import Importer
 
+    if args.from_octopus_06:
+        return cmd_import_octopus06(args)
+    if not args.user:
+        raise UsageError("import: the following arguments are required: --user")
     progress = _ImportProgressLine(sys.stderr)
     with open_library(args) as octopus:
         try:
@@ -595,10 +663,19 @@ def add_import(commands: Any, common: argparse.ArgumentParser) -> None:
                                         "rest still imported. Running it again imports nothing twice. Exit 1 when "
                                         "some files failed.")
     p.add_argument("path", metavar="PATH", help="folder to import (searched recursively; hidden folders skipped)")
-    p.add_argument("--user", required=True, metavar="NAME", help="the account the photos go to")
+    p.add_argument("--user", metavar="NAME", help="the account the photos go to (required, except with "
+                                                   "--from-octopus-0.6)")
     p.add_argument("--takeout", action="store_true",
                    help="PATH is a Google Takeout: use its JSON sidecars (dates, descriptions, favourites) "
                         "and turn album folders into albums")
+    p.add_argument("--from-octopus-0.6", dest="from_octopus_06", action="store_true",
+                   help="PATH is an Octopus Photos 0.6 data dir (~/.OctopusPhotos of 0.6.1): bring every user, "
+                        "photo, tag, album and the trash; it is only read, never changed")
+    p.add_argument("--vault-passphrase", action="append", metavar="USER=PASSPHRASE",
+                   help="with --from-octopus-0.6: USER's 0.6 vault passphrase, to bring their vault photos "
+                        "(repeat per user; without it they are listed as skipped)")
+    p.add_argument("--vault-passphrase-file", action="append", metavar="USER=PATH",
+                   help="the same, read from the first line of a file (kept out of the shell history)")
     p.add_argument("--dry-run", action="store_true", help="only count what would be imported; change nothing")
     p.set_defaults(handler=cmd_import)
 
