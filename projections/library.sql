@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS photo (
     duration      REAL,                   -- seconds, videos only
     video_codec   TEXT,
     fps           REAL,
-    motion        INTEGER NOT NULL DEFAULT 0  -- a motion or Live Photo
+    motion        INTEGER NOT NULL DEFAULT 0,  -- a motion or Live Photo
+    archived      INTEGER NOT NULL DEFAULT 0   -- hidden from timeline, months and memories only
 );
 
 CREATE TABLE IF NOT EXISTS timeline_month (
@@ -68,7 +69,9 @@ CREATE TABLE IF NOT EXISTS tag_count (
 
 CREATE INDEX IF NOT EXISTS photo_timeline ON photo (owner, state, taken_local DESC, id DESC);
 CREATE INDEX IF NOT EXISTS photo_favourites ON photo (owner, taken_local DESC, id DESC) WHERE favourite = 1 AND state = 'library';
-CREATE INDEX IF NOT EXISTS photo_memories ON photo (owner, md, taken_local DESC) WHERE state = 'library';
+CREATE INDEX IF NOT EXISTS photo_memories ON photo (owner, md, taken_local DESC) WHERE state = 'library' AND archived = 0;
+-- The timeline (and the Archive view) walk only their own rows, however many are archived.
+CREATE INDEX IF NOT EXISTS photo_shown ON photo (owner, archived, taken_local DESC, id DESC) WHERE state = 'library';
 CREATE INDEX IF NOT EXISTS photo_purge_due ON photo (purge_at) WHERE state = 'trash';
 -- Covering for "already backed up?" (POST /api/photos/check): 5,000 probes read no table row.
 CREATE INDEX IF NOT EXISTS photo_by_sha ON photo (sha256, owner, state, id);

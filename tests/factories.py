@@ -12,7 +12,8 @@ from octopus_events.albums import AlbumCreated, AlbumDeleted, AlbumName, AlbumPh
 from octopus_events.eventstore import EventStore, Meta, Transaction
 from octopus_events.library import PhotoLibrary
 from octopus_events.photos import (
-    Camera, DescriptionSeal, Exposure, Gps, PhotoDate, PhotoDescribed, PhotoDetails, PhotoFavourited, PhotoLeftVault,
+    Camera, DescriptionSeal, Exposure, Gps, PhotoArchived, PhotoDate, PhotoDescribed, PhotoDetails, PhotoFavourited,
+    PhotoLeftVault, PhotoUnarchived,
     PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded, TagsSeal, key_prefix,
     load_photo, photo_stream, seal_for,
 )
@@ -90,10 +91,12 @@ def photo_event(tx: Transaction, owner: str, photo_id: str, kind: str, value: ob
         event = PhotoUnfavourited(photo_id=photo_id)
     elif kind == "trash":
         event = PhotoTrashed(photo_id=photo_id, purge_at=str(value or "2030-01-01T00:00:00+00:00"))
-    elif kind == "trash_dated":  # trashed before it came in (moving in from Octopus Photos 0.6)
-        event = PhotoTrashed(photo_id=photo_id, purge_at="2030-01-01T00:00:00+00:00", trashed_at=str(value))
     elif kind == "restore":
         event = PhotoRestored(photo_id=photo_id)
+    elif kind == "archive":
+        event = PhotoArchived(photo_id=photo_id)
+    elif kind == "unarchive":
+        event = PhotoUnarchived(photo_id=photo_id)
     elif kind == "purge":
         # Through the product's own purge: the tombstone, the key destruction and the hooks. A
         # factory that destroyed the key itself would hide a purge that forgets to.

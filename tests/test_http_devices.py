@@ -27,9 +27,6 @@ NEVER = [
     ("POST", "/api/vault"), ("POST", "/api/vault/unlock"), ("GET", "/api/vault/photos"),
     ("GET", "/api/admin/users"), ("GET", "/api/admin/projections"),
     ("DELETE", "/api/photos/{photo_id:str}"), ("POST", "/api/photos/{photo_id:str}/vault"),
-    # Share links hand the library to anyone with the link: a session decides that, never a phone.
-    ("GET", "/api/shares"), ("POST", "/api/shares"), ("PATCH", "/api/shares/{share_id:str}"),
-    ("DELETE", "/api/shares/{share_id:str}"),
 ]
 # ...and what it must be able to do.
 ALWAYS = [
@@ -39,6 +36,13 @@ ALWAYS = [
     ("POST", "/api/photos/check"), ("GET", "/api/sync/events"), ("GET", "/api/sync/snapshot"),
     ("GET", "/api/albums"), ("GET", "/api/search"), ("GET", "/api/trash"),
     ("GET", "/api/places/clusters"), ("GET", "/api/places/items"),
+]
+
+# The web UI's selection bar and Archive: a phone backs up, it does not edit in bulk.
+SELECTION_BAR = [
+    ("POST", "/api/photos/bulk"), ("POST", "/api/downloads"), ("GET", "/api/downloads/{token:str}"),
+    ("POST", "/api/photos/{photo_id:str}/archive"), ("POST", "/api/photos/{photo_id:str}/unarchive"),
+    ("GET", "/api/archive"),
 ]
 
 
@@ -157,6 +161,8 @@ def test_route_table_walk_with_an_app_password(server: Server, routes: list[tupl
         assert table.get(route) is False, route
     for route in ALWAYS:
         assert table.get(route) is True, route
+    for bulk_route in SELECTION_BAR:
+        assert table.get(bulk_route) is False, bulk_route
     alice = server.new_user()
     device = add_device(alice)
     denied = 0

@@ -195,7 +195,7 @@ def test_counts_and_summary(imported: Imported) -> None:
     assert "5 favourites" in r.stdout  # IMG_0100.jpg and its edit, the video, the motion photo's still and clip
     assert "2 located from sidecars" in r.stdout  # placed.jpg, only-exif-geo.jpg
     assert "2 in Takeout's bin not imported" in r.stdout
-    assert "1 archived in Google Photos (kept in the library: no archive yet)" in r.stdout
+    assert "1 archived in Google Photos (new ones go to the Archive)" in r.stdout
     assert set(imported.photos) == PHOTOS
 
 
@@ -237,7 +237,13 @@ def test_edited_copies_use_the_originals_sidecar(imported: Imported) -> None:
 
 def test_trashed_stay_out_and_archived_come_in(imported: Imported) -> None:
     assert "thrown-away.jpg" not in imported.photos and "binned.jpg" not in imported.photos
-    assert imported.photos["archived.jpg"].state == "library"
+    # Archived in Google Photos: in the Archive here, off the timeline, still in the library.
+    archived = imported.photos["archived.jpg"]
+    assert archived.state == "archived"
+    conn = imported.octopus.store.reader()
+    on_timeline = {p.id for d in lib.timeline(conn, imported.owner, limit=500).days for p in d.photos}
+    assert archived.id not in on_timeline
+    assert [p.id for p in lib.archive(conn, imported.owner).photos] == [archived.id]
 
 
 def test_videos_and_motion_parts_are_imported_with_their_sidecars(imported: Imported) -> None:

@@ -15,8 +15,6 @@ from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.projection import dump_tables
 from octopus_events.readmodels import PROJECTORS
-from octopus_events.eventstore import EventStore, Meta
-from octopus_events.shares import ShareLinkChanged, ShareLinkCreated, ShareLinkRevoked, share_stream
 
 USERS = ["u1", "u2"]
 TAGS = ["Beach", "beach ", "Cat", "Ünïcode", "hike"]
@@ -28,12 +26,9 @@ op = st.one_of(
               st.sampled_from(["2019-06-01T10:00:00", "2021-06-01T23:59:00", "2020-12-31T00:00:00"]),
               st.integers(0, 3), st.sampled_from([None, None, 2.0, 2.6, 9.0])),
     st.tuples(st.sampled_from(["describe", "redate", "tags", "favourite", "unfavourite", "trash", "restore",
-                               "purge", "vault", "unvault", "trash_dated"]), st.integers(0, 5), st.sampled_from(TAGS)),
+                               "purge", "vault", "unvault", "archive", "unarchive", "trash_dated"]), st.integers(0, 5), st.sampled_from(TAGS)),
     st.tuples(st.sampled_from(["album_create", "album_rename", "album_add", "album_remove", "album_delete"]),
               st.sampled_from(USERS), st.integers(0, 2), st.integers(0, 5)),
-    # Share links (docs/sharing.md): to album a{n} or to photos p{k}...; changed; revoked.
-    st.tuples(st.sampled_from(["link_album", "link_photos", "link_change", "link_revoke"]), st.sampled_from(USERS),
-              st.integers(0, 2), st.integers(0, 5)),
 )
 
 
@@ -82,8 +77,6 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             elif action == "remove" and exists and photo_id in model.albums[album_id][1]:
                 store.transact(lambda tx: f.album_event(tx, owner, album_id, "remove", [photo_id]))
                 model.albums[album_id][1].discard(photo_id)
-        elif kind.startswith("link_"):
-            share_link(store, model, item)
         else:
             _, n, tag = item
             candidates = sorted(p for p in model.photos if p.startswith(f"p{n}"))
@@ -93,17 +86,16 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             owner, state, fav = model.photos[photo_id]
             allowed = {
                 "library": {"describe", "redate", "tags", "favourite", "unfavourite", "trash", "purge", "vault",
-                            "trash_dated"},
+                            "archive", "unarchive", "trash_dated"},
                 "trash": {"describe", "tags", "restore", "purge", "favourite", "unfavourite"},
                 "vault": {"unvault", "purge"},
             }[state]
             if kind not in allowed:
                 continue
             value: object = {"describe": f"about {tag}", "redate": "2018-02-03T04:05:06", "tags": [tag.strip(), "x"],
-                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()], gps=(51.5, -0.12)),
-                             "trash_dated": "2025-01-02T03:04:05.000000+00:00"}.get(kind)
+                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()], gps=(51.5, -0.12))}.get(kind)
             store.transact(lambda tx: f.photo_event(tx, owner, photo_id, kind, value))
-            new_state = {"trash": "trash", "trash_dated": "trash", "restore": "library", "vault": "vault", "unvault": "library"}.get(kind, state)
+            new_state = {"trash": "trash", "restore": "library", "vault": "vault", "unvault": "library"}.get(kind, state)
             if kind == "purge":
                 del model.photos[photo_id]
                 for _, members in model.albums.values():
@@ -111,32 +103,6 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             else:
                 model.photos[photo_id] = (owner, new_state, fav)
 
-
-
-def share_link(store: EventStore, model: Model, item: tuple) -> None:
-    kind, owner, n, p = item
-    links = model.__dict__.setdefault("links", {})  # link id -> owner
-    event: object = None
-    link_id = f"s{len(links)}{owner}"
-    if kind == "link_album" and f"a{n}{owner}" in model.albums:
-        event = ShareLinkCreated(share_id=link_id, token_digest=f"{len(links):064x}", album_id=f"a{n}{owner}",
-                                 expires_at="2030-01-01T00:00:00+00:00")
-    elif kind == "link_photos":
-        ids = sorted(q for q, (o, state, _) in model.photos.items() if o == owner and state == "library" and q >= f"p{p}")
-        if ids:
-            event = ShareLinkCreated(share_id=link_id, token_digest=f"{len(links):064x}", photo_ids=ids,
-                                     has_password=bool(n), show_location=p % 2 == 0)
-    else:
-        mine = sorted(s for s, o in links.items() if o == owner)
-        if not mine:
-            return
-        link_id = mine[n % len(mine)]
-        event = (ShareLinkChanged(share_id=link_id, expires_at=None, allow_download=bool(p % 2), show_location=True,
-                                  has_password=False) if kind == "link_change" else ShareLinkRevoked(share_id=link_id))
-    if event is None or links.get(link_id) == "revoked":
-        return
-    links[link_id] = "revoked" if kind == "link_revoke" else owner
-    store.transact(lambda tx: tx.append(share_stream(link_id), None, [event], meta=Meta(actor=owner, owner=owner)))
 
 def dump_all(octopus: Octopus) -> dict[str, dict]:
     octopus.engine.wait_idle()  # asynchronous projectors catch up on their own thread

@@ -91,7 +91,7 @@ class ImportReport(msgspec.Struct, kw_only=True):
     described_from_sidecar: int = 0
     located_from_sidecar: int = 0  # new photos without a location of their own, placed by the sidecar
     gps_not_imported: int = 0  # photos already there without a location: a sidecar's cannot be added to them
-    archived: int = 0  # archived in Google Photos: imported into the library (there is no archive yet)
+    archived: int = 0  # archived in Google Photos: imported into the Archive (a new photo) or left as it is
     trashed: int = 0  # in Takeout's bin (its folder or the sidecar's flag): not imported, counted as skipped
     live_clips: int = 0  # Live Photo MOVs: no items of their own, they joined (or wait for) their stills
     stopped: str | None = None
@@ -624,11 +624,11 @@ class _Run:
         """Queue the photo for its album; fill in what the library lacks from the sidecar, never
         overwriting what it has."""
         r = self.report
-        if c.album is not None and view.state == "library":
+        if c.album is not None and view.state in ("library", "archived"):
             self.pending.setdefault(c.album, []).append((c.index, view.id))
             if len(self.pending[c.album]) >= ALBUM_BATCH:
                 await self._flush_albums(final=False)
-        if sidecar is None or view.state not in ("library", "trash") or view.id in self.filled:
+        if sidecar is None or view.state not in ("library", "archived", "trash") or view.id in self.filled:
             # In the vault nothing about it is visible or editable here. Filled in already: the
             # same bytes appear again (Takeout repeats album photos), maybe still being filled in.
             return
@@ -648,6 +648,9 @@ class _Run:
                                    version=None, meta=self.meta)
             r.dated_from_sidecar += taken_at is not None
             r.described_from_sidecar += add_description is not None
+        if sidecar.archived and created and view.state == "library":
+            # Only a photo this run created: one already here keeps whatever its owner chose.
+            await self.photos.archive(self.owner, view.id, True, self.meta)
         if sidecar.favorited and not view.favourite:
             await self.photos.favourite(self.owner, view.id, True, self.meta)
             r.favourites_set += 1

@@ -26,8 +26,8 @@ from .media import VIDEO_MIMES, Analysis, BlobStore, IncomingBlob, analyse, rend
 from .media.blobstore import CACHED_KINDS
 from .media.derivatives import SIZES
 from .photos import (
-    Camera, DescriptionSeal, Exposure, Gps, PhotoDetails, PhotoDescribed, PhotoFavourited, PhotoPurged,
-    PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded, TagsSeal,
+    Camera, DescriptionSeal, Exposure, Gps, PhotoArchived, PhotoDetails, PhotoDescribed, PhotoFavourited, PhotoPurged,
+    PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnarchived, PhotoUnfavourited, PhotoUploaded, TagsSeal,
     append_photo, check_description, check_version, data_key, date_from_exif, key_prefix, load_photo,
     new_photo_id, normalise_tags, offset_from_instant, parse_taken_at, photo_stream, require_state, seal_for,
     upload_date,
@@ -67,6 +67,9 @@ class PhotoLibrary:
             preview_max_bytes=octopus.config.storage.preview_cache_mb * 1024 * 1024,
         )
         self._previews_in_flight: dict[str, asyncio.Future[Path]] = {}
+        from .downloads import Downloads
+
+        self.downloads = Downloads(self.blobs)  # ZIPs of many originals (downloads.py)
         self.quota = QuotaReservations()
         motion.register_blob_deleter(self.store, self.blobs.delete_all)
 
@@ -102,15 +105,13 @@ class PhotoLibrary:
         description: str | None = None,
         gps: Gps | None = None,
         taken_instant: datetime | None = None,
-        uploaded_at: datetime | None = None,
         meta: Meta,
     ) -> tuple[PhotoView, bool]:
         """Store a finished upload; returns (photo, created). Same bytes again: (existing, False).
 
         `gps` and `taken_instant` are what a client knows beside the file (a Takeout sidecar):
         the location is used only when the file has none, the instant only gives an EXIF local
-        time without an offset its offset. `uploaded_at` (aware) is when the photo was first
-        uploaded elsewhere (moving in from Octopus Photos 0.6): the date of a file without one.
+        time without an offset its offset.
 
         The temp file is always consumed: moved into the blob store or deleted.
         """
@@ -148,7 +149,7 @@ class PhotoLibrary:
         date = (
             date_from_exif(md.taken_local, offset, md.taken_source)
             or user_date
-            or upload_date(uploaded_at or datetime.now(timezone.utc))
+            or upload_date(datetime.now(timezone.utc))
         )
         if user_date is not None and md.taken_local:
             date = user_date  # an explicit taken_at from the client wins over EXIF
@@ -308,6 +309,26 @@ class PhotoLibrary:
 
         return await self.store.transact_async(command)
 
+    async def archive(self, owner: str, photo_id: str, on: bool, meta: Meta) -> PhotoView:
+        """Archive (off the timeline, months and memories; kept everywhere else) or bring back.
+        Only a photo in the library: a trashed one is restored first (docs/ui.md, Archive)."""
+        def command(tx: Transaction) -> PhotoView:
+            state = load_photo(tx, photo_id, owner)
+            require_state(state, "library")
+            if state.archived != on:
+                append_photo(tx, state, [PhotoArchived(photo_id=photo_id) if on else PhotoUnarchived(photo_id=photo_id)], meta)
+            return lib.get_photo(tx.conn, owner, photo_id)
+
+        return await self.store.transact_async(command)
+
+    async def bulk(self, owner: str, action: Any, meta: Meta) -> Any:
+        """One action on many photos, all or nothing (bulk.py): a `bulk.BulkAction` in, a
+        `bulk.BulkResult` out."""
+        from . import bulk
+
+        purge_at = (datetime.now(timezone.utc) + timedelta(days=self.config.trash.retention_days)).isoformat(timespec="seconds")
+        return await self.store.transact_async(lambda tx: bulk.run(tx, owner, action, meta, purge_at=purge_at))
+
     # -- permanent deletion ------------------------------------------------------------------------
     @staticmethod
     def purge_in(tx: Transaction, owner: str, photo_id: str, reason: str, meta: Meta, *,
@@ -449,7 +470,7 @@ class PhotoLibrary:
         from .transcode import PLAYABLE
 
         view = await self.octopus.read(lambda: lib.get_photo(self.store.reader(), owner, photo_id))
-        if not view.sha256 or view.state not in ("library", "trash"):
+        if not view.sha256 or view.state not in ("library", "archived", "trash"):
             raise NotFound(f"no photo {photo_id}")
         path = self.blobs.derivative_path(PLAYABLE, view.sha256)
         if view.kind != "video" or not path.is_file():

@@ -128,12 +128,22 @@ class PhotoUnfavourited(Event):
 class PhotoTrashed(Event):
     photo_id: str
     purge_at: str
-    # When its owner trashed it, if that was before this event: a photo that came in already
-    # trashed (moving in from Octopus Photos 0.6). None: when the event was recorded.
-    trashed_at: str | None = None
 
 
 class PhotoRestored(Event):
+    photo_id: str
+
+
+class PhotoArchived(Event):
+    """The photo left the timeline (and its months and memories) but stays everywhere else:
+    albums, search, tags, favourites, sync. Not personal: only the id."""
+
+    photo_id: str
+
+
+class PhotoUnarchived(Event):
+    """Back on the timeline."""
+
     photo_id: str
 
 
@@ -162,7 +172,7 @@ class PhotoLeftVault(Event):
 
 PHOTO_EVENTS = (
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited,
-    PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault,
+    PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault, PhotoArchived, PhotoUnarchived,
 )
 
 # -- sealing helpers -----------------------------------------------------------------------------
@@ -333,6 +343,10 @@ class PhotoState(msgspec.Struct):
     owner: str | None = None
     state: str = "none"  # none | library | trash | vault | purged
     favourite: bool = False
+    # Archived is a flag beside `state`, not a state of its own: an archived photo is in the
+    # library for every command (tag, favourite, trash, vault); only the timeline hides it. It
+    # survives a trip through the trash, not one through the vault.
+    archived: bool = False
     key_id: str = ""
     version: int = 0
 
@@ -355,8 +369,12 @@ def load_photo(tx: Transaction, photo_id: str, owner: str) -> PhotoState:
             state.state = "library"
         elif isinstance(event, PhotoPurged):
             state.state = "purged"
+        elif isinstance(event, PhotoArchived):
+            state.archived = True
+        elif isinstance(event, PhotoUnarchived):
+            state.archived = False
         elif isinstance(event, PhotoMovedToVault):
-            state.state = "vault"
+            state.state, state.archived = "vault", False
         elif isinstance(event, PhotoLeftVault):
             state.state, state.key_id = "library", event.key_id
     if state.owner != owner or state.state in ("none", "purged"):

@@ -5,7 +5,8 @@
 import * as mirror from "./mirror.js";
 
 const PAGE = 150;
-const lib = (list) => list.filter((p) => p.state === "library");
+// Archived photos are in the library everywhere but the timeline, its months and memories.
+const lib = (list) => list.filter((p) => p.state === "library" || p.state === "archived");
 
 // Offline cursors are "m<offset>": only ever sent back here (an online page restarts the list).
 function paged(list, url, { limit = PAGE } = {}) {
@@ -102,7 +103,7 @@ async function albumView(id, all) {
   const a = (await mirror.allAlbums()).find((x) => x.id === id);
   if (!a) return undefined;
   const byId = new Map(all.map((p) => [p.id, p]));
-  const members = a.photo_ids.map((x) => byId.get(x)).filter((p) => p && p.state === "library");
+  const members = a.photo_ids.map((x) => byId.get(x)).filter((p) => p && (p.state === "library" || p.state === "archived"));
   return { members, album: a };
 }
 

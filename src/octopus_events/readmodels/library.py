@@ -23,7 +23,7 @@ from ..errors import BadRequest, NotFound
 from ..eventstore import RecordedEvent
 from ..photos import (
     Camera, DescriptionSeal, Exposure, Gps, PhotoDate, PhotoDescribed, PhotoDetails, PhotoFavourited,
-    PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed,
+    PhotoArchived, PhotoLeftVault, PhotoMovedToVault, PhotoPurged, PhotoUnarchived, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed,
     PhotoUnfavourited, PhotoUploaded, TagsSeal, Unsealer,
 )
 from ..geocode import Place
@@ -35,7 +35,7 @@ COLUMNS = (
     "filename", "description", "tags", "taken_at", "taken_local", "taken_source", "md", "uploaded_at",
     "favourite", "make", "model", "lens", "iso", "f_number", "exposure_time", "focal_length",
     "gps_lat", "gps_lon", "phash", "trashed_at", "purge_at",
-    "kind", "duration", "video_codec", "fps", "motion",
+    "kind", "duration", "video_codec", "fps", "motion", "archived",
 )
 _SELECT_COLS = ", ".join(COLUMNS)
 _as_tuple = operator.itemgetter(*COLUMNS)
@@ -69,10 +69,11 @@ def _apply_date(row: dict[str, Any], d: PhotoDate) -> None:
 
 def _contribution(row: dict[str, Any] | None) -> tuple[tuple[str, str] | None, dict[tuple[str, str], str]]:
     """What one photo adds to the month and tag counters (only photos in the library count):
-    its (owner, month) and its tags as {(owner, case-folded tag): spelling}."""
+    its (owner, month) and its tags as {(owner, case-folded tag): spelling}. An archived photo
+    keeps its tags but leaves the months (the scrubber follows the timeline)."""
     if row is None or row["state"] != "library":
         return None, {}
-    month = (row["owner"], row["taken_local"][:7])
+    month = None if row["archived"] else (row["owner"], row["taken_local"][:7])
     if row["tags"] == "[]":
         return month, {}
     return month, {(row["owner"], label.casefold()): label for label in _tags_decoder.decode(row["tags"])}
@@ -88,7 +89,7 @@ def _display_label(labels: dict[str, int]) -> str:
 class LibraryProjector(Projector):
     name = "library"
     sql_file = "library.sql"
-    code_version = 2  # 2: a Live Photo still's PhotoLiveIdentified counts in the row's version
+    code_version = 3  # 2: a Live Photo still's PhotoLiveIdentified counts in the row's version; 3: archive
 
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
         unsealer: Unsealer | None = None
@@ -110,7 +111,7 @@ class LibraryProjector(Projector):
                     bytes=event.size, mime=event.mime, width=event.width, height=event.height,
                     orientation=event.orientation, description="", tags="[]", favourite=0,
                     uploaded_at=rfc3339_us(recorded.recorded_us), kind=event.kind, duration=event.duration,
-                    video_codec=event.video_codec, fps=event.fps, motion=int(event.motion),
+                    video_codec=event.video_codec, fps=event.fps, motion=int(event.motion), archived=0,
                 )
                 details = unsealer.open(event, PhotoDetails)
                 if isinstance(details, PhotoDetails):
@@ -135,9 +136,13 @@ class LibraryProjector(Projector):
             elif kind is PhotoUnfavourited:
                 row["favourite"] = 0
             elif kind is PhotoTrashed:
-                row["state"], row["trashed_at"], row["purge_at"] = "trash", event.trashed_at or rfc3339_us(recorded.recorded_us), event.purge_at  # type: ignore[attr-defined]
+                row["state"], row["trashed_at"], row["purge_at"] = "trash", rfc3339_us(recorded.recorded_us), event.purge_at  # type: ignore[attr-defined]
             elif kind is PhotoRestored:
                 row["state"], row["trashed_at"], row["purge_at"] = "library", None, None
+            elif kind is PhotoArchived:
+                row["archived"] = 1
+            elif kind is PhotoUnarchived:
+                row["archived"] = 0
             elif kind is PhotoMotionAttached:
                 row["motion"] = 1  # a Live Photo's MOV that arrived after its still
             elif kind is PhotoPurged:
@@ -146,7 +151,7 @@ class LibraryProjector(Projector):
                 # Nothing personal stays in the clear: only that a vault photo with this id exists.
                 for column in _PERSONAL:
                     row[column] = None
-                row.update(state="vault", description="", tags="[]", favourite=0, trashed_at=None, purge_at=None,
+                row.update(state="vault", description="", tags="[]", favourite=0, trashed_at=None, purge_at=None, archived=0,
                            taken_local=row["uploaded_at"][:19], md=row["uploaded_at"][5:10])
             elif kind is PhotoLeftVault:
                 if unsealer is None:
@@ -254,6 +259,7 @@ class LibraryProjector(Projector):
 _HANDLED = {
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited,
     PhotoTrashed, PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault, PhotoMotionAttached,
+    PhotoArchived, PhotoUnarchived,
     PhotoLiveIdentified,  # changes nothing shown, but the row's version must follow the stream's
 }
 _PERSONAL = (
@@ -290,7 +296,7 @@ class PhotoView(msgspec.Struct, kw_only=True):
     camera: Camera
     exposure: Exposure
     gps: Gps | None
-    state: str
+    state: str  # library | archived | trash | vault (archived: in the library, not on the timeline)
     version: int
     taken_source: str | None = None
     purge_at: str | None = None
@@ -313,7 +319,7 @@ def video_stream(codec: str | None, fps: float | None) -> VideoStream | None:
 
 def to_view(r: Sequence[Any]) -> PhotoView:
     return PhotoView(
-        id=r[0], state=r[2], version=r[3], sha256=r[4], bytes=r[5], mime=r[6], width=r[7], height=r[8],
+        id=r[0], state="archived" if r[36] and r[2] == "library" else r[2], version=r[3], sha256=r[4], bytes=r[5], mime=r[6], width=r[7], height=r[8],
         filename=r[10], description=r[11], tags=_tags_decoder.decode(r[12]), taken_at=r[13],
         taken_source=r[15], uploaded_at=r[17], favourite=bool(r[18]),
         camera=Camera(make=r[19], model=r[20], lens=r[21]),
@@ -425,7 +431,8 @@ def _page(conn: sqlite3.Connection, where: str, params: tuple[Any, ...], cursor:
 
 
 def timeline(conn: sqlite3.Connection, owner: str, cursor: str | None = None, limit: int | None = None) -> TimelinePage:
-    photos, next_cursor = _page(conn, "p.owner = ? AND p.state = 'library'", (owner,), cursor, check_limit(limit))
+    photos, next_cursor = _page(conn, "p.owner = ? AND p.state = 'library' AND p.archived = 0", (owner,), cursor,
+                                check_limit(limit))
     days: list[Day] = []
     for photo in photos:
         day = _local_day(photo)
@@ -482,7 +489,7 @@ def tag_photos(conn: sqlite3.Connection, owner: str, tag: str, cursor: str | Non
 
 def memories(conn: sqlite3.Connection, owner: str, on: date, per_year: int = 50) -> list[Memory]:
     rows = conn.execute(
-        f"{PHOTO_SELECT} WHERE p.owner = ? AND p.md = ? AND p.state = 'library' AND p.taken_local < ? "
+        f"{PHOTO_SELECT} WHERE p.owner = ? AND p.md = ? AND p.state = 'library' AND p.archived = 0 AND p.taken_local < ? "
         f"ORDER BY p.taken_local DESC",
         (owner, on.strftime("%m-%d"), f"{on.year:04d}"),
     ).fetchall()
@@ -493,6 +500,13 @@ def memories(conn: sqlite3.Connection, owner: str, on: date, per_year: int = 50)
         if len(bucket) < per_year:
             bucket.append(to_view(row))
     return [Memory(year, on.year - year, photos) for year, photos in sorted(by_year.items(), reverse=True)]
+
+
+def archive(conn: sqlite3.Connection, owner: str, cursor: str | None = None, limit: int | None = None) -> PhotoPage:
+    """Archived photos, newest first (GET /api/archive)."""
+    photos, next_cursor = _page(conn, "p.owner = ? AND p.state = 'library' AND p.archived = 1", (owner,), cursor,
+                                check_limit(limit))
+    return PhotoPage(photos, next_cursor)
 
 
 def trash(conn: sqlite3.Connection, owner: str) -> list[PhotoView]:

@@ -24,9 +24,9 @@ from msgspec import UNSET, UnsetType
 from ..albums import AlbumCreated, AlbumDeleted, AlbumPhotosAdded, AlbumPhotosRemoved, AlbumRenamed
 from ..eventstore import RecordedEvent
 from ..photos import (
-    DescriptionSeal, PhotoDate, PhotoDescribed, PhotoDetails, PhotoFavourited, PhotoLeftVault, PhotoMovedToVault,
+    DescriptionSeal, PhotoArchived, PhotoDate, PhotoDescribed, PhotoDetails, PhotoFavourited, PhotoLeftVault, PhotoMovedToVault,
     PhotoPurged, PhotoRedated, PhotoRestored, PhotoTagsSet, PhotoTrashed, PhotoUnfavourited, PhotoUploaded,
-    TagsSeal, Unsealer, first_upload,
+    PhotoUnarchived, TagsSeal, Unsealer, first_upload,
 )
 from ..motion import PhotoMotionAttached
 from ..projection import Projector
@@ -53,6 +53,7 @@ class PhotoChanges(msgspec.Struct, kw_only=True, omit_defaults=True):
     taken_source: str | UnsetType = UNSET
     favourite: bool | UnsetType = UNSET
     motion: bool | UnsetType = UNSET  # a Live Photo's MOV joined a still the client already has
+    state: str | UnsetType = UNSET  # "archived" / "library": archived or brought back to the timeline
 
 
 class TrashedData(msgspec.Struct, kw_only=True):
@@ -102,7 +103,7 @@ _members = msgspec.json.Decoder(AlbumMembers)
 class SyncProjector(Projector):
     name = "sync"
     sql_file = "sync.sql"
-    code_version = 3  # bump with any change to what a row holds: the index is then rebuilt (2: media kinds, 3: motion)
+    code_version = 4  # bump with any change to what a row holds: the index is then rebuilt (2: media kinds, 3: motion, 4: archive)
 
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
         # One key lookup for the whole batch; never kept beyond it, since a later batch may have
@@ -176,6 +177,12 @@ class SyncProjector(Projector):
 
     def on_PhotoUnfavourited(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         self._changed(conn, recorded, PhotoChanges(version=recorded.stream_version, favourite=False))
+
+    def on_PhotoArchived(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._changed(conn, recorded, PhotoChanges(version=recorded.stream_version, state="archived"))
+
+    def on_PhotoUnarchived(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._changed(conn, recorded, PhotoChanges(version=recorded.stream_version, state="library"))
 
     def on_PhotoMotionAttached(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         # A clip recorded with the upload is already in its `photo.added` (`motion: true`); one
@@ -314,7 +321,7 @@ def rows_after(conn: sqlite3.Connection, owner: str, after: int, limit: int) -> 
 
 FEED_EVENT_TYPES = tuple(cls.__struct_config__.tag for cls in (
     PhotoUploaded, PhotoDescribed, PhotoRedated, PhotoTagsSet, PhotoFavourited, PhotoUnfavourited, PhotoTrashed,
-    PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault, PhotoMotionAttached,
+    PhotoRestored, PhotoPurged, PhotoMovedToVault, PhotoLeftVault, PhotoMotionAttached, PhotoArchived, PhotoUnarchived,
     AlbumCreated, AlbumRenamed, AlbumDeleted, AlbumPhotosAdded, AlbumPhotosRemoved,
 ))
 """The log events the index is built from (the benchmark's floor reads the same ones)."""
