@@ -27,6 +27,10 @@ NEVER = [
     ("POST", "/api/vault"), ("POST", "/api/vault/unlock"), ("GET", "/api/vault/photos"),
     ("GET", "/api/admin/users"), ("GET", "/api/admin/projections"),
     ("DELETE", "/api/photos/{photo_id:str}"), ("POST", "/api/photos/{photo_id:str}/vault"),
+    # Sharing albums and libraries with other accounts is the account's decision (docs/sharing.md).
+    ("POST", "/api/albums/{album_id:str}/members"), ("DELETE", "/api/albums/{album_id:str}/members/{username:str}"),
+    ("PUT", "/api/partners/{username:str}"), ("DELETE", "/api/partners/{username:str}"),
+    ("GET", "/api/partners"), ("PATCH", "/api/users/me/sharing"),
 ]
 # ...and what it must be able to do.
 ALWAYS = [

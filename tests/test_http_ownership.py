@@ -93,6 +93,7 @@ def test_another_users_ids_answer_exactly_like_unknown_ids(server: Server, route
         ("PATCH", "/api/albums/{album_id:str}"): {"name": "mine now"},
         ("POST", "/api/albums/{album_id:str}/photos"): {"photo_ids": ["p0"]},
         ("DELETE", "/api/albums/{album_id:str}/photos"): {"photo_ids": ["p0"]},
+        ("POST", "/api/albums/{album_id:str}/members"): {"username": "admin", "role": "contributor"},
     }
     walked = 0
     with bob.client() as c:

@@ -15,6 +15,11 @@ from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.projection import dump_tables
 from octopus_events.readmodels import PROJECTORS
+from octopus_events.accounts import user_stream
+from octopus_events.albums import AlbumPhotosAdded, AlbumPhotosRemoved, album_stream
+from octopus_events.eventstore import EventStore, Meta
+from octopus_events.members import AlbumMemberAdded, AlbumMemberRemoved
+from octopus_events.partners import PartnerShareEnded, PartnerShareStarted, PartnerTimelineMerged
 
 USERS = ["u1", "u2"]
 TAGS = ["Beach", "beach ", "Cat", "Ünïcode", "hike"]
@@ -29,6 +34,12 @@ op = st.one_of(
                                "purge", "vault", "unvault", "archive", "unarchive", "trash_dated"]), st.integers(0, 5), st.sampled_from(TAGS)),
     st.tuples(st.sampled_from(["album_create", "album_rename", "album_add", "album_remove", "album_delete"]),
               st.sampled_from(USERS), st.integers(0, 2), st.integers(0, 5)),
+    # Sharing (docs/sharing.md): the other user's album a{n} gains and loses this user as a member,
+    # who contributes photo p{k} of theirs; partner shares and the merged-timeline setting.
+    st.tuples(st.sampled_from(["member_add", "member_remove", "member_leave", "contribute"]), st.sampled_from(USERS),
+              st.integers(0, 2), st.sampled_from(["viewer", "contributor"]), st.integers(0, 5)),
+    st.tuples(st.sampled_from(["partner_share", "partner_end", "merge"]), st.sampled_from(USERS),
+              st.sampled_from([None, "2020-01-01"]), st.booleans()),
 )
 
 
@@ -39,6 +50,7 @@ class Model:
         self.photos: dict[str, tuple[str, str, bool]] = {}  # id -> (owner, state, favourite)
         self.albums: dict[str, tuple[str, set[str]]] = {}
         self.used: set[str] = set()  # ids are never reused, as with real random ids
+        self.members: dict[str, dict[str, str]] = {}  # album id -> {member: role}
 
 
 def run(octopus: Octopus, ops: list[tuple]) -> None:
@@ -77,6 +89,17 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             elif action == "remove" and exists and photo_id in model.albums[album_id][1]:
                 store.transact(lambda tx: f.album_event(tx, owner, album_id, "remove", [photo_id]))
                 model.albums[album_id][1].discard(photo_id)
+        elif kind.startswith("member_") or kind == "contribute":
+            share_album(store, model, item)
+        elif kind.startswith("partner_") or kind == "merge":
+            _, user, since, flag = item
+            other = USERS[1 - USERS.index(user)]
+            event = {"partner_share": PartnerShareStarted(user_id=user, partner_id=other, since=since),
+                     "partner_end": PartnerShareEnded(user_id=user, partner_id=other),
+                     "merge": PartnerTimelineMerged(user_id=user, merge=flag)}[kind]
+            store.transact(lambda tx: tx.append(user_stream(user), None, [event], meta=Meta(actor=user, owner=user)))
+        elif kind.startswith("link_"):
+            share_link(store, model, item)
         else:
             _, n, tag = item
             candidates = sorted(p for p in model.photos if p.startswith(f"p{n}"))
@@ -103,6 +126,63 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             else:
                 model.photos[photo_id] = (owner, new_state, fav)
 
+
+def share_album(store: EventStore, model: Model, item: tuple) -> None:
+    kind, user, n, role, p = item
+    other = USERS[1 - USERS.index(user)]
+    album_id = f"a{n}{other}"
+    if album_id not in model.albums:
+        return
+    members = model.members.setdefault(album_id, {})
+    items = model.albums[album_id][1]
+    mine = sorted(q for q in items if model.photos.get(q, ("",))[0] == user)
+    events: list = []
+    if kind == "member_add":
+        events = [AlbumMemberAdded(album_id=album_id, user_id=user, role=role)]
+        if members.get(user) == "contributor" and role == "viewer" and mine:
+            events.append(AlbumPhotosRemoved(album_id=album_id, photo_ids=mine))
+            items.difference_update(mine)
+        members[user] = role
+    elif kind in ("member_remove", "member_leave") and user in members:
+        if mine:
+            events.append(AlbumPhotosRemoved(album_id=album_id, photo_ids=mine))
+            items.difference_update(mine)
+        events.append(AlbumMemberRemoved(album_id=album_id, user_id=user, left=kind == "member_leave"))
+        del members[user]
+    elif kind == "contribute" and members.get(user) == "contributor":
+        photo_id = f"p{p}{user}"
+        if model.photos.get(photo_id, ("", ""))[1] == "library" and photo_id not in items:
+            events = [AlbumPhotosAdded(album_id=album_id, photo_ids=[photo_id], by=user)]
+            items.add(photo_id)
+    if events:
+        store.transact(lambda tx: tx.append(album_stream(album_id), None, events, meta=Meta(actor=user, owner=other)))
+
+
+
+def share_link(store: EventStore, model: Model, item: tuple) -> None:
+    kind, owner, n, p = item
+    links = model.__dict__.setdefault("links", {})  # link id -> owner
+    event: object = None
+    link_id = f"s{len(links)}{owner}"
+    if kind == "link_album" and f"a{n}{owner}" in model.albums:
+        event = ShareLinkCreated(share_id=link_id, token_digest=f"{len(links):064x}", album_id=f"a{n}{owner}",
+                                 expires_at="2030-01-01T00:00:00+00:00")
+    elif kind == "link_photos":
+        ids = sorted(q for q, (o, state, _) in model.photos.items() if o == owner and state == "library" and q >= f"p{p}")
+        if ids:
+            event = ShareLinkCreated(share_id=link_id, token_digest=f"{len(links):064x}", photo_ids=ids,
+                                     has_password=bool(n), show_location=p % 2 == 0)
+    else:
+        mine = sorted(s for s, o in links.items() if o == owner)
+        if not mine:
+            return
+        link_id = mine[n % len(mine)]
+        event = (ShareLinkChanged(share_id=link_id, expires_at=None, allow_download=bool(p % 2), show_location=True,
+                                  has_password=False) if kind == "link_change" else ShareLinkRevoked(share_id=link_id))
+    if event is None or links.get(link_id) == "revoked":
+        return
+    links[link_id] = "revoked" if kind == "link_revoke" else owner
+    store.transact(lambda tx: tx.append(share_stream(link_id), None, [event], meta=Meta(actor=owner, owner=owner)))
 
 def dump_all(octopus: Octopus) -> dict[str, dict]:
     octopus.engine.wait_idle()  # asynchronous projectors catch up on their own thread

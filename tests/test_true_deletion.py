@@ -216,3 +216,88 @@ def test_account_deletion_leaves_no_held_live_photo_clip(tmp_path: Path) -> None
         asyncio.run(scenario())
     finally:
         octopus.close()
+
+
+def test_shares_keep_no_trace_of_purged_items_or_deleted_accounts(tmp_path: Path) -> None:
+    """Shared albums and partner shares (docs/sharing.md): a purged item leaves members' albums,
+    feeds and partners' views at once, with only its id in a tombstone; a deleted account's
+    albums, memberships, partner shares and feed rows go with it."""
+    from octopus_events import sync as sync_feed
+    from octopus_events.readmodels import albums as album_read, members as member_read, partners as partner_read
+
+    data_dir = tmp_path / "data"
+    octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data_dir)))).open()
+
+    def feed(user_id: str) -> str:
+        page = sync_feed.read_feed(octopus.store.reader(), user_id, 0, 1000).page
+        return b"".join(bytes(e.data) + e.type.encode() for e in page.events).decode()
+
+    async def upload(owner: str, name: str) -> str:
+        incoming = octopus.photos.new_upload()
+        if name.startswith("GPS"):
+            data = gps_jpeg()
+        else:
+            buf = io.BytesIO()
+            Image.new("RGB", (64, 48), (10, 200, 30)).save(buf, "JPEG")
+            data = buf.getvalue()
+        incoming.write(data)
+        view, _ = await octopus.photos.upload(owner, incoming, filename=name, meta=Meta(actor=owner, owner=owner))
+        return view.id
+
+    async def scenario() -> None:
+        alice = await octopus.accounts.register("alice", "correct horse battery", meta=Meta())
+        bob, carol, dave = [await octopus.accounts.admin_create(n, "correct horse battery", admin=False, quota_bytes=None,
+                                                                meta=Meta(actor=alice.id)) for n in ("bob", "carol", "dave")]
+        m = {u.id: Meta(actor=u.id, owner=u.id) for u in (alice, bob, carol, dave)}
+        photo = await upload(alice.id, "GPSSHAREMARK.jpg")
+        album = await octopus.albums.create(alice.id, "SHAREDALBUMMARK", m[alice.id])
+        await octopus.albums.add(alice.id, album.id, [photo], m[alice.id])
+        await octopus.members.invite(alice.id, album.id, "bob", "viewer", m[alice.id])
+        await octopus.members.invite(alice.id, album.id, "dave", "contributor", m[alice.id])
+        daves = await upload(dave.id, "DAVEMARK.jpg")
+        await octopus.albums.add(dave.id, album.id, [daves], m[dave.id])
+        await octopus.partners.share(alice.id, "carol", None, m[alice.id])
+        conn = octopus.store.reader()
+        assert "GPSSHAREMARK" in feed(bob.id) and "DAVEMARK" in feed(bob.id) and "DAVEMARK" in feed(alice.id)
+        assert partner_read.partner_timeline(conn, carol.id, "alice").days[0].photos[0].id == photo
+
+        await octopus.photos.purge(alice.id, photo, m[alice.id])
+        conn = octopus.store.reader()
+        assert "GPSSHAREMARK" not in feed(bob.id)
+        assert '"lat"' not in feed(bob.id)
+        # The only mention left is the tombstone that tells a member's phone to drop it.
+        rows = conn.execute("SELECT type, data FROM shared_feed WHERE owner = ?", (bob.id,)).fetchall()
+        assert [r[0] for r in rows if photo.encode() in bytes(r[1])] == ["album.shared_removed"]
+        assert partner_read.partner_timeline(conn, carol.id, "alice").days == []
+        assert [p.id for p in album_read.get(conn, bob.id, album.id).photos] == [daves]
+        assert member_read.album_viewer_owner(conn, bob.id, photo) is None
+
+        # Dave's account goes: his item leaves the album and every feed, his membership with it.
+        await octopus.accounts.delete_user(dave.id, Meta(actor=dave.id))
+        conn = octopus.store.reader()
+        assert album_read.get(conn, bob.id, album.id).photos == []
+        assert "DAVEMARK" not in feed(bob.id) and "DAVEMARK" not in feed(alice.id)
+        assert [x.username for x in member_read.list_members(conn, album.id)] == ["alice", "bob"]
+        assert conn.execute("SELECT count(*) FROM shared_feed WHERE owner = ?", (dave.id,)).fetchone()[0] == 0
+
+        # Alice's account goes: her album leaves Bob's albums and feed, her share leaves Carol's.
+        await octopus.accounts.delete_user(alice.id, Meta(actor=alice.id))
+        conn = octopus.store.reader()
+        assert album_read.list_albums(conn, bob.id, with_shared=True) == []
+        assert [r[0] for r in conn.execute("SELECT type FROM shared_feed WHERE owner = ?", (bob.id,))] == ["album.left"]
+        assert partner_read.lists(conn, carol.id).shared_with_me == []
+        assert conn.execute("SELECT count(*) FROM album_member").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM partner_share").fetchone()[0] == 0
+        # A rebuild from the log reaches the same rows.
+        before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in ("shared_feed", "album_member")}
+        for name in ("members", "partners"):
+            octopus.engine.rebuild(name, wait=True)
+        conn = octopus.store.reader()
+        assert {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in ("shared_feed", "album_member")} == before
+        octopus.forget_now()
+        assert needles_in(data_dir, {"filename": b"GPSSHAREMARK", "dave's": b"DAVEMARK", "album": b"SHAREDALBUMMARK"}) == []
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        octopus.close()

@@ -9,7 +9,7 @@ import msgspec
 
 from . import keystore
 from .accounts import ACCOUNT_DELETE_HOOKS, seal_user, user_key_id
-from .errors import ConcurrencyConflict, Invalid, NotFound
+from .errors import ConcurrencyConflict, Forbidden, Invalid, NotFound
 from .events import Event
 from .eventstore import Meta, Transaction
 
@@ -44,6 +44,9 @@ class AlbumDeleted(Event):
 class AlbumPhotosAdded(Event):
     album_id: str
     photo_ids: list[str]
+    # Whose items these are when not the album owner's: a contributor's (members.py). The
+    # event stays on the owner's album stream; the items stay the contributor's.
+    by: str | None = None
 
 
 class AlbumPhotosRemoved(Event):
@@ -72,10 +75,13 @@ class Albums:
         self.store = octopus.store
 
     def _load(self, tx: Transaction, owner: str, album_id: str) -> int:
-        from .readmodels import albums
+        from .readmodels import members
 
-        if not albums.owned(tx.conn, owner, album_id):
+        access = members.access(tx.conn, owner, album_id)
+        if access is None:
             raise NotFound(f"no album {album_id}")
+        if access != "owner":  # a member sees the album; only its owner changes it
+            raise Forbidden("Only the album's owner may do that.", code="album_owner_only")
         return tx.stream_version(album_stream(album_id))
 
     def _seal(self, tx: Transaction, owner: str, album_id: str, event_type: str, name: str) -> bytes:
@@ -135,7 +141,18 @@ class Albums:
             raise Invalid(f"photo_ids: at most {MAX_PHOTOS_PER_CALL} per request")
 
         def command(tx: Transaction) -> AlbumDetail:
-            current = self._load(tx, owner, album_id)
+            # Members (docs/sharing.md): a contributor adds and removes their own items, a viewer
+            # neither (403); anybody else finds no album (404).
+            from . import members as sharing
+            from .readmodels import members as member_read
+
+            access = member_read.access(tx.conn, owner, album_id)
+            if access is None:
+                raise NotFound(f"no album {album_id}")
+            if access == "viewer":
+                raise Forbidden("Viewers of a shared album cannot change its items.", code="album_viewer_only")
+            current = tx.stream_version(album_stream(album_id))
+            album_meta = meta if access == "owner" else sharing.album_meta(tx, album_id, meta)
             if adding:
                 visible = albums.visible_photos(tx.conn, owner, ids)
                 missing = [p for p in ids if p not in visible]
@@ -144,12 +161,18 @@ class Albums:
                 members = albums.members(tx.conn, album_id, ids)
                 new = [p for p in ids if p not in members]
                 if new:
-                    tx.append(album_stream(album_id), current, [AlbumPhotosAdded(album_id=album_id, photo_ids=new)], meta=meta)
+                    tx.append(album_stream(album_id), current, [AlbumPhotosAdded(
+                        album_id=album_id, photo_ids=new, by=None if access == "owner" else owner)], meta=album_meta)
             else:
                 members = albums.members(tx.conn, album_id, ids)
                 gone = [p for p in ids if p in members]
+                if access != "owner" and gone:
+                    whose = member_read.item_owners(tx.conn, album_id, gone)
+                    if any(whose.get(p) != owner for p in gone):
+                        raise Forbidden("A contributor removes only their own items.", code="album_contributor_own")
                 if gone:
-                    tx.append(album_stream(album_id), current, [AlbumPhotosRemoved(album_id=album_id, photo_ids=gone)], meta=meta)
+                    tx.append(album_stream(album_id), current, [AlbumPhotosRemoved(album_id=album_id, photo_ids=gone)],
+                              meta=album_meta)
             return albums.get(tx.conn, owner, album_id)
 
         return await self.store.transact_async(command)

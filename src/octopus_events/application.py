@@ -117,6 +117,11 @@ class Octopus:
         self.accounts = Accounts(self)
         self.albums = Albums(self)
         self.vault = Vault(self)
+        from .members import AlbumMembers
+        from .partners import Partners
+
+        self.members = AlbumMembers(self)  # shared albums (docs/sharing.md)
+        self.partners = Partners(self)
         from .devices import Devices
 
         self.devices = Devices(self)

@@ -130,7 +130,6 @@ def _listen(host: str, port: int) -> socket.socket:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from . import sd_notify
     from .logs import configure_logging
     from .web.app import create_app
     from .web.server import uvicorn_config
@@ -163,11 +162,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.02)
             if server.started:
                 _say(f"Octopus Photos is running at {url} (data: {octopus.paths.root})")
-                sd_notify.ready(f"serving {url}")  # systemd Type=notify (packaging/systemd/)
-            try:
-                await task
-            finally:
-                sd_notify.stopping()
+            await task
 
         try:
             asyncio.run(run())

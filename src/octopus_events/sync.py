@@ -29,6 +29,7 @@ from .database import connect
 from .errors import BadRequest, Gone
 from .eventstore import EventStore
 from .readmodels.library import PHOTO_SELECT, PhotoView, to_view
+from .readmodels.members import shared_rows_after
 from .readmodels.sync import WIRE_DATA, rows_after
 
 if TYPE_CHECKING:
@@ -140,11 +141,22 @@ def read_feed(conn: sqlite3.Connection, owner: str, after: int, limit: int) -> F
                 "from an older backup: start again from the snapshot"
             )
         rows = rows_after(conn, owner, after, limit + 1)
+        # Shared albums put rows in their members' feeds too (docs/sync.md "Shared albums"):
+        # both sources are in log order, so the page is their merge.
+        shared = shared_rows_after(conn, owner, after, limit + 1)
+        if shared:
+            rows = sorted(rows + shared, key=lambda r: r[0])[:limit + 1]
     finally:
         conn.execute("COMMIT")
     more = len(rows) > limit
     if more:
-        del rows[limit:]
+        if rows[limit][0] == rows[limit - 1][0]:
+            # A position may carry two rows (a contributor's add: the owner's album row and
+            # their shared row); a cursor is a position, so a page never ends between them.
+            split = rows[limit][0]
+            rows = [r for r in rows[:limit] if r[0] != split] or [r for r in rows if r[0] == split]
+        else:
+            del rows[limit:]
     raw = msgspec.Raw
     events = [
         SyncEvent(type=r[1], cursor=encode_cursor(r[0]), at=r[2], photo_id=r[3], album_id=r[4], data=raw(r[5]))

@@ -11,7 +11,9 @@ from .albums import AlbumsProjector
 from .devices import DevicesProjector
 from .duplicates import DuplicatesProjector
 from .library import LibraryProjector
+from .members import MembersProjector
 from .motion import MotionProjector
+from .partners import PartnersProjector
 from .places import PlacesProjector
 from .search import SearchProjector
 from .shares import SharesProjector
@@ -22,5 +24,5 @@ from .users import UsersProjector
 PROJECTORS: list[type[Projector]] = [
     UsersProjector, LibraryProjector, SearchProjector, AlbumsProjector, StorageProjector, DuplicatesProjector,
     NotificationsProjector, SyncProjector, MotionProjector, DevicesProjector, PlacesProjector,
-    SharesProjector,
+    SharesProjector, MembersProjector, PartnersProjector,
 ]

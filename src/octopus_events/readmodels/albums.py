@@ -13,6 +13,7 @@ from ..eventstore import RecordedEvent
 from ..photos import PhotoPurged
 from ..projection import Projector
 from .. import keystore, sealing
+from . import members as member_read
 from .library import PHOTO_SELECT, PhotoView, rfc3339_us, to_view
 
 
@@ -86,6 +87,11 @@ class Album(msgspec.Struct):
     count: int
     created_at: str
     version: int
+    # Sharing (docs/sharing.md): `shared` when the album has members or is someone else's;
+    # then `owner` is its owner's username and `role` what the caller is to it.
+    shared: bool = False
+    owner: str | None = None
+    role: str = "owner"
 
 
 class AlbumDetail(Album):
@@ -105,24 +111,46 @@ def _album(conn: sqlite3.Connection, row: Sequence[Any]) -> Album:
     return Album(row[0], row[1], cover, count, row[2], row[3])
 
 
-def list_albums(conn: sqlite3.Connection, owner: str) -> list[Album]:
+def list_albums(conn: sqlite3.Connection, owner: str, *, with_shared: bool = False) -> list[Album]:
+    """The caller's own albums, then (`with_shared`: GET /api/albums) those shared with them,
+    marked `shared`, with their owner and the caller's role."""
     rows = conn.execute(
         "SELECT id, name, created_at, version FROM album WHERE owner = ? ORDER BY created_at DESC, id", (owner,)
     ).fetchall()
-    return [_album(conn, r) for r in rows]
+    out = [_album(conn, r) for r in rows]
+    for album in out:
+        album.shared = member_read.has_members(conn, album.id)
+    for row in member_read.shared_album_rows(conn, owner) if with_shared else ():
+        album = _album(conn, row)
+        album.shared, album.role, album.owner = True, row[4], row[5]
+        out.append(album)
+    return out
 
 
 def get(conn: sqlite3.Connection, owner: str, album_id: str) -> AlbumDetail:
-    row = conn.execute("SELECT id, name, created_at, version FROM album WHERE id = ? AND owner = ?", (album_id, owner)).fetchone()
-    if row is None:
+    """One album with its items, for its owner or a member (`owner` is the caller)."""
+    role = member_read.access(conn, owner, album_id)
+    row = conn.execute("SELECT id, name, created_at, version FROM album WHERE id = ?", (album_id,)).fetchone()
+    if row is None or role is None:
         raise NotFound(f"no album {album_id}")
     album = _album(conn, row)
-    photos = conn.execute(
-        f"{PHOTO_SELECT} JOIN album_photo ap ON ap.photo_id = p.id WHERE ap.album_id = ? AND p.state = 'library' "
-        f"ORDER BY ap.position",
+    album.role = role
+    album.shared = role != "owner" or member_read.has_members(conn, album_id)
+    if not album.shared:
+        photos = conn.execute(
+            f"{PHOTO_SELECT} JOIN album_photo ap ON ap.photo_id = p.id WHERE ap.album_id = ? AND p.state = 'library' "
+            f"ORDER BY ap.position",
+            (album_id,),
+        ).fetchall()
+        return AlbumDetail(**msgspec.structs.asdict(album), photos=[to_view(r) for r in photos])
+    # A shared album's items may be several people's: each says whose it is.
+    rows = conn.execute(
+        f"{PHOTO_SELECT.replace('FROM photo p', ', u.username FROM photo p')} JOIN album_photo ap ON ap.photo_id = p.id "
+        f"JOIN app_user u ON u.id = p.owner WHERE ap.album_id = ? AND p.state = 'library' ORDER BY ap.position",
         (album_id,),
     ).fetchall()
-    return AlbumDetail(**msgspec.structs.asdict(album), photos=[to_view(r) for r in photos])
+    album.owner = member_read.album_owner_name(conn, album_id)
+    return AlbumDetail(**msgspec.structs.asdict(album), photos=[member_read.shared_view(r, r[-1]) for r in rows])
 
 
 def owned(conn: sqlite3.Connection, owner: str, album_id: str) -> bool:

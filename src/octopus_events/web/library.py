@@ -17,10 +17,11 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from ..application import Octopus
 from ..errors import BadRequest
-from ..readmodels import albums, duplicates, library as lib, search as search_model
+from ..readmodels import albums, duplicates, library as lib, partners, search as search_model
 from ..readmodels.albums import Album, AlbumDetail
 from ..readmodels.duplicates import DuplicateGroup
 from ..readmodels.library import Memory, MonthCount, PhotoPage, PhotoView, TagCount, TimelinePage
+from ..readmodels.partners import SharedTimelinePage
 from .auth import Caller
 
 TAGS = ["library"]
@@ -52,8 +53,14 @@ class AlbumPhotosBody(msgspec.Struct):
 
 @get("/api/timeline", opt={"device": True}, tags=TAGS, summary="Newest first, grouped by day")
 async def timeline(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
-                   cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> TimelinePage:
-    return await _query(octopus, lib.timeline, caller.owner, cursor, limit)
+                   cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> TimelinePage | SharedTimelinePage:
+    def page() -> TimelinePage | SharedTimelinePage:
+        conn = octopus.store.reader()
+        # With `merge_partners` on (docs/sharing.md) partners' items join, each with its `owner`.
+        merged = partners.merged_timeline(conn, caller.owner, caller.user.username, cursor, limit)
+        return merged if merged is not None else lib.timeline(conn, caller.owner, cursor, limit)
+
+    return await octopus.read(page)
 
 
 @get("/api/timeline/months", opt={"device": True}, tags=TAGS, summary="Photo counts per month, for a scrubber")
@@ -125,9 +132,9 @@ async def duplicate_groups(octopus: NamedDependency[Octopus],
 # -- albums ------------------------------------------------------------------------------------------
 
 
-@get("/api/albums", opt={"device": True}, tags=["albums"], summary="The caller's albums")
+@get("/api/albums", opt={"device": True}, tags=["albums"], summary="The caller's albums, then those shared with them (`shared`, `owner`, `role`)")
 async def list_albums(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller]) -> list[Album]:
-    return await _query(octopus, albums.list_albums, caller.owner)
+    return await _query(octopus, albums.list_albums, caller.owner, with_shared=True)
 
 
 @post("/api/albums", tags=["albums"], status_code=201, summary="Create an album")

@@ -29,6 +29,7 @@ from ..media.sniff import SNIFF_BYTES
 from ..readmodels import library as lib
 from ..readmodels.library import PhotoView
 from .auth import Caller
+from .members import as_viewer, shared_view_of
 from .problems import problem
 from .vault import vault_access
 
@@ -282,12 +283,14 @@ async def check(octopus: NamedDependency[Octopus], caller: NamedDependency[Calle
 @get("/api/photos/{photo_id:str}", opt={"device": True}, tags=TAGS, summary="One photo")
 async def get_photo(octopus: NamedDependency[Octopus], caller: NamedDependency[Caller],
                     photo_id: FromPath[str]) -> PhotoView:
-    def one() -> PhotoView:
-        view = lib.get_photo(octopus.store.reader(), caller.owner, photo_id)
+    def one(owner: str) -> PhotoView:
+        view = lib.get_photo(octopus.store.reader(), owner, photo_id)
+        if owner != caller.owner:  # shared with the caller (docs/sharing.md): read-only, with its owner
+            view = shared_view_of(octopus.store.reader(), view, owner)
         view.playable = octopus.photos.has_playable(view)
         return view
 
-    return await octopus.read(one)
+    return await as_viewer(octopus, caller, photo_id, lambda owner: octopus.read(one, owner))
 
 
 @patch("/api/photos/{photo_id:str}", tags=TAGS, summary="Describe or re-date; a stale version answers 409")
@@ -439,7 +442,7 @@ def _serve_file(request: Request[Any, Any, Any], path: Path, *, etag: str, media
 @get("/api/photos/{photo_id:str}/original", opt={"device": True}, tags=TAGS, summary="The bytes as uploaded (ETag, Range)")
 async def original(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                    caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
-    path, view = await octopus.photos.original(caller.owner, photo_id)
+    path, view = await as_viewer(octopus, caller, photo_id, lambda owner: octopus.photos.original(owner, photo_id))
     assert view.sha256 is not None
     return _serve_file(request, path, etag=f'"{view.sha256}"', media_type=view.mime,
                        cache="private, no-cache", filename=view.filename, ranges=True)
@@ -452,7 +455,7 @@ async def original(request: Request[Any, Any, Any], octopus: NamedDependency[Oct
 async def thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                     caller: NamedDependency[Caller], photo_id: FromPath[str],
                     size: FromQuery[str] = "thumb") -> Response[Any]:
-    path, sha = await octopus.photos.derivative(caller.owner, photo_id, size)
+    path, sha = await as_viewer(octopus, caller, photo_id, lambda owner: octopus.photos.derivative(owner, photo_id, size))
     # A photo's bytes never change, so neither do its derivatives: the browser may keep them.
     return _serve_file(request, path, etag=f'"{sha}.{size}"', media_type="image/jpeg", cache=IMMUTABLE)
 
@@ -461,7 +464,7 @@ async def thumbnail(request: Request[Any, Any, Any], octopus: NamedDependency[Oc
      summary="The clip of a motion or Live Photo (ETag, Range); 404 when the photo has none")
 async def motion_clip(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                       caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
-    path, clip, etag = await octopus.photos.motion_clip(caller.owner, photo_id)
+    path, clip, etag = await as_viewer(octopus, caller, photo_id, lambda owner: octopus.photos.motion_clip(owner, photo_id))
     span = (clip.offset, clip.length) if clip.sha256 is None else None
     return _serve_file(request, path, etag=f'"{etag}.motion"', media_type=clip.mime,
                        cache="private, no-cache", ranges=True, span=span)
@@ -471,7 +474,7 @@ async def motion_clip(request: Request[Any, Any, Any], octopus: NamedDependency[
      summary="A video's playable H.264 copy (ETag, Range); 404 until one exists (media.transcode)")
 async def playable(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                    caller: NamedDependency[Caller], photo_id: FromPath[str]) -> Response[Any]:
-    path, view = await octopus.photos.playable(caller.owner, photo_id)
+    path, view = await as_viewer(octopus, caller, photo_id, lambda owner: octopus.photos.playable(owner, photo_id))
     # Not immutable: a copy is a cache the admin may delete and the queue make again (new bytes).
     etag = f'"{view.sha256}.playable.{os.stat(path).st_mtime_ns:x}"'
     return _serve_file(request, path, etag=etag, media_type="video/mp4", cache="private, no-cache", ranges=True)
