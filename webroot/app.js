@@ -3,6 +3,7 @@ import { api, setSignedOutHandler, setVault, photoPath, setOfflineHandler } from
 import * as mirror from "./js/mirror.js";
 import { offlineAnswer, mountOffline, unmountOffline } from "./js/offline.js";
 import { h, $, showError, icon, toast } from "./js/ui.js";
+import { t, translateDom } from "./js/i18n.js";
 import { showAuth } from "./js/auth.js";
 import { showPhoto, closeViewer, viewerOpen } from "./js/viewer.js";
 import { uploadInput, enableDrop, enqueue } from "./js/upload.js";
@@ -21,9 +22,9 @@ let current = null;      // {key, view}: the page under the viewer
 let viewerFromPage = false; // the viewer was opened from a page in this session: Esc = history.back()
 
 const NAV = [
-  ["timeline", "Photos", "photos"], ["memories", "On this day", "memories"], ["favourites", "Favourites", "heart"],
-  ["albums", "Albums", "album"], ["tags", "Tags", "tag"], ["search", "Search", "search"],
-  ["duplicates", "Duplicates", "duplicates"], ["trash", "Trash", "trash"], ["vault", "Vault", "lock"], ["backup", "Backup", "upload"], ["settings", "Settings", "settings"],
+  ["timeline", "nav.timeline", "photos"], ["memories", "nav.memories", "memories"], ["favourites", "nav.favourites", "heart"],
+  ["albums", "nav.albums", "album"], ["tags", "nav.tags", "tag"], ["search", "nav.search", "search"],
+  ["duplicates", "nav.duplicates", "duplicates"], ["trash", "nav.trash", "trash"], ["vault", "nav.vault", "lock"], ["backup", "nav.backup", "upload"], ["settings", "nav.settings", "settings"],
 ];
 
 const ROUTES = {
@@ -44,16 +45,16 @@ function shell() {
   const search = h("form.head-search", { role: "search", onsubmit: (e) => {
     e.preventDefault();
     location.hash = `#/search?q=${encodeURIComponent(search.elements.q.value)}`;
-  } }, h("input", { type: "search", name: "q", placeholder: "Search photos", "aria-label": "Search photos", testid: "header-search" }));
+  } }, h("input", { type: "search", name: "q", placeholder: t("app.searchPlaceholder"), "aria-label": t("app.searchPlaceholder"), testid: "header-search" }));
   root.replaceChildren(
-    h("a.skip", { href: "#view" , onclick: (e) => { e.preventDefault(); $("#view h2")?.focus(); } }, "Skip to content"),
+    h("a.skip", { href: "#view" , onclick: (e) => { e.preventDefault(); $("#view h2")?.focus(); } }, t("app.skip")),
     h("header.top",
-      h("a.brand", { href: "#/timeline", "aria-label": "Octopus Photos, timeline" }, h("img", { src: "favicon.svg", alt: "", width: 32, height: 32 }), h("span", "Octopus Photos")),
+      h("a.brand", { href: "#/timeline", "aria-label": t("app.brand") }, h("img", { src: "favicon.svg", alt: "", width: 32, height: 32 }), h("span", t("app.name"))),
       search,
       uploadInput(),
-      h("a.user", { href: "#/settings", testid: "user-link" }, user.display_name || user.username || "Me")),
-    h("nav.side", { "aria-label": "Main" }, h("ul", NAV.map(([name, label, ico]) =>
-      h("li", h("a", { href: `#/${name}`, testid: `nav-${name}`, "data-route": name }, icon(ico), h("span", label)))))),
+      h("a.user", { href: "#/settings", testid: "user-link" }, user.display_name || user.username || t("app.me"))),
+    h("nav.side", { "aria-label": t("nav.main") }, h("ul", NAV.map(([name, label, ico]) =>
+      h("li", h("a", { href: `#/${name}`, testid: `nav-${name}`, "data-route": name }, icon(ico), h("span", t(label))))))),
     bottomNav({ user, signOut }), // phones (≤ 600 px): the side nav gives way to this bar (js/nav.js)
     h("main", { id: "view", tabindex: "-1" }));
 }
@@ -66,14 +67,14 @@ function mount(r) {
   const make = ROUTES[r.name];
   const view = make
     ? make({ id: r.id, query: r.query, user, signOut })
-    : { el: h("div", lib.header("Not found"), h("p.empty", "There is nothing at this address. ", h("a", { href: "#/timeline" }, "Back to photos"))) };
+    : { el: h("div", lib.header(t("app.notFound")), h("p.empty", t("app.notFoundText"), " ", h("a", { href: "#/timeline" }, t("app.backToPhotos")))) };
   $("#view").replaceChildren(view.el);
   current = { key: r.key, view };
   for (const a of document.querySelectorAll("nav.side a")) {
     if (a.dataset.route === r.name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   const title = view.el.querySelector("h2");
-  document.title = `${title ? title.textContent : "Photos"} · Octopus Photos`;
+  document.title = `${title ? title.textContent : t("app.titleFallback")} · ${t("app.name")}`;
   scrollTo(0, 0);
   (view.focus || (document.activeElement === document.body ? null : title))?.focus({ preventScroll: true });
 }
@@ -181,20 +182,21 @@ async function receiveShared(shared) {
     return showError(err);
   }
   toast({
-    none: "Sharing to Octopus works once the app has been opened on this device: please share again.",
-    failed: "The shared files could not be kept on this device: please share them again.",
-  }[shared] || "Nothing to upload was shared.", { error: shared === "failed" });
+    none: t("app.shareNone"),
+    failed: t("app.shareFailed"),
+  }[shared] || t("app.shareEmpty"), { error: shared === "failed" });
 }
 
 setSignedOutHandler(() => {
   if (!user) return;
   teardown();
-  showAuth(root, start, "Your session has ended. Please sign in again.");
+  showAuth(root, start, t("app.sessionEnded"));
 });
 
 // Reads that cannot reach the server are answered from the offline mirror, edits queued (js/offline.js).
 setOfflineHandler(offlineAnswer, mirror.reachable);
 addEventListener("hashchange", route);
+translateDom(); // index.html's own words (data-i18n) before the first screen replaces them
 enableDrop();
 registerServiceWorker();
 
@@ -203,6 +205,6 @@ registerServiceWorker();
     start(await api("/api/users/me", { authCall: true }));
   } catch (err) {
     // 401 is the normal signed-out answer; anything else means the API is not reachable yet.
-    showAuth(root, start, err.status === 401 ? "" : `Cannot reach the Octopus Photos API: ${err.detail}`);
+    showAuth(root, start, err.status === 401 ? "" : t("app.unreachable", { detail: err.detail }));
   }
 })();
