@@ -89,6 +89,9 @@ async function route() {
   }
   viewerFromPage = false;
   if (viewerOpen()) closeViewer();
+  // The header's search box says what is being searched, and nothing once the search is left.
+  const box = $("[data-testid=header-search]");
+  if (box && document.activeElement !== box) box.value = r.name === "search" ? r.query.get("q") || "" : "";
   if (current && current.key === r.key) return;
   mount(r);
 }
@@ -121,6 +124,11 @@ document.addEventListener("photos:removed", (e) => grids().forEach((g) => g.remo
 document.addEventListener("photos:changed", (e) => grids().forEach((g) => g.update(e.detail)));
 document.addEventListener("photos:added", (e) => { if (current?.view.acceptsNew) current.view.grid.insert(e.detail); });
 document.addEventListener("photos:uploaded", () => current?.view.onUploaded?.());
+// A new display name (Settings) shows in the header at once, not after a reload.
+document.addEventListener("user:changed", (e) => {
+  const link = $("[data-testid=user-link]");
+  if (link && e.detail) link.textContent = e.detail.display_name || e.detail.username;
+});
 
 // Global shortcuts: "/" search, "u" upload (not while typing or in the viewer).
 document.addEventListener("keydown", (e) => {

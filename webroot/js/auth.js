@@ -2,6 +2,7 @@
 // the token in the JSON body is deliberately ignored (never stored by the browser UI).
 import { api } from "./api.js";
 import { h } from "./ui.js";
+import { t } from "./i18n.js";
 
 const NO_USER = /no (user|account)s?|register|first (user|account)|create an? (user|account)/i;
 
@@ -22,14 +23,17 @@ export function showAuth(root, onSignedIn, message = "") {
     input("username", "Username", { autocomplete: "username", testid: "login-username", autocapitalize: "none", spellcheck: false }),
     input("password", "Password", { type: "password", autocomplete: "current-password", testid: "login-password" }),
     h("button.primary", { type: "submit", testid: "login-submit" }, "Sign in"),
-    h("p.muted", "No account yet? ", h("button.link", { type: "button", testid: "show-register", onclick: () => swap(true) }, "Create account")));
+    h("p.muted", { testid: "register-offer" }, "No account yet? ", h("button.link", { type: "button", testid: "show-register", onclick: () => swap(true) }, "Create account")));
+  // With registration closed the offer becomes a pointer to the admin (GET /api/auth/status).
+  const closedHint = h("p.muted", { testid: "registration-closed", hidden: true }, t("auth.registrationClosed"));
+  login.append(closedHint);
   const register = h("form.auth-form", { testid: "register-form", "aria-label": "Create account", hidden: true },
     h("p.muted", "The first account on a new server becomes its administrator. Later accounts are usually created by an admin."),
     input("username", "Username", { autocomplete: "username", testid: "register-username", autocapitalize: "none", spellcheck: false }),
     input("password", "Password", { type: "password", autocomplete: "new-password", testid: "register-password" }),
     input("again", "Repeat password", { type: "password", autocomplete: "new-password", testid: "register-password-again" }),
     h("button.primary", { type: "submit", testid: "register-submit" }, "Create account"),
-    h("p.muted", h("button.link", { type: "button", testid: "show-login", onclick: () => swap(false) }, "Back to sign in")));
+    h("p.muted", { testid: "back-to-login" }, h("button.link", { type: "button", testid: "show-login", onclick: () => swap(false) }, "Back to sign in")));
 
   const swap = (toRegister) => {
     login.hidden = toRegister;
@@ -81,4 +85,17 @@ export function showAuth(root, onSignedIn, message = "") {
       h("h1", "Octopus Photos"),
       banner, login, register)));
   login.elements.username.focus();
+  // Before anything is typed: a new server opens on "Create account" (its first account becomes
+  // the admin), and a closed one offers no form it would refuse.
+  api("/api/auth/status", { authCall: true }).then((st) => {
+    if (!st || !root.contains(login)) return;
+    if (st.first_run) {
+      register.querySelector("[data-testid=back-to-login]").hidden = true;
+      swap(true);
+      if (!message) say(t("auth.firstRun"), true);
+    } else if (!st.can_register) {
+      login.querySelector("[data-testid=register-offer]").hidden = true;
+      closedHint.hidden = false;
+    }
+  }).catch(() => {}); // an older server without the route: the form works as before
 }

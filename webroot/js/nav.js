@@ -25,7 +25,7 @@ function glyph(name) {
 
 const BOTTOM = [["timeline", "Photos", "photos"], ["albums", "Albums", "album"], ["search", "Search", "search"], ["backup", "Backup", "backup"]];
 const MORE = [
-  ["memories", "On this day", "memories"], ["favourites", "Favourites", "heart"], ["tags", "Tags", "tag"],
+  ["memories", "On this day", "memories"], ["favourites", "Favourites", "heart"], ["places", "Places", "place"], ["tags", "Tags", "tag"],
   ["duplicates", "Duplicates", "duplicates"], ["trash", "Trash", "trash"], ["vault", "Vault", "lock"], ["settings", "Settings", "settings"],
 ];
 
@@ -43,7 +43,7 @@ export function bottomNav({ user, signOut }) {
     else { sheet.removeAttribute("open"); more.setAttribute("aria-expanded", "false"); }
   };
   sheet.append(
-    h("div.sheet-head", h("span", user.display_name || user.username || ""),
+    h("div.sheet-head", h("span", { testid: "more-user" }, user.display_name || user.username || ""),
       h("button.icon", { type: "button", "aria-label": "Close", testid: "more-close", onclick: close }, icon("close"))),
     h("ul", MORE.map(([name, label, ico]) => h("li", h("a", { href: `#/${name}`, testid: `more-${name}`, "data-route": name, onclick: close }, glyph(ico), h("span", label)))),
       h("li", h("button", { type: "button", testid: "more-signout", onclick: () => { close(); signOut(); } }, glyph("signout"), h("span", "Sign out")))));
@@ -74,8 +74,10 @@ export function bottomNav({ user, signOut }) {
   };
   addEventListener("hashchange", mark);
   mark();
+  const renamed = (e) => { sheet.querySelector("[data-testid=more-user]").textContent = e.detail.display_name || e.detail.username || ""; };
+  document.addEventListener("user:changed", renamed);
   // Signing out rebuilds the shell: the old sheet and listener go with it.
-  nav.destroy = () => { removeEventListener("hashchange", mark); sheet.remove(); };
+  nav.destroy = () => { removeEventListener("hashchange", mark); document.removeEventListener("user:changed", renamed); sheet.remove(); };
   live = nav;
   return nav;
 }

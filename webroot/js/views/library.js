@@ -1,7 +1,8 @@
 // Views over the library read models: timeline, favourites, tags, memories, search,
 // duplicates and trash. A view is {el, grid?, photos()?, mode?, acceptsNew?, destroy?}.
 import { api, listOf, qs, thumbUrl, photoPath } from "../api.js";
-import { h, fmtMonth, fmtDay, todayYmd, plural, showError, toast, confirmDialog } from "../ui.js";
+import { h, fmtMonth, fmtDay, fmtTaken, fmtBytes, todayYmd, plural, showError, toast, confirmDialog } from "../ui.js";
+import { t } from "../i18n.js";
 import { PhotoGrid } from "../grid.js";
 import { libraryActions, trashPhotos, restorePhotos } from "../actions.js";
 import { SectionWindow } from "../windowing.js";
@@ -120,10 +121,20 @@ export function search({ query }) {
     h("button.primary", { type: "submit", testid: "search-submit" }, "Search"));
   const params = Object.fromEntries(["q", "tag", "from", "to", "camera", "favourite", "kind"].map((k) => [k, query.get(k)]));
   const any = Object.values(params).some(Boolean);
-  const grid = new PhotoGrid({ actions: libraryActions(), empty: any ? "No matches." : "Type something to search." });
-  if (any) grid.follow((cursor) => api("/api/search" + qs({ ...params, cursor })).then(pageOf));
+  // From after To matches nothing by definition: say so (and offer the swap) instead of "No matches".
+  const inverted = params.from && params.to && params.from.slice(0, 10) > params.to.slice(0, 10);
+  const notice = inverted ? h("div.banner", { role: "alert", testid: "search-inverted" },
+    h("p", t("search.rangeInverted", { from: fmtDay(params.from.slice(0, 10)), to: fmtDay(params.to.slice(0, 10)) })),
+    h("button", { type: "button", testid: "search-swap-dates", onclick: () => {
+      const p = new URLSearchParams(query);
+      p.set("from", params.to);
+      p.set("to", params.from);
+      location.hash = `#/search?${p}`;
+    } }, t("search.swapDates"))) : null;
+  const grid = new PhotoGrid({ actions: libraryActions(), empty: inverted ? "" : any ? "No matches." : "Type something to search." });
+  if (any && !inverted) grid.follow((cursor) => api("/api/search" + qs({ ...params, cursor })).then(pageOf));
   else grid.updateEmpty();
-  return { el: h("div", header("Search", grid.selectButton()), form, grid.el), grid, focus: form.elements.q };
+  return { el: h("div", header("Search", grid.selectButton()), form, notice, grid.el), grid, focus: form.elements.q };
 }
 
 export function duplicates() {
@@ -134,12 +145,23 @@ export function duplicates() {
     const none = () => box.append(h("p.empty", "No duplicates found."));
     if (!groups.length) return none();
     groups.forEach((photos, n) => {
-      const best = photos.reduce((a, b) => ((b.width || 0) * (b.height || 0) > (a.width || 0) * (a.height || 0) ? b : a));
+      // Kept by default: the most pixels, then the most bytes (the least recompressed copy).
+      const score = (p) => [(p.width || 0) * (p.height || 0), p.bytes || 0];
+      const best = photos.reduce((a, b) => { const [pa, ba] = score(a), [pb, bb] = score(b); return pb > pa || (pb === pa && bb > ba) ? b : a; });
       const name = `keep-${n}`;
-      const grid = new PhotoGrid({ extra: (p) => h("label.extra.keep", h("input", { type: "radio", name, value: p.id, checked: p === best }), "Keep") });
+      const radioId = (p) => `keep-${n}-${p.id}`;
+      const grid = new PhotoGrid({ extra: (p) => h("label.extra.keep", h("input", { type: "radio", name, value: p.id, id: radioId(p), checked: p === best }), "Keep") });
       grid.add(photos);
       grids.push(grid);
-      const section = h("section.dup-group", { testid: "duplicate-group" }, grid.el,
+      // What to choose by: name, resolution, size and date side by side; a row picks its photo.
+      const facts = h("table.dup-facts", { testid: "duplicate-facts" },
+        h("thead", h("tr", ...["duplicates.file", "duplicates.resolution", "duplicates.size", "duplicates.taken"].map((k) => h("th", t(k))))),
+        h("tbody", photos.map((p) => h("tr", { testid: "duplicate-fact", "data-photo-id": p.id },
+          h("td", h("label", { for: radioId(p) }, p.filename || "")),
+          h("td", p.width && p.height ? `${p.width} × ${p.height}` : ""),
+          h("td", fmtBytes(p.bytes)),
+          h("td", fmtTaken(p.taken_at))))));
+      const section = h("section.dup-group", { testid: "duplicate-group" }, grid.el, facts,
         h("button.danger", { type: "button", testid: "duplicate-trash-others", onclick: async () => {
           const keep = section.querySelector(`input[name="${name}"]:checked`).value;
           const others = photos.map((p) => p.id).filter((id) => id !== keep);

@@ -33,6 +33,8 @@ export function settings({ user, signOut }) {
     try {
       const u = await api("/api/users/me", { method: "PATCH", body: { display_name: profile.elements.display_name.value } });
       if (u) Object.assign(user, u);
+      // The header and the phone's More sheet show the name: they follow (app.js, nav.js).
+      document.dispatchEvent(new CustomEvent("user:changed", { detail: user }));
       toast(t("settings.profileSaved"));
     } catch (err) { showError(err); }
   } }, h("h3", t("settings.profile")), h("p.muted", t("settings.signedInAs", { name: user.username || "" })),

@@ -71,8 +71,22 @@ export function vault() {
       passField("passphrase", "Passphrase", "new-password", "vault-create-passphrase"),
       passField("confirm", "Repeat passphrase", "new-password", "vault-create-confirm"),
       h("button", { type: "submit", testid: "vault-create-submit" }, "Create vault"));
-    body.replaceChildren(h("div.cards2", unlock, h("details", h("summary", "No vault yet?"), create)));
-    unlock.elements.passphrase.focus();
+    // A first visit offers creation: unlocking a vault that does not exist cannot work. Until
+    // GET /api/vault answers, nothing is shown (a blink, not a wrong form).
+    body.replaceChildren();
+    api("/api/vault").then((st) => {
+      if (view.grid || !el.isConnected) return;
+      if (st && st.exists === false) {
+        body.replaceChildren(h("div.cards2", create));
+        create.elements.passphrase.focus();
+      } else {
+        body.replaceChildren(h("div.cards2", unlock));
+        unlock.elements.passphrase.focus();
+      }
+    }).catch((err) => {
+      showError(err);
+      body.replaceChildren(h("div.cards2", unlock, h("details", h("summary", "No vault yet?"), create)));
+    });
   };
 
   const unlocked = () => {
