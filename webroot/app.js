@@ -15,6 +15,7 @@ import { albums, album } from "./js/views/albums.js";
 import { vault } from "./js/views/vault.js";
 import { settings } from "./js/views/settings.js";
 import { backup } from "./js/views/backup.js";
+import { places } from "./js/views/places.js";
 
 const root = $("#app");
 let user = null;
@@ -24,12 +25,13 @@ let viewerFromPage = false; // the viewer was opened from a page in this session
 const NAV = [
   ["timeline", "nav.timeline", "photos"], ["memories", "nav.memories", "memories"], ["favourites", "nav.favourites", "heart"],
   ["albums", "nav.albums", "album"], ["tags", "nav.tags", "tag"], ["search", "nav.search", "search"],
+  ["places", "nav.places", "place"],
   ["duplicates", "nav.duplicates", "duplicates"], ["trash", "nav.trash", "trash"], ["vault", "nav.vault", "lock"], ["backup", "nav.backup", "upload"], ["settings", "nav.settings", "settings"],
 ];
 
 const ROUTES = {
   timeline: lib.timeline, favourites: lib.favourites, memories: lib.memories, search: lib.search,
-  duplicates: lib.duplicates, trash: lib.trash, vault, settings, backup,
+  duplicates: lib.duplicates, trash: lib.trash, vault, settings, backup, places,
   albums: (p) => (p.id ? album(p) : albums()),
   tags: (p) => (p.id ? lib.tag(p) : lib.tags()),
 };

@@ -147,6 +147,7 @@ const ICONS = {
   album: "M4 5h16v14H4zM4 16l5-5 4 4 2-2 5 5",
   tag: "M3 12V3h9l9 9-9 9zM7.5 7.5h.01",
   search: "M11 4a7 7 0 1 0 0 14a7 7 0 1 0 0-14zM16 16l5 5",
+  place: "M12 21s-6-5.3-6-10a6 6 0 0 1 12 0c0 4.7-6 10-6 10zM12 8.5a2.5 2.5 0 1 0 0 5a2.5 2.5 0 1 0 0-5",
   duplicates: "M9 9h11v11H9zM5 15H4V4h11v1",
   trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
   lock: "M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4",

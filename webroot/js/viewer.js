@@ -309,9 +309,12 @@ function exposureText(e) {
 function info(p) {
   const cam = p.camera || {};
   const gps = p.gps;
+  // Where it was taken by name (offline geocoding on the server), linking to our own map there;
+  // the raw numbers only when no place is near enough to name (at sea).
   const osm = gps && gps.lat != null
-    ? h("a", { href: `https://www.openstreetmap.org/?mlat=${gps.lat}&mlon=${gps.lon}#map=15/${gps.lat}/${gps.lon}`, target: "_blank", rel: "noopener noreferrer", testid: "gps-link" },
-        `${Number(gps.lat).toFixed(5)}, ${Number(gps.lon).toFixed(5)}`)
+    ? h("a", { href: `#/places?lat=${gps.lat}&lon=${gps.lon}&z=13`, testid: "place-link", title: t("viewer.placeOnMap") },
+        p.place ? [...new Set([p.place.city, p.place.region, p.place.country].filter(Boolean))].join(", ")
+          : `${Number(gps.lat).toFixed(5)}, ${Number(gps.lon).toFixed(5)}`)
     : null;
   return h("div",
     state.vault || state.mode ? (p.description ? h("p", p.description) : null) : descriptionEditor(p),
@@ -325,7 +328,7 @@ function info(p) {
       row("Camera", cameraName(cam)),
       row("Lens", cam.lens),
       row("Exposure", exposureText(p.exposure)),
-      row("Location", osm),
+      row(t("viewer.place"), osm),
       row("Uploaded", fmtInstant(p.uploaded_at))),
     state.vault || state.mode ? null : tagsEditor(p));
 }
