@@ -193,3 +193,68 @@ def test_bad_invitations_are_refused_clearly(server: Server) -> None:
         assert c.post(url, json={"username": bob.name, "role": "viewer"}).status_code == 201
         assert c.post(url, json={"username": bob.name, "role": "contributor"}).json()[1]["role"] == "contributor"
         assert c.get(url).json()[1]["role"] == "contributor"
+
+
+def _feed(user: User, cursor: str | None = None) -> tuple[list[dict[str, Any]], str]:
+    with user.client() as c:
+        r = c.get("/api/sync/events", params={"cursor": cursor} if cursor else {})
+        assert r.status_code == 200, r.text
+        page = r.json()
+        return page["events"], page["cursor"]
+
+
+def test_the_sync_feed_brings_shared_items_in_and_takes_them_out(server: Server) -> None:
+    alice, bob, carol = (server.new_user() for _ in range(3))
+    first = alice.upload(image_bytes(431), "first.jpg").json()
+    second = alice.upload(image_bytes(432), "second.jpg").json()
+    private = alice.upload(image_bytes(433), "private-QZX.jpg").json()
+    album = _album(alice, "Holiday", first["id"])
+    _, start = _feed(bob)
+    # Joining brings the album and its items in, as the photo routes show them, with the owner.
+    _invite(alice, album["id"], bob, "viewer")
+    events, cursor = _feed(bob, start)
+    assert [e["type"] for e in events] == ["album.joined"]
+    joined = events[0]
+    assert joined["album_id"] == album["id"]
+    assert joined["data"]["name"] == "Holiday" and joined["data"]["owner"] == alice.name and joined["data"]["role"] == "viewer"
+    assert [(p["id"], p["filename"], p["owner"]) for p in joined["data"]["photos"]] == [(first["id"], "first.jpg", alice.name)]
+    # Later additions and removals follow.
+    with alice.client() as c:
+        c.post(f"/api/albums/{album['id']}/photos", json={"photo_ids": [second["id"]]})
+        c.request("DELETE", f"/api/albums/{album['id']}/photos", json={"photo_ids": [first["id"]]})
+    events, cursor = _feed(bob, cursor)
+    assert [e["type"] for e in events] == ["album.shared_added", "album.shared_removed"]
+    assert [p["id"] for p in events[0]["data"]["photos"]] == [second["id"]]
+    assert events[1]["data"]["photo_ids"] == [first["id"]]
+    # A contributor's item reaches the owner's feed too (the owner's phone has no copy of it).
+    _invite(alice, album["id"], carol, "contributor")
+    carols = carol.upload(image_bytes(434), "carol.jpg").json()
+    _, alice_cursor = _feed(alice)
+    with carol.client() as c:
+        c.post(f"/api/albums/{album['id']}/photos", json={"photo_ids": [carols["id"]]})
+    events, _ = _feed(alice, alice_cursor)
+    shared = [e for e in events if e["type"] == "album.shared_added"]
+    assert [p["id"] for p in shared[0]["data"]["photos"]] == [carols["id"]] and shared[0]["data"]["photos"][0]["owner"] == carol.name
+    events, cursor = _feed(bob, cursor)
+    assert [e["type"] for e in events] == ["album.shared_added"]
+    # Removal: one `album.left`; from then on the earlier rows show nothing of the album.
+    with alice.client() as c:
+        assert c.delete(f"/api/albums/{album['id']}/members/{bob.name}").status_code == 204
+    events, cursor = _feed(bob, cursor)
+    assert [(e["type"], e["album_id"]) for e in events] == [("album.left", album["id"])]
+    everything, _ = _feed(bob)
+    text = str(everything)
+    for photo in (first, second, carols, private):
+        if photo is not first:  # the removal row named `first` when Bob could see it
+            assert photo["id"] not in text
+    assert "Holiday" not in text and "private-QZX" not in text and "carol.jpg" not in text
+    # The small pages of a merged feed never lose a row at a page boundary.
+    seen, cur = [], None
+    while True:
+        with bob.client() as c:
+            page = c.get("/api/sync/events", params={"limit": 1, **({"cursor": cur} if cur else {})}).json()
+        seen += page["events"]
+        cur = page["cursor"]
+        if not page["more"]:
+            break
+    assert [e["type"] for e in seen] == [e["type"] for e in everything]

@@ -123,13 +123,13 @@ def sharers_of(conn: sqlite3.Connection, partner: str) -> list[tuple[str, str, s
 
 PARTNER_VIEWER_SQL = (
     "SELECT p.owner FROM photo p JOIN partner_share s ON s.owner = p.owner AND s.partner = ?2 "
-    "WHERE p.id = ?1 AND p.state = 'library' AND (s.since IS NULL OR p.taken_local >= s.since)"
+    "WHERE p.id = ?1 AND p.state = 'library' AND p.archived = 0 AND (s.since IS NULL OR p.taken_local >= s.since)"
 )
 
 
 def partner_viewer_owner(conn: sqlite3.Connection, viewer: str, photo_id: str) -> str | None:
-    """The owner of `photo_id` when they share it with `viewer` as a partner (library items
-    taken on or after the share's `since` only)."""
+    """The owner of `photo_id` when they share it with `viewer` as a partner (library items,
+    not archived, taken on or after the share's `since` only)."""
     found = conn.execute(PARTNER_VIEWER_SQL, (photo_id, viewer)).fetchone()
     return found[0] if found else None
 
@@ -138,7 +138,9 @@ _COLS = ", ".join("p." + c for c in COLUMNS)
 
 
 def _branch(since: str | None, cursor: bool) -> str:
-    where = "p.owner = ? AND p.state = 'library'"
+    # As the owner's own timeline: library items, not archived (partners never see the
+    # archive, the trash or the vault), walking the same `photo_shown` index.
+    where = "p.owner = ? AND p.state = 'library' AND p.archived = 0"
     if since is not None:
         where += " AND p.taken_local >= ?"
     if cursor:
