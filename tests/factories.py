@@ -91,6 +91,8 @@ def photo_event(tx: Transaction, owner: str, photo_id: str, kind: str, value: ob
         event = PhotoUnfavourited(photo_id=photo_id)
     elif kind == "trash":
         event = PhotoTrashed(photo_id=photo_id, purge_at=str(value or "2030-01-01T00:00:00+00:00"))
+    elif kind == "trash_dated":  # trashed before it came in (moving in from Octopus Photos 0.6)
+        event = PhotoTrashed(photo_id=photo_id, purge_at="2030-01-01T00:00:00+00:00", trashed_at=str(value))
     elif kind == "restore":
         event = PhotoRestored(photo_id=photo_id)
     elif kind == "archive":

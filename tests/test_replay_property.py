@@ -116,9 +116,10 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
             if kind not in allowed:
                 continue
             value: object = {"describe": f"about {tag}", "redate": "2018-02-03T04:05:06", "tags": [tag.strip(), "x"],
-                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()], gps=(51.5, -0.12))}.get(kind)
+                             "unvault": f.details(filename="back.jpg", tags=[tag.strip()], gps=(51.5, -0.12)),
+                             "trash_dated": "2025-01-02T03:04:05.000000+00:00"}.get(kind)
             store.transact(lambda tx: f.photo_event(tx, owner, photo_id, kind, value))
-            new_state = {"trash": "trash", "restore": "library", "vault": "vault", "unvault": "library"}.get(kind, state)
+            new_state = {"trash": "trash", "trash_dated": "trash", "restore": "library", "vault": "vault", "unvault": "library"}.get(kind, state)
             if kind == "purge":
                 del model.photos[photo_id]
                 for _, members in model.albums.values():

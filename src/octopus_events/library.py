@@ -105,13 +105,15 @@ class PhotoLibrary:
         description: str | None = None,
         gps: Gps | None = None,
         taken_instant: datetime | None = None,
+        uploaded_at: datetime | None = None,
         meta: Meta,
     ) -> tuple[PhotoView, bool]:
         """Store a finished upload; returns (photo, created). Same bytes again: (existing, False).
 
         `gps` and `taken_instant` are what a client knows beside the file (a Takeout sidecar):
         the location is used only when the file has none, the instant only gives an EXIF local
-        time without an offset its offset.
+        time without an offset its offset. `uploaded_at` (aware) is when the photo was first
+        uploaded elsewhere (moving in from Octopus Photos 0.6): the date of a file without one.
 
         The temp file is always consumed: moved into the blob store or deleted.
         """
@@ -149,7 +151,7 @@ class PhotoLibrary:
         date = (
             date_from_exif(md.taken_local, offset, md.taken_source)
             or user_date
-            or upload_date(datetime.now(timezone.utc))
+            or upload_date(uploaded_at or datetime.now(timezone.utc))
         )
         if user_date is not None and md.taken_local:
             date = user_date  # an explicit taken_at from the client wins over EXIF

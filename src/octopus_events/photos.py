@@ -128,6 +128,9 @@ class PhotoUnfavourited(Event):
 class PhotoTrashed(Event):
     photo_id: str
     purge_at: str
+    # When its owner trashed it, if that was before this event: a photo that came in already
+    # trashed (moving in from Octopus Photos 0.6). None: when the event was recorded.
+    trashed_at: str | None = None
 
 
 class PhotoRestored(Event):

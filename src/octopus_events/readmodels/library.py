@@ -136,7 +136,7 @@ class LibraryProjector(Projector):
             elif kind is PhotoUnfavourited:
                 row["favourite"] = 0
             elif kind is PhotoTrashed:
-                row["state"], row["trashed_at"], row["purge_at"] = "trash", rfc3339_us(recorded.recorded_us), event.purge_at  # type: ignore[attr-defined]
+                row["state"], row["trashed_at"], row["purge_at"] = "trash", event.trashed_at or rfc3339_us(recorded.recorded_us), event.purge_at  # type: ignore[attr-defined]
             elif kind is PhotoRestored:
                 row["state"], row["trashed_at"], row["purge_at"] = "library", None, None
             elif kind is PhotoArchived:
