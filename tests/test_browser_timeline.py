@@ -212,3 +212,66 @@ def test_srcset_chooses_the_2x_thumbnail_at_device_pixel_ratio_2(setup: tuple[Se
             else:
                 assert "thumb" in sizes
             desk.no_errors()
+
+
+def open_viewer(desk: Desk) -> Any:
+    """Open the first photo of the timeline; gives the viewer's img once its picture has loaded."""
+    desk.tid("photo-tile").first.locator("a").click()
+    img = desk.tid("viewer-image")
+    expect(img).to_be_visible()
+    desk.page.wait_for_function("() => { const i = document.querySelector('[data-testid=viewer-image]'); return i && i.complete && i.naturalWidth > 0; }")
+    return img
+
+
+def test_the_viewer_loads_a_preview_sized_to_the_device_pixels(setup: tuple[Server, Any, Path]) -> None:
+    for scale, want in ((2, "large"), (1, "preview")):
+        for desk in open_desk(setup, "dense", scale=scale):
+            img = open_viewer(desk)
+            src = img.evaluate("(i) => new URL(i.currentSrc, location.href).searchParams.get('size')")
+            print(f"\nviewer at 1440x900, devicePixelRatio {scale}: size={src}")
+            assert src == want
+            desk.no_errors()
+
+
+def _zoom_state(img: Any) -> dict[str, Any]:
+    return img.evaluate("""(i) => { const r = i.getBoundingClientRect();
+        return { zoom: Number(i.dataset.zoom || 1), width: r.width, left: r.left, src: new URL(i.currentSrc, location.href).pathname }; }""")
+
+
+def test_zoom_by_wheel_and_double_click_loads_the_original_pans_and_esc_zooms_out(setup: tuple[Server, Any, Path]) -> None:
+    for desk in open_desk(setup, "dense"):
+        page = desk.page
+        img = open_viewer(desk)
+        before = _zoom_state(img)
+        assert before["zoom"] == 1 and before["src"].endswith("/thumbnail")
+        stage = page.locator(".v-stage").bounding_box()
+        cx, cy = stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
+        page.mouse.move(cx, cy)
+        page.mouse.wheel(0, -300)
+        page.wait_for_function("() => Number(document.querySelector('[data-testid=viewer-image]').dataset.zoom) > 1.5")
+        wheeled = _zoom_state(img)
+        assert wheeled["width"] > before["width"] * 1.5, (before, wheeled)
+        # The original replaces the preview once it has decoded (the zoomed picture is sharp).
+        page.wait_for_function("() => new URL(document.querySelector('[data-testid=viewer-image]').currentSrc).pathname.endsWith('/original')")
+        desk.shot("viewer-zoomed")
+        # Drag pans the zoomed picture.
+        page.mouse.move(cx, cy)
+        page.mouse.down()
+        page.mouse.move(cx + 120, cy, steps=4)
+        page.mouse.up()
+        panned = _zoom_state(img)
+        assert panned["zoom"] == wheeled["zoom"] and panned["left"] > wheeled["left"] + 50, (wheeled, panned)
+        # Esc zooms out first; the viewer stays open.
+        page.keyboard.press("Escape")
+        expect(img).to_have_attribute("data-zoom", "1.00")
+        expect(desk.tid("viewer")).to_be_visible()
+        assert abs(_zoom_state(img)["width"] - before["width"]) < 1
+        # Double-click zooms in (the original's pixels) and out again.
+        img.dblclick()
+        page.wait_for_function("() => Number(document.querySelector('[data-testid=viewer-image]').dataset.zoom) >= 2")
+        assert _zoom_state(img)["width"] >= before["width"] * 2 - 1
+        img.dblclick()
+        expect(img).to_have_attribute("data-zoom", "1.00")
+        page.keyboard.press("Escape")
+        expect(desk.tid("viewer")).to_be_hidden()
+        desk.no_errors()

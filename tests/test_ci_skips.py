@@ -129,9 +129,10 @@ def test_ci_run_ends_by_running_the_readme_command(tmp_path: Path) -> None:
     result, called = ci_run(tmp_path, "uv", "chromium")
     assert result.returncode == 0, result.stderr
     assert called.read_text() == "uv run pytest\n"
-    # litmus and rclone are wanted but not (yet) needed: a warning each, not a stop.
+    # litmus, rclone and systemd-analyze are wanted but not (yet) needed: a warning each, not a stop.
     assert [line for line in result.stderr.splitlines() if "warning" in line] == [
         ".ci/run: warning: could not install litmus (apt-get install litmus)",
         ".ci/run: warning: could not install rclone (apt-get install rclone)",
+        ".ci/run: warning: could not install systemd (apt-get install systemd)",
     ]
     assert CI_RUN.read_text().rstrip().splitlines()[-1] == "uv run pytest"

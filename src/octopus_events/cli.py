@@ -130,6 +130,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from . import sd_notify
     from .logs import configure_logging
     from .web.app import create_app
     from .web.server import uvicorn_config
@@ -162,7 +163,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.02)
             if server.started:
                 _say(f"Octopus Photos is running at {url} (data: {octopus.paths.root})")
-            await task
+                sd_notify.ready(f"serving {url}")  # systemd Type=notify (packaging/systemd/)
+            try:
+                await task
+            finally:
+                sd_notify.stopping()
 
         try:
             asyncio.run(run())

@@ -10,6 +10,7 @@ import { altText, isVideo } from "./grid.js";
 import { videoPlayer, codecName } from "./video.js";
 import { motionStill } from "./motion.js";
 import { conflictNotice } from "./offline.js";
+import { viewSize, zoomable } from "./zoom.js";
 import { showShortcuts } from "./shortcuts.js";
 import { t } from "./i18n.js";
 
@@ -67,6 +68,8 @@ function revoke() {
   if (!state) return;
   if (state.player) state.player.destroy();
   state.player = null;
+  state.zoom?.destroy();
+  state.zoom = null;
   (state.blobUrls || []).forEach((u) => URL.revokeObjectURL(u));
   state.blobUrls = [];
 }
@@ -103,7 +106,7 @@ function build(opts) {
   let x0 = null;
   root.addEventListener("touchstart", (e) => { x0 = e.touches.length === 1 ? e.touches[0].clientX : null; }, { passive: true });
   root.addEventListener("touchend", (e) => {
-    if (x0 === null || isTyping(e.target)) return;
+    if (x0 === null || isTyping(e.target) || state?.zoom?.zoomed) return; // a zoomed photo pans
     const dx = e.changedTouches[0].clientX - x0;
     if (Math.abs(dx) > 60) step(dx < 0 ? 1 : -1);
     x0 = null;
@@ -124,6 +127,7 @@ function onKey(e) {
   if (document.querySelector("dialog[open]") || e.altKey || e.ctrlKey || e.metaKey) return;
   if (e.key === "Escape") {
     e.preventDefault();
+    if (state.zoom?.zoomed && !isTyping(e.target)) { state.zoom.reset(); return; } // zoom out first
     if (show && (!isTyping(e.target) || show.bar.contains(e.target))) stopSlideshow();
     else if (isTyping(e.target)) e.target.blur();
     else close();
@@ -199,7 +203,7 @@ function render() {
   const img = media.querySelector("[data-testid=viewer-image]");
   if (!state.vault) {
     const n = state.list[i + 1];
-    if (n) new Image().src = thumbUrl(n.id, "preview");
+    if (n) new Image().src = thumbUrl(n.id, viewSize());
   }
   const actions = state.mode === "trash"
     ? [
@@ -289,8 +293,11 @@ function stageMedia(p, seq) {
     return img;
   }
   img.style.backgroundImage = `url("${thumbUrl(p.id)}")`; // cached small thumb while the preview loads
-  img.src = thumbUrl(p.id, "preview");
-  if (!p.motion) return img;
+  img.src = thumbUrl(p.id, viewSize()); // the screen's device pixels: preview or large (zoom.js)
+  if (!p.motion) {
+    state.zoom = zoomable(img, { width: p.width, height: p.height, mime: p.mime, original: originalUrl(p.id), large: thumbUrl(p.id, "large") });
+    return img;
+  }
   state.player = motionStill(img, photoPath(p.id, "/motion"));
   return state.player.el;
 }
