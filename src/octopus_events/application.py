@@ -16,6 +16,7 @@ from typing import Any, Callable, TypeVar
 
 import msgspec
 
+from . import oscompat
 from .config import Config
 from .eventstore import EventStore
 from .priority import lower_this_thread
@@ -49,9 +50,8 @@ class DataPaths(msgspec.Struct, frozen=True):
     def create(self) -> None:
         for path in (self.root, self.blobs, self.tmp, self.logs):
             path.mkdir(parents=True, exist_ok=True)
-        if os.name == "posix":
-            # Originals and the keystore are private: nobody else on the box may read them.
-            os.chmod(self.root, 0o700)
+        # Originals and the keystore are private: nobody else on the box may read them.
+        oscompat.make_private(self.root)
 
 
 def all_projectors() -> list[type[Projector]]:

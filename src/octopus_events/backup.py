@@ -40,6 +40,7 @@ from typing import Callable
 
 import msgspec
 
+from . import oscompat
 from .application import DataPaths
 from .durable import fsync_dir, fsync_file
 from .errors import OctopusError
@@ -244,7 +245,7 @@ class _Copier:
         if not link:
             shutil.copy2(src, tmp)
             fsync_file(tmp)
-        os.replace(tmp, dst)
+        oscompat.replace(tmp, dst)
 
 
 def _unchanged(entry: FileEntry | None, st: os.stat_result, in_dest: bool) -> bool:
@@ -299,8 +300,7 @@ def backup(
         raise BackupError(f"no library at {paths.root} (no octopus.db there)")
     dest, incremental = check_destination(dest, paths.root)
     dest.mkdir(parents=True, exist_ok=True)
-    if os.name == "posix":
-        os.chmod(dest, 0o700)  # the copy holds the keystore and originals, like the data dir
+    oscompat.make_private(dest)  # the copy holds the keystore and originals, like the data dir
     previous = read_manifest(dest) if incremental else None
     known = previous.files if previous is not None else {}
 
@@ -366,7 +366,7 @@ def backup(
         )
     # The database goes into place last, and the manifest with it: until then DEST holds the
     # earlier backup whole (its files are a superset of what its database names).
-    os.replace(partial, dest / DB_NAME)
+    oscompat.replace(partial, dest / DB_NAME)
     if (dest / f"{DAV_INDEX}.partial").is_file():
         os.replace(dest / f"{DAV_INDEX}.partial", dest / DAV_INDEX)
     manifest = Manifest(
@@ -376,7 +376,7 @@ def backup(
     tmp = dest / f".{MANIFEST}.tmp"
     tmp.write_bytes(msgspec.json.encode(manifest))
     fsync_file(tmp)
-    os.replace(tmp, dest / MANIFEST)
+    oscompat.replace(tmp, dest / MANIFEST)
     fsync_dir(dest)
     return BackupReport(
         dest=str(dest), events=events, head=head, db_bytes=(dest / DB_NAME).stat().st_size,

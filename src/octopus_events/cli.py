@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, NoReturn, Sequence
 
 import msgspec
 
-from . import __version__
+from . import __version__, oscompat
 from .application import DataPaths, Octopus
 from .config import Config, load_config
 from .errors import ConfigError, OctopusError
@@ -113,7 +113,7 @@ def _listen(host: str, port: int) -> socket.socket:
     # waits for the client's delayed ACK (~40 ms) on every keep-alive request after the first.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        if os.name != "nt":
+        if oscompat.reuse_address():
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -148,7 +148,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(config.log.level)
     sock = _listen(host, port)
     actual_port = sock.getsockname()[1]
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _stop) for sig in oscompat.stop_signals()}
     octopus = Octopus(config)
     try:
         octopus.open()
@@ -156,6 +156,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = uvicorn.Server(uvicorn_config(app, config))
         shown = f"[{host}]" if ":" in host else host
         url = f"http://{shown}:{actual_port}/"
+
+        if getattr(args, "parent_pipe", False):
+            _stop_when_stdin_closes(server)
 
         async def run() -> None:
             task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -188,11 +191,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 signal.signal(sig, handler)
 
 
+def _stop_when_stdin_closes(server: Any) -> None:
+    """Shut down cleanly when stdin reaches its end: the desktop launcher (desktop.py) holds our
+    stdin and closes it to stop us, or dies and so closes it. Windows has no SIGTERM to send a
+    process without a console, and killing one would skip the clean shutdown."""
+    import threading
+
+    def watch() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except (OSError, ValueError):
+            pass
+        server.should_exit = True  # uvicorn's main loop looks at this every tick
+
+    threading.Thread(target=watch, name="parent-pipe", daemon=True).start()
+
+
 def add_serve(commands: Any, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("serve", parents=[common], help="run the server (UI + API)",
                             description="Serve the UI and the API; creates the data dir on first start.")
     p.add_argument("--host", help="address to listen on (default: server.host)")
     p.add_argument("--port", type=int, help="port to listen on (default: server.port; 0 picks a free one)")
+    p.add_argument("--parent-pipe", action="store_true", help=argparse.SUPPRESS)  # desktop.py: stop at stdin's end
     p.set_defaults(handler=cmd_serve)
 
 

@@ -10,17 +10,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import oscompat
+
 
 def fsync_dir(directory: Path) -> None:
-    """Make a rename in `directory` durable. Windows has no directory handles to fsync (and NTFS
-    journals renames itself), so there it is a no-op."""
-    if os.name == "nt":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make a rename in `directory` durable (a no-op on Windows: oscompat.fsync_dir)."""
+    oscompat.fsync_dir(directory)
 
 
 def fsync_file(path: Path) -> None:
@@ -42,7 +37,7 @@ def write_atomic(path: Path, data: bytes, *, tmp_dir: Path | None = None) -> Non
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, path)
+        oscompat.replace(tmp, path)  # retried on Windows while someone holds `path` open
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -21,6 +21,7 @@ from typing import Callable
 
 import msgspec
 
+from . import oscompat
 from .backup import DAV_INDEX, DB_NAME, MANIFEST, content_hash, list_files, read_manifest, verify_copy
 from .durable import fsync_dir, fsync_file
 from .errors import OctopusError
@@ -135,8 +136,7 @@ def restore(src: Path, data_dir: Path, *, progress: Callable[[str], None] | None
             shutil.copy2(src / "config.toml", work / "config.toml")
         for folder in ("tmp", "logs"):
             (work / folder).mkdir(exist_ok=True)
-        if os.name == "posix":
-            os.chmod(work, 0o700)
+        oscompat.make_private(work)
         fsync_dir(work)
         if data_dir.exists():
             data_dir.rmdir()  # empty, checked above

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from octopus_events import oscompat
 from octopus_events.durable import fsync_dir, fsync_file
 
 ORIGINAL = "original"
@@ -333,7 +334,7 @@ def _check_kind(kind: str) -> None:
 def _move_into_place(tmp: Path, dest: Path) -> None:
     created = not dest.parent.is_dir()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, dest)
+    oscompat.replace(tmp, dest)  # retried on Windows while a reader holds `dest` open
     fsync_dir(dest.parent)
     if created:
         fsync_dir(dest.parent.parent)
