@@ -70,7 +70,7 @@ export async function api(path, opts = {}) {
     body = JSON.stringify(body);
   }
   if (opts.vault) {
-    if (!vaultToken()) throw new ApiError(403, "Vault locked", "", "vault_locked");
+    if (!vaultToken()) throw new ApiError(403, "", "", "vault_locked");
     headers["X-Vault-Token"] = vaultToken();
   }
   if (opts.method && opts.method !== "GET" && !opts.vault && !opts.raw && !(opts.body instanceof FormData)) {
@@ -84,7 +84,7 @@ export async function api(path, opts = {}) {
     // Out of reach: the offline mirror may answer a read or queue an edit (app.js installs it).
     const answer = opts.vault || opts.raw ? undefined : await offlineAnswer(opts.method || "GET", path, opts.body);
     if (answer !== undefined) return answer;
-    throw new ApiError(0, "Offline", "", "offline");
+    throw new ApiError(0, "", "", "offline");
   }
   reachable(true);
   if (!res.ok) {
@@ -137,7 +137,7 @@ export function uploadFile(file, onProgress) {
     xhr.withCredentials = true;
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onerror = () => reject(new ApiError(0, "Offline", "", "uploadOffline"));
+    xhr.onerror = () => reject(new ApiError(0, "", "", "uploadOffline"));
     xhr.onload = () => {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch { /* keep null */ }

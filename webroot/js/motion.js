@@ -3,6 +3,7 @@
 // finger holds it on a touch screen, and the still comes back on leave or release. The Motion
 // button (and Space) does the same for a keyboard.
 import { h, icon } from "./ui.js";
+import { t } from "./i18n.js";
 
 const HOLD_MS = 180;   // a tap or the start of a swipe is not a press-and-hold
 const SLOP_PX = 12;    // a finger that moves this far is swiping, not holding
@@ -12,7 +13,7 @@ export function motionStill(img, clipUrl) {
   const clip = h("video.motion-clip", { testid: "motion-clip", muted: true, loop: true, playsinline: true, preload: "none", "aria-hidden": "true" });
   clip.muted = true; // the property, not only the attribute: autoplay rules look at this one
   const el = h("div.v-motion", { testid: "motion-photo" }, img, clip);
-  const button = h("button.icon.motion-toggle", { type: "button", testid: "motion-button", "aria-label": "Play motion", title: "Play motion (Space)", "aria-pressed": "false" }, icon("motion"));
+  const button = h("button.icon.motion-toggle", { type: "button", testid: "motion-button", "aria-label": t("motion.play"), title: t("motion.playKey"), "aria-pressed": "false" }, icon("motion"));
   let playing = false;
   let hold = null;
 

@@ -3,6 +3,7 @@
 // is two taps away. Wider windows keep the side navigation app.js builds; both stay in the DOM and
 // the stylesheet shows one, so a window resized across 600 px needs no JavaScript.
 import { h, icon } from "./ui.js";
+import { t } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 // Icons ui.js has no use for elsewhere.
@@ -23,9 +24,9 @@ function glyph(name) {
   return svg;
 }
 
-const BOTTOM = [["timeline", "Photos", "photos"], ["albums", "Albums", "album"], ["search", "Search", "search"], ["backup", "Backup", "backup"]];
+const BOTTOM = [["timeline", "nav.timeline", "photos"], ["albums", "nav.albums", "album"], ["search", "nav.search", "search"], ["backup", "nav.backup", "backup"]];
 const MORE = [
-  ["memories", "On this day", "memories"], ["favourites", "Favourites", "heart"], ["places", "Places", "place"], ["tags", "Tags", "tag"],
+  ["memories", "nav.memories", "memories"], ["favourites", "nav.favourites", "heart"], ["places", "nav.places", "place"], ["tags", "nav.tags", "tag"],
   ["duplicates", "Duplicates", "duplicates"], ["trash", "Trash", "trash"], ["vault", "Vault", "lock"], ["settings", "Settings", "settings"],
 ];
 
@@ -36,7 +37,7 @@ let live = null; // the bar of the current shell: signing out and in again build
 /** The bottom bar and its More sheet; `signOut` is app.js's. Returns the <nav> (the sheet lives in body). */
 export function bottomNav({ user, signOut }) {
   live?.destroy();
-  const sheet = h("dialog.more-sheet", { testid: "more-sheet", "aria-label": "More" });
+  const sheet = h("dialog.more-sheet", { testid: "more-sheet", "aria-label": t("nav.more") });
   const close = () => {
     if (!sheet.hasAttribute("open")) return;
     if (typeof sheet.close === "function") sheet.close();
@@ -44,9 +45,9 @@ export function bottomNav({ user, signOut }) {
   };
   sheet.append(
     h("div.sheet-head", h("span", { testid: "more-user" }, user.display_name || user.username || ""),
-      h("button.icon", { type: "button", "aria-label": "Close", testid: "more-close", onclick: close }, icon("close"))),
-    h("ul", MORE.map(([name, label, ico]) => h("li", h("a", { href: `#/${name}`, testid: `more-${name}`, "data-route": name, onclick: close }, glyph(ico), h("span", label)))),
-      h("li", h("button", { type: "button", testid: "more-signout", onclick: () => { close(); signOut(); } }, glyph("signout"), h("span", "Sign out")))));
+      h("button.icon", { type: "button", "aria-label": t("common.close"), testid: "more-close", onclick: close }, icon("close"))),
+    h("ul", MORE.map(([name, label, ico]) => h("li", h("a", { href: `#/${name}`, testid: `more-${name}`, "data-route": name, onclick: close }, glyph(ico), h("span", t(label))))),
+      h("li", h("button", { type: "button", testid: "more-signout", onclick: () => { close(); signOut(); } }, glyph("signout"), h("span", t("settings.signOut"))))));
   // A tap on the backdrop (outside the sheet's box) closes it, as bottom sheets do.
   sheet.addEventListener("click", (e) => {
     if (e.target !== sheet) return;
@@ -60,10 +61,10 @@ export function bottomNav({ user, signOut }) {
       if (typeof sheet.showModal === "function") sheet.showModal(); else sheet.setAttribute("open", "");
       more.setAttribute("aria-expanded", "true");
     } },
-  glyph("more"), h("span", "More"));
+  glyph("more"), h("span", t("nav.more")));
   sheet.addEventListener("close", () => more.setAttribute("aria-expanded", "false"));
-  const nav = h("nav.bottom-nav", { "aria-label": "Main", testid: "bottom-nav" }, h("ul",
-    BOTTOM.map(([name, label, ico]) => h("li", h("a", { href: `#/${name}`, testid: `bnav-${name}`, "data-route": name }, glyph(ico), h("span", label)))),
+  const nav = h("nav.bottom-nav", { "aria-label": t("nav.main"), testid: "bottom-nav" }, h("ul",
+    BOTTOM.map(([name, label, ico]) => h("li", h("a", { href: `#/${name}`, testid: `bnav-${name}`, "data-route": name }, glyph(ico), h("span", t(label))))),
     h("li", more)));
   const mark = () => {
     const r = routeName();

@@ -2,6 +2,7 @@
 // (webroot/sw.js), offer "New version — Reload" when an upgrade waits, pick up files shared to
 // the app (the share target) and, on sign-out, forget what the worker keeps of the user.
 import { h } from "./ui.js";
+import { t } from "./i18n.js";
 
 const SHARE_DB = "octopus-share";
 const SHARE_STORE = "incoming";
@@ -43,13 +44,13 @@ function showUpdateBar(reg) {
   if (document.querySelector("[data-testid=update-bar]")) return;
   // Styled as a toast that stays (the toasts' live region announces it).
   const bar = h("div.toast.update-bar", { testid: "update-bar", role: "status" },
-    h("span", "New version"),
+    h("span", t("pwa.newVersion")),
     h("button.link", { type: "button", testid: "update-reload", onclick: () => {
       const worker = reg.waiting;
       if (!worker) return location.reload();
       reloading = true;
       worker.postMessage({ type: "skipWaiting" });
-    } }, "Reload"));
+    } }, t("pwa.reload")));
   (document.getElementById("toasts") || document.body).append(bar);
 }
 

@@ -4,6 +4,7 @@
 // file is added again, because each upload's URL is kept in localStorage under the file's
 // fingerprint (name, type, size, lastModified) until it completes.
 import { api, ApiError, photoPath } from "./api.js";
+import { t } from "./i18n.js";
 
 const ENDPOINT = "/api/uploads";
 // 8 MB a PATCH: few enough requests for a fast network, little lost when a PATCH is cut.
@@ -46,10 +47,10 @@ async function sha256Hex(file) {
 function errorOf(err) {
   const res = err && err.originalResponse;
   const status = res ? res.getStatus() : 0;
-  if (!status) return new ApiError(0, "Offline", "Upload failed: cannot reach the server. Add the file again to resume.");
+  if (!status) return new ApiError(0, "", t("upload.offlineResume"));
   let body = null;
   try { body = JSON.parse(res.getBody()); } catch { /* not JSON: never show a raw body */ }
-  return new ApiError(status, body && body.title, (body && body.detail) || `Upload failed (${status})`);
+  return new ApiError(status, body && body.title, (body && body.detail) || t("error.uploadFailed", { status }), body && body.code, body && body.params);
 }
 
 /**
@@ -98,7 +99,7 @@ export async function uploadTus(file, { onProgress, onState, onResume, sha256 })
   else if (!previous.length && file.size <= HASH_LIMIT && window.crypto && crypto.subtle) {
     // crypto.subtle exists only in secure contexts (https, localhost): on plain http to a LAN
     // address the file is simply sent and the server finds the duplicate after the last byte.
-    onState("checking");
+    onState(t("upload.checking"));
     options.metadata.sha256 = await sha256Hex(file);
   }
 
@@ -113,8 +114,8 @@ export async function uploadTus(file, { onProgress, onState, onResume, sha256 })
         const status = err.originalResponse ? err.originalResponse.getStatus() : 0;
         if (!status && navigator.onLine === false) {
           // Offline: wait for the network, then start again (HEAD finds the server's offset).
-          onState("waiting for the network");
-          addEventListener("online", () => { onState("resuming"); upload.start(); }, { once: true });
+          onState(t("upload.waitingNetwork"));
+          addEventListener("online", () => { onState(t("upload.resuming")); upload.start(); }, { once: true });
           return;
         }
         done = true;
@@ -125,12 +126,12 @@ export async function uploadTus(file, { onProgress, onState, onResume, sha256 })
       // The newest attempt at this file (by creation time): its URL is where to resume.
       previous.sort((a, b) => String(b.creationTime).localeCompare(String(a.creationTime)));
       upload.resumeFromPreviousUpload(previous[0]);
-      onState("resuming");
+      onState(t("upload.resuming"));
     }
     upload.start();
   });
 
-  if (!photoId) throw new ApiError(0, "Upload failed", "The server finished the upload but named no photo.");
+  if (!photoId) throw new ApiError(0, "", t("upload.noPhoto"));
   // A Live Photo's MOV whose still has not arrived is kept but is no item yet (docs/motion.md).
   if (held) return { status: 202, photo: null, resumedFrom };
   let photo = { id: photoId };

@@ -6,6 +6,7 @@ import { uploadFile } from "./api.js";
 import { tusAvailable, uploadTus } from "./upload-tus.js";
 import { h, plural, icon, fmtBytes } from "./ui.js";
 import { notify } from "./actions.js";
+import { t } from "./i18n.js";
 
 const MAX_PARALLEL = 2;
 const queue = [];
@@ -23,12 +24,12 @@ export function uploadInput() {
   return h("span",
     input,
     h("label.button.primary", { for: "upload-input", testid: "upload-button", tabindex: "0", role: "button",
-      onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } } }, icon("upload"), h("span", "Upload")));
+      onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } } }, icon("upload"), h("span", t("upload.button"))));
 }
 
 /** Drag-and-drop anywhere on the page (only while signed in: app.js calls this once). */
 export function enableDrop() {
-  const overlay = h("div.drop-overlay", { hidden: true, "aria-hidden": "true" }, h("p", "Drop photos to upload"));
+  const overlay = h("div.drop-overlay", { hidden: true, "aria-hidden": "true" }, h("p", t("upload.drop")));
   document.body.append(overlay);
   let depth = 0;
   const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
@@ -48,12 +49,12 @@ export function enableDrop() {
 function ensurePanel() {
   if (panel) return;
   summary = h("strong");
-  overall = h("progress", { max: 1, value: 0, testid: "upload-overall", "aria-label": "Overall upload progress" });
+  overall = h("progress", { max: 1, value: 0, testid: "upload-overall", "aria-label": t("upload.overall") });
   overallText = h("p.overall-text", { testid: "upload-overall-text" });
   list = h("ul");
-  panel = h("section.upload-panel", { testid: "upload-panel", "aria-label": "Uploads" },
+  panel = h("section.upload-panel", { testid: "upload-panel", "aria-label": t("upload.panel") },
     h("header", summary,
-      h("button.icon", { type: "button", "aria-label": "Close uploads", title: "Close (when finished)", testid: "upload-close", onclick: () => {
+      h("button.icon", { type: "button", "aria-label": t("upload.close"), title: t("upload.closeTitle"), testid: "upload-close", onclick: () => {
         if (running || queue.length) return;
         panel.remove(); panel = null;
         Object.assign(counts, { new: 0, duplicate: 0, error: 0, total: 0 });
@@ -66,15 +67,16 @@ function ensurePanel() {
 
 function renderSummary() {
   const busy = running + queue.length;
-  const parts = [counts.new && `${counts.new} new`, counts.duplicate && `${counts.duplicate} already in library`, counts.error && `${counts.error} failed`].filter(Boolean);
-  summary.textContent = busy ? `Uploading ${plural(busy, "file")}…` : `Done: ${parts.join(", ") || "nothing uploaded"}`;
+  const parts = [counts.new && t("upload.countNew", { count: counts.new }), counts.duplicate && t("upload.countDuplicate", { count: counts.duplicate }),
+    counts.error && t("upload.countFailed", { count: counts.error })].filter(Boolean);
+  summary.textContent = busy ? t("upload.uploading", { count: busy }) : t("upload.done", { what: parts.join(", ") || t("upload.nothing") });
   renderOverall();
 }
 
 function fmtLeft(seconds) {
-  if (seconds < 60) return "less than a minute left";
-  if (seconds < 3600) return `about ${plural(Math.round(seconds / 60), "minute")} left`;
-  return `about ${plural(Math.round(seconds / 3600), "hour")} left`;
+  if (seconds < 60) return t("upload.leftUnderMinute");
+  if (seconds < 3600) return t("upload.leftMinutes", { count: Math.round(seconds / 60) });
+  return t("upload.leftHours", { count: Math.round(seconds / 3600) });
 }
 
 /**
@@ -86,7 +88,7 @@ export function showOverall(bar, text, batch, speed) {
   const done = batch.reduce((n, j) => n + j.done, 0);
   const finished = batch.filter((j) => j.finished).length;
   bar.value = total ? done / total : (finished === batch.length ? 1 : 0);
-  const parts = [`${finished} of ${plural(batch.length, "file")}`, `${fmtBytes(done)} of ${fmtBytes(total)}`];
+  const parts = [t("upload.filesOf", { done: finished, count: batch.length }), t("upload.bytesOf", { done: fmtBytes(done), total: fmtBytes(total) })];
   const secs = (performance.now() - speed.since) / 1000;
   if (finished < batch.length && speed.sent && secs > 1) parts.push(fmtLeft(Math.max(0, total - done) / (speed.sent / secs)));
   text.textContent = parts.join(" · ");
@@ -109,8 +111,8 @@ export function enqueue(files) {
   if (!files.length) return;
   ensurePanel();
   for (const file of files) {
-    const bar = h("progress", { max: 1, value: 0, "aria-label": `Progress of ${file.name}` });
-    const status = h("span.status", "waiting");
+    const bar = h("progress", { max: 1, value: 0, "aria-label": t("upload.progressOf", { name: file.name }) });
+    const status = h("span.status", t("upload.waiting"));
     const item = h("li", { testid: "upload-item", "data-status": "waiting" }, h("span.name", file.name), bar, status);
     list.append(item);
     counts.total++;
@@ -135,10 +137,10 @@ async function run(job) {
     if (sent > job.done) rate.sent += sent - job.done;
     job.done = sent;
     bar.value = file.size ? sent / file.size : 0;
-    status.textContent = `uploading ${Math.floor(bar.value * 100)} %`;
+    status.textContent = t("upload.percent", { percent: Math.floor(bar.value * 100) });
     renderOverall();
   };
-  set("uploading", "uploading");
+  set("uploading", t("upload.statusUploading"));
   try {
     const { status: code, photo, resumedFrom } = await sendFile(file, {
       onProgress: progress,
@@ -147,8 +149,8 @@ async function run(job) {
     });
     bar.value = 1;
     if (resumedFrom) item.dataset.resumedFrom = String(resumedFrom);
-    if (code === 200 && photo && photo.duplicate) { counts.duplicate++; set("duplicate", "already in library"); }
-    else { counts.new++; set("new", "added"); if (photo && photo.id) notify("added", photo); }
+    if (code === 200 && photo && photo.duplicate) { counts.duplicate++; set("duplicate", t("upload.statusDuplicate")); }
+    else { counts.new++; set("new", t("upload.statusAdded")); if (photo && photo.id) notify("added", photo); }
   } catch (err) {
     counts.error++;
     bar.hidden = true;

@@ -4,6 +4,7 @@
 // viewer shows the poster, one line saying so and Download instead: never a black box. When
 // the server has made a playable H.264 copy (media.transcode, docs/admin.md) it plays that.
 import { h, icon } from "./ui.js";
+import { t } from "./i18n.js";
 
 // FFmpeg's codec name (the API's `video.codec`) → what to call it, and a type for canPlayType.
 // The codec strings are concrete profiles: Chromium answers "" for a bare "hvc1" and "maybe"
@@ -30,9 +31,9 @@ export function mayPlay(codec) {
 }
 
 const unplayableText = (p, why) => {
-  if (why === "network") return "This video stopped loading. Download it to watch.";
+  if (why === "network") return t("video.stopped");
   const name = codecName(p.video && p.video.codec);
-  return `This browser can't play this video${name ? ` (${name})` : ""}. Download it to watch.`;
+  return name ? t("video.unplayableCodec", { codec: name }) : t("video.unplayable");
 };
 
 /**
@@ -66,8 +67,8 @@ export function videoPlayer(p, { src, poster, download, alt, playable }) {
     failed = true;
     stop();
     const dl = download.href
-      ? h("a.button.primary", { href: download.href, download: download.filename || "", testid: "video-download" }, icon("download"), "Download")
-      : h("button.primary", { type: "button", testid: "video-download", onclick: download.run }, icon("download"), "Download");
+      ? h("a.button.primary", { href: download.href, download: download.filename || "", testid: "video-download" }, icon("download"), t("video.download"))
+      : h("button.primary", { type: "button", testid: "video-download", onclick: download.run }, icon("download"), t("video.download"));
     still = h("img", { testid: "video-poster", alt, decoding: "async" });
     if (posterUrl) still.src = posterUrl;
     box.replaceChildren(still, h("div.v-unplayable", { testid: "video-unplayable", role: "status" }, h("p", unplayableText(p, why)), dl));
