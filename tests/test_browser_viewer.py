@@ -119,6 +119,10 @@ def test_change_the_date_and_time_keeping_the_time_zone(d: Desk, env: dict[str, 
     poll(lambda: d.photo(pid)["taken_at"] == "2021-08-03T07:45:10+02:00", "the new date with the old offset")
     expect(d.tid("taken-value")).to_contain_text("2021")
     expect(d.tid("date-input")).to_have_count(0)
+    # Behind the viewer the tile moved to its new day (it sat on top of the timeline before).
+    moved = d.page.locator(f"[data-testid=day-section][data-date='2021-08-03'] [data-photo-id='{pid}']")
+    expect(moved).to_have_count(1)
+    expect(d.page.locator("[data-testid=day-section][data-date='2023-05-12']")).to_have_count(0)
     # d opens it from the keyboard; Esc in the field cancels without closing the viewer.
     d.tid("viewer-close").focus()
     d.page.keyboard.press("d")

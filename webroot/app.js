@@ -126,6 +126,12 @@ document.addEventListener("photos:removed", (e) => grids().forEach((g) => g.remo
 document.addEventListener("photos:changed", (e) => grids().forEach((g) => g.update(e.detail)));
 document.addEventListener("photos:added", (e) => { if (current?.view.acceptsNew) current.view.grid.insert(e.detail); });
 document.addEventListener("photos:uploaded", () => current?.view.onUploaded?.());
+// A new date moves a photo within each date-ordered grid that holds it (out, and in where it belongs).
+document.addEventListener("photos:redated", (e) => grids().forEach((g) => {
+  if (!g.byId.has(e.detail.id)) return;
+  g.remove([e.detail.id]);
+  g.insert(e.detail);
+}));
 // A new display name (Settings) shows in the header at once, not after a reload.
 document.addEventListener("user:changed", (e) => {
   const link = $("[data-testid=user-link]");

@@ -524,7 +524,7 @@ async function saveDate(p, input) {
   const send = (version) => api(photoPath(p.id), { method: "PATCH", body: { taken_at: takenAt, version } });
   const done = (res) => {
     if (res && res.id) Object.assign(p, res); else p.taken_at = takenAt;
-    notify("changed", p);
+    notify("redated", p); // app.js moves its tile to the new day in the grids that hold it
     if (state && state.photo === p) redrawInfo();
   };
   try {
