@@ -10,7 +10,7 @@ function deviceName() {
   const ua = navigator.userAgent;
   const browser = /Firefox\//.test(ua) ? "Firefox" : /Edg\//.test(ua) ? "Edge" : /Chrom/.test(ua) ? "Chromium" : /Safari\//.test(ua) ? "Safari" : "Browser";
   const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Windows/.test(ua) ? "Windows" : /Mac OS/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
-  return `${browser}${os ? ` on ${os}` : ""}`;
+  return os ? t("auth.deviceOn", { browser, os }) : browser;
 }
 
 /** Render the sign-in screen into root; onSignedIn(user) once a session exists. */
@@ -19,21 +19,21 @@ export function showAuth(root, onSignedIn, message = "") {
   const say = (text, ok = false) => { banner.textContent = text; banner.hidden = !text; banner.classList.toggle("ok", ok); };
 
   const input = (name, label, attrs) => h("label", label, h("input", { name, required: true, ...attrs }));
-  const login = h("form.auth-form", { testid: "login-form", "aria-label": "Sign in" },
-    input("username", "Username", { autocomplete: "username", testid: "login-username", autocapitalize: "none", spellcheck: false }),
-    input("password", "Password", { type: "password", autocomplete: "current-password", testid: "login-password" }),
-    h("button.primary", { type: "submit", testid: "login-submit" }, "Sign in"),
-    h("p.muted", { testid: "register-offer" }, "No account yet? ", h("button.link", { type: "button", testid: "show-register", onclick: () => swap(true) }, "Create account")));
+  const login = h("form.auth-form", { testid: "login-form", "aria-label": t("auth.signIn") },
+    input("username", t("auth.username"), { autocomplete: "username", testid: "login-username", autocapitalize: "none", spellcheck: false }),
+    input("password", t("auth.password"), { type: "password", autocomplete: "current-password", testid: "login-password" }),
+    h("button.primary", { type: "submit", testid: "login-submit" }, t("auth.signIn")),
+    h("p.muted", { testid: "register-offer" }, t("auth.noAccount"), " ", h("button.link", { type: "button", testid: "show-register", onclick: () => swap(true) }, t("auth.createAccount"))));
   // With registration closed the offer becomes a pointer to the admin (GET /api/auth/status).
   const closedHint = h("p.muted", { testid: "registration-closed", hidden: true }, t("auth.registrationClosed"));
   login.append(closedHint);
-  const register = h("form.auth-form", { testid: "register-form", "aria-label": "Create account", hidden: true },
-    h("p.muted", "The first account on a new server becomes its administrator. Later accounts are usually created by an admin."),
-    input("username", "Username", { autocomplete: "username", testid: "register-username", autocapitalize: "none", spellcheck: false }),
-    input("password", "Password", { type: "password", autocomplete: "new-password", testid: "register-password" }),
-    input("again", "Repeat password", { type: "password", autocomplete: "new-password", testid: "register-password-again" }),
-    h("button.primary", { type: "submit", testid: "register-submit" }, "Create account"),
-    h("p.muted", { testid: "back-to-login" }, h("button.link", { type: "button", testid: "show-login", onclick: () => swap(false) }, "Back to sign in")));
+  const register = h("form.auth-form", { testid: "register-form", "aria-label": t("auth.createAccount"), hidden: true },
+    h("p.muted", t("auth.registerIntro")),
+    input("username", t("auth.username"), { autocomplete: "username", testid: "register-username", autocapitalize: "none", spellcheck: false }),
+    input("password", t("auth.password"), { type: "password", autocomplete: "new-password", testid: "register-password" }),
+    input("again", t("auth.repeatPassword"), { type: "password", autocomplete: "new-password", testid: "register-password-again" }),
+    h("button.primary", { type: "submit", testid: "register-submit" }, t("auth.createAccount")),
+    h("p.muted", { testid: "back-to-login" }, h("button.link", { type: "button", testid: "show-login", onclick: () => swap(false) }, t("auth.backToSignIn"))));
 
   const swap = (toRegister) => {
     login.hidden = toRegister;
@@ -57,10 +57,10 @@ export function showAuth(root, onSignedIn, message = "") {
       await signIn(username.value.trim(), password.value);
     } catch (err) {
       say(err.detail);
-      if (NO_USER.test(err.detail)) {
+      if (NO_USER.test(err.serverDetail || "")) { // the server's own words, whatever the UI language
         register.elements.username.value = username.value;
         swap(true);
-        say("No account exists yet. Create the first one: it becomes the administrator.", true);
+        say(t("auth.noAccountYet"), true);
       }
     } finally { busy(login, false); }
   });
@@ -69,20 +69,20 @@ export function showAuth(root, onSignedIn, message = "") {
     e.preventDefault();
     say("");
     const { username, password, again } = register.elements;
-    if (password.value !== again.value) return say("The passwords do not match.");
+    if (password.value !== again.value) return say(t("auth.passwordsDiffer"));
     busy(register, true);
     try {
       await api("/api/auth/register", { method: "POST", authCall: true, body: { username: username.value.trim(), password: password.value } });
       await signIn(username.value.trim(), password.value);
     } catch (err) {
-      say(err.detail); // e.g. registration closed: the server's own words
+      say(err.detail); // e.g. registration closed (our text for its code, else the server's words)
     } finally { busy(register, false); }
   });
 
   root.replaceChildren(h("main.auth", { testid: "auth" },
     h("div.auth-box",
       h("img", { src: "favicon.svg", alt: "", width: 72, height: 72 }),
-      h("h1", "Octopus Photos"),
+      h("h1", t("app.name")),
       banner, login, register)));
   login.elements.username.focus();
   // Before anything is typed: a new server opens on "Create account" (its first account becomes

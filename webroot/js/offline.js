@@ -6,6 +6,7 @@ import * as outbox from "./outbox.js";
 import { answer } from "./library.js";
 import { h, toast, fmtBytes, plural, showError } from "./ui.js";
 import { thumbUrl, setHoldHandler } from "./api.js";
+import { t, formatRelative } from "./i18n.js";
 
 export const THUMBS_CACHE = "octopus-thumbs"; // webroot/sw.js serves thumbnails from it, cache-first
 
@@ -15,22 +16,18 @@ export async function offlineAnswer(method, path, body) {
   await mirror.opened();
   if (method === "GET") return answer(path);
   const shown = await outbox.queue(method, path, body);
-  if (shown !== undefined) toast("Saved on this device: it is sent when the server is back.");
+  if (shown !== undefined) toast(t("offline.savedHere"));
   return shown;
 }
 
 // Online edits wait behind the ones still queued (outbox.holdBehind).
 setHoldHandler(outbox.holdBehind);
 
-const rel = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 export function ago(iso) {
-  if (!iso) return "never";
+  if (!iso) return t("offline.never");
   const s = Math.round((Date.parse(iso) - Date.now()) / 1000);
-  const a = Math.abs(s);
-  if (a < 45) return "just now";
-  if (a < 2700) return rel.format(Math.round(s / 60), "minute");
-  if (a < 64800) return rel.format(Math.round(s / 3600), "hour");
-  return rel.format(Math.round(s / 86400), "day");
+  if (Math.abs(s) < 45) return t("offline.justNow");
+  return formatRelative(Date.parse(iso));
 }
 
 let banner = null, timer = null, unStatus = null, unConflict = null, unProblem = null;
@@ -38,15 +35,15 @@ let banner = null, timer = null, unStatus = null, unConflict = null, unProblem =
 function drawBanner(st) {
   if (!banner) return;
   banner.hidden = st.online;
-  banner.textContent = `Offline · last synced ${ago(st.lastSynced)}`;
+  banner.textContent = t("offline.banner", { ago: ago(st.lastSynced) });
 }
 
-const WHAT = { patch: "your edit was kept", tags: "your tags were kept", favourite: "your change was kept" };
+const WHAT = { patch: "offline.keptEdit", tags: "offline.keptTags", favourite: "offline.keptChange" };
 function keptText(e) {
-  if (e.kind === "patch" && "description" in e.body) return ["your description was kept", e.body.description];
-  if (e.kind === "patch" && "taken_at" in e.body) return ["your date was kept", e.body.taken_at];
-  if (e.kind === "tags") return ["your tags were kept", (e.value || []).join(", ")];
-  return [WHAT[e.kind] || "your edit was kept", ""];
+  if (e.kind === "patch" && "description" in e.body) return [t("offline.keptDescription"), e.body.description];
+  if (e.kind === "patch" && "taken_at" in e.body) return [t("offline.keptDate"), e.body.taken_at];
+  if (e.kind === "tags") return [t("offline.keptTags"), (e.value || []).join(", ")];
+  return [t(WHAT[e.kind] || "offline.keptEdit"), ""];
 }
 
 /**
@@ -59,20 +56,20 @@ export function conflictNotice({ key, what, text, theirs = null, photoId, retry,
   const old = document.querySelector(`.conflict-notice[data-key="${CSS.escape(key)}"]`);
   if (old) old.remove();
   const note = h("section.conflict-notice", { role: "alert", testid: "conflict-notice", "data-key": key },
-    h("p", `This photo was changed elsewhere: ${what}.`),
+    h("p", t("offline.changedElsewhere", { what })),
     text ? h("blockquote", { testid: "conflict-text" }, text) : null,
-    theirs !== null ? h("p.muted", `Now on the server: “${theirs}”`) : null,
+    theirs !== null ? h("p.muted", t("offline.onServer", { text: theirs })) : null,
     h("div.row.end",
-      photoId ? h("a", { href: `#/photo/${encodeURIComponent(photoId)}` }, "Open photo") : null,
+      photoId ? h("a", { href: `#/photo/${encodeURIComponent(photoId)}` }, t("offline.openPhoto")) : null,
       h("button.primary", { type: "button", testid: "conflict-retry", onclick: async () => {
         try {
-          if (await retry()) { note.remove(); toast("Your edit is saved"); }
-          else showError({ detail: "It changed again meanwhile: try once more." });
+          if (await retry()) { note.remove(); toast(t("offline.saved")); }
+          else showError({ detail: t("offline.changedAgain") });
         } catch (err) {
-          showError(err && err.status ? err : { detail: "The server is out of reach: your edit is kept, try again later." });
+          showError(err && err.status ? err : { detail: t("offline.outOfReach") });
         }
-      } }, "Retry"),
-      h("button", { type: "button", testid: "conflict-discard", onclick: async () => { await discard(); note.remove(); } }, "Discard")));
+      } }, t("common.retry")),
+      h("button", { type: "button", testid: "conflict-discard", onclick: async () => { await discard(); note.remove(); } }, t("offline.discard"))));
   document.body.append(note);
   return note;
 }
@@ -93,7 +90,7 @@ export function mountOffline() {
   unStatus = mirror.onStatus(drawBanner);
   timer = setInterval(() => drawBanner(mirror.status), 30_000);
   unConflict = outbox.onConflict(showConflict);
-  unProblem = outbox.onProblem((e, r) => toast(`An edit made offline was refused (${(r.json && r.json.detail) || r.status}).`, { error: true }));
+  unProblem = outbox.onProblem((e, r) => toast(t("offline.refused", { why: (r.json && r.json.detail) || r.status }), { error: true }));
   outbox.conflicts().then((list) => list.forEach(showConflict)).catch(() => {});
 }
 
@@ -107,20 +104,21 @@ export function unmountOffline() {
 }
 
 const LIMIT_KEY = "octopus.thumbs.limit";
-const LIMITS = [[50, "50 MB"], [200, "200 MB"], [500, "500 MB"], [0, "All"]];
+const LIMITS = [[50, "50 MB"], [200, "200 MB"], [500, "500 MB"], [0, "offline.all"]];
 
 /** Settings → "Keep thumbnails offline": fetch the mirror's thumbnails into the cache, up to a limit. */
 export function thumbsCard() {
   const chosen = Number(localStorage.getItem(LIMIT_KEY) ?? 200);
-  const select = h("select", { testid: "thumbs-limit", "aria-label": "Up to" },
-    LIMITS.map(([mb, label]) => h("option", { value: String(mb), selected: mb === chosen }, label)));
+  const select = h("select", { testid: "thumbs-limit", "aria-label": t("offline.upTo") },
+    LIMITS.map(([mb, label]) => h("option", { value: String(mb), selected: mb === chosen }, mb ? label : t(label))));
   const line = h("p.muted", { testid: "thumbs-status", role: "status" }, "");
   const usage = async () => {
     const est = navigator.storage && navigator.storage.estimate ? await navigator.storage.estimate() : null;
     const cached = self.caches ? (await (await caches.open(THUMBS_CACHE)).keys()).length : 0;
-    return `${plural(cached, "thumbnail")} kept${est ? ` · this site uses ${fmtBytes(est.usage || 0)} of ${fmtBytes(est.quota || 0)}` : ""}`;
+    const kept = t("offline.thumbsKept", { count: cached });
+    return est ? `${kept} · ${t("offline.siteUses", { used: fmtBytes(est.usage || 0), quota: fmtBytes(est.quota || 0) })}` : kept;
   };
-  usage().then((t) => { line.textContent = t; }).catch(() => {});
+  usage().then((text) => { line.textContent = text; }).catch(() => {});
   let busy = false;
   const button = h("button", { type: "button", testid: "thumbs-keep", onclick: async () => {
     if (busy) return;
@@ -129,19 +127,19 @@ export function thumbsCard() {
     localStorage.setItem(LIMIT_KEY, select.value);
     try {
       const n = await keepThumbnails(Number(select.value) * 2 ** 20, (k, total, bytes) => {
-        line.textContent = `${k} of ${total} · ${fmtBytes(bytes)}`;
+        line.textContent = t("offline.progress", { done: k, total, bytes: fmtBytes(bytes) });
       });
-      line.textContent = `${n} kept offline. ${await usage()}`;
+      line.textContent = `${t("offline.keptOffline", { count: n })} ${await usage()}`;
     } catch (err) { showError(err); } finally { busy = false; button.disabled = false; }
-  } }, "Keep thumbnails offline");
-  return h("section.card", { testid: "thumbs-card" }, h("h3", "Offline"),
-    h("p", "Photos you have seen keep their thumbnails. Keep all of them, newest first, so the library can be browsed away from home."),
-    h("div.row", h("label", "Up to ", select), button), line);
+  } }, t("offline.keepThumbs"));
+  return h("section.card", { testid: "thumbs-card" }, h("h3", t("offline.title")),
+    h("p", t("offline.thumbsIntro")),
+    h("div.row", h("label", t("offline.upTo"), " ", select), button), line);
 }
 
 /** Thumbnails of the mirror's library photos into the cache, newest first, until `limit` bytes (0: all). */
 export async function keepThumbnails(limit, progress = () => {}) {
-  if (!self.caches) throw new Error("This browser cannot keep files offline.");
+  if (!self.caches) throw Object.assign(new Error("no Cache Storage"), { detail: t("offline.noCaches") });
   const cache = await caches.open(THUMBS_CACHE);
   const list = (await mirror.allPhotos()).filter((p) => p.state === "library");
   let bytes = 0, k = 0;

@@ -6,6 +6,7 @@ import { h, showError, toast } from "../ui.js";
 import { PhotoGrid } from "../grid.js";
 import { showPhoto, closeViewer, viewerOpen } from "../viewer.js";
 import { header, pageOf } from "./library.js";
+import { t } from "../i18n.js";
 
 function limiter(n) {
   let active = 0;
@@ -22,13 +23,13 @@ function limiter(n) {
 async function lock() {
   try { await api("/api/vault/lock", { method: "POST" }); } catch (err) { showError(err); }
   setVault(null);
-  toast("Vault locked");
+  toast(t("vault.locked"));
 }
 
 export function vault() {
   const body = h("div");
-  const lockBtn = h("button", { type: "button", testid: "vault-lock", hidden: true, onclick: lock }, "Lock");
-  const el = h("div", { testid: "vault" }, header("Vault", lockBtn), body);
+  const lockBtn = h("button", { type: "button", testid: "vault-lock", hidden: true, onclick: lock }, t("vault.lock"));
+  const el = h("div", { testid: "vault" }, header(t("nav.vault"), lockBtn), body);
   let urls = [];
   let grid = null;
   const view = { el, mode: "vault", photos: () => (grid ? grid.photos() : []) };
@@ -54,23 +55,23 @@ export function vault() {
         const r = await api("/api/vault/unlock", { method: "POST", body: { passphrase: unlock.elements.passphrase.value }, authCall: true });
         setVault(r.vault_token, r.expires_at);
       } catch (err) { showError(err); }
-    } }, h("h3", "Unlock"), passField("passphrase", "Passphrase", "current-password", "vault-passphrase"),
-      h("button.primary", { type: "submit", testid: "vault-unlock-submit" }, "Unlock"));
+    } }, h("h3", t("vault.unlock")), passField("passphrase", t("vault.passphrase"), "current-password", "vault-passphrase"),
+      h("button.primary", { type: "submit", testid: "vault-unlock-submit" }, t("vault.unlock")));
     const create = h("form.card", { testid: "vault-create-form", onsubmit: async (e) => {
       e.preventDefault();
       const { passphrase, confirm } = create.elements;
-      if (passphrase.value !== confirm.value) return showError({ detail: "The passphrases do not match." });
+      if (passphrase.value !== confirm.value) return showError({ detail: t("vault.passphrasesDiffer") });
       try {
         await api("/api/vault", { method: "POST", body: { passphrase: passphrase.value } });
         const r = await api("/api/vault/unlock", { method: "POST", body: { passphrase: passphrase.value }, authCall: true });
-        toast("Vault created");
+        toast(t("vault.created"));
         setVault(r.vault_token, r.expires_at);
       } catch (err) { showError(err); }
-    } }, h("h3", "Create a vault"),
-      h("p.muted", "Vault photos are encrypted with a key derived from this passphrase. If you forget it, those photos are gone for good."),
-      passField("passphrase", "Passphrase", "new-password", "vault-create-passphrase"),
-      passField("confirm", "Repeat passphrase", "new-password", "vault-create-confirm"),
-      h("button", { type: "submit", testid: "vault-create-submit" }, "Create vault"));
+    } }, h("h3", t("vault.createTitle")),
+      h("p.muted", t("vault.createIntro")),
+      passField("passphrase", t("vault.passphrase"), "new-password", "vault-create-passphrase"),
+      passField("confirm", t("vault.repeatPassphrase"), "new-password", "vault-create-confirm"),
+      h("button", { type: "submit", testid: "vault-create-submit" }, t("vault.create")));
     // A first visit offers creation: unlocking a vault that does not exist cannot work. Until
     // GET /api/vault answers, nothing is shown (a blink, not a wrong form).
     body.replaceChildren();
@@ -85,7 +86,7 @@ export function vault() {
       }
     }).catch((err) => {
       showError(err);
-      body.replaceChildren(h("div.cards2", unlock, h("details", h("summary", "No vault yet?"), create)));
+      body.replaceChildren(h("div.cards2", unlock, h("details", h("summary", t("vault.noVaultYet")), create)));
     });
   };
 
@@ -94,7 +95,7 @@ export function vault() {
     lockBtn.hidden = false;
     const limit = limiter(3);
     grid = new PhotoGrid({
-      empty: "The vault is empty. Move photos here with the lock button in the photo viewer.",
+      empty: t("vault.empty"),
       thumb: (p) => limit(() => vaultBlobUrl(`/api/vault/photos/${encodeURIComponent(p.id)}/thumbnail?size=thumb`)).then((u) => { urls.push(u); return u; }),
       onOpen: (p) => showPhoto(p, { list: grid.photos(), vault: true, mode: undefined, onNavigate: undefined, onClose: closeViewer, onRestore: (x) => grid.remove([x.id]) }),
     });
@@ -105,11 +106,11 @@ export function vault() {
       try {
         await api("/api/vault/passphrase", { method: "POST", vault: true, authCall: true, body: { old: change.elements.old.value, new: change.elements.new.value } });
         change.reset();
-        toast("Vault passphrase changed");
+        toast(t("vault.passphraseChanged"));
       } catch (err) { showError(err); }
-    } }, passField("old", "Current passphrase", "current-password"), passField("new", "New passphrase", "new-password"),
-      h("button", { type: "submit" }, "Change passphrase"));
-    body.replaceChildren(grid.el, h("details.settings-more", h("summary", "Change vault passphrase"), change));
+    } }, passField("old", t("vault.currentPassphrase"), "current-password"), passField("new", t("vault.newPassphrase"), "new-password"),
+      h("button", { type: "submit" }, t("vault.changePassphrase")));
+    body.replaceChildren(grid.el, h("details.settings-more", h("summary", t("vault.changeVaultPassphrase")), change));
   };
 
   const off = onVaultChange((open) => (open ? unlocked() : locked()));
