@@ -9,6 +9,7 @@ import { h, icon, plural } from "../ui.js";
 import { sendFile, showOverall } from "../upload.js";
 import { notify } from "../actions.js";
 import { header } from "./library.js";
+import { t } from "../i18n.js";
 
 const CHECK_BATCH = 5000; // the server's limit a call (CONTRACT.md "Sync")
 const MAX_PARALLEL = 2;
@@ -43,23 +44,23 @@ function render() {
   const devices = h("a", { href: "#/settings", testid: "backup-devices-link", onclick: () => {
     // Settings → Devices is a card on the Settings page: bring it into view once it is mounted.
     requestAnimationFrame(() => document.querySelector("[data-testid=devices]")?.scrollIntoView({ block: "start" }));
-  } }, "set up a sync app with a device password →");
+  } }, t("backup.devicesLink"));
   state.summary = h("p.backup-summary", { testid: "backup-summary", role: "status" });
   state.failures = h("ul.backup-failures", { testid: "backup-failures" });
-  state.bar = h("progress", { max: 1, value: 0, testid: "backup-overall", "aria-label": "Overall backup progress" });
+  state.bar = h("progress", { max: 1, value: 0, testid: "backup-overall", "aria-label": t("backup.overall") });
   state.barText = h("p.overall-text", { testid: "backup-overall-text" });
   state.overall = h("div.overall", { hidden: true }, state.bar, state.barText);
-  state.list = h("ul.backup-list", { testid: "backup-list", "aria-label": "Files" });
-  return h("div.backup", { testid: "backup" }, header("Backup"),
+  state.list = h("ul.backup-list", { testid: "backup-list", "aria-label": t("backup.files") });
+  return h("div.backup", { testid: "backup" }, header(t("nav.backup")),
     h("section.card.backup-choose",
-      h("p", "Choose the photos and videos to back up. Each is checked against your library first: what is already there is not sent again."),
+      h("p", t("backup.intro")),
       input,
       h("label.button.primary.big", { for: "backup-input", testid: "backup-choose", tabindex: "0", role: "button",
         onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } } },
-      icon("upload"), h("span", "Choose photos and videos")),
-      h("p.muted", { testid: "backup-resume-note" }, "Interrupted (closed, reloaded, lost Wi-Fi)? Choose the same files again: finished ones are skipped and half-sent ones go on from where they stopped.")),
+      icon("upload"), h("span", t("backup.choose"))),
+      h("p.muted", { testid: "backup-resume-note" }, t("backup.resumeNote"))),
     h("section.card.backup-honest", { testid: "backup-honest" },
-      h("p", h("strong", "A browser can't back up in the background: "), "keep this screen open until it finishes. For automatic backup, ", devices),
+      h("p", h("strong", t("backup.honestStrong")), " ", t("backup.honestText"), " ", devices),
     ),
     state.overall, state.summary, state.failures, state.list);
 }
@@ -79,8 +80,8 @@ function choose(files) {
   }
   state.settled = false;
   for (const file of files) {
-    const bar = h("progress", { max: 1, value: 0, hidden: true, "aria-label": `Progress of ${file.name}` });
-    const status = h("span.status", "waiting");
+    const bar = h("progress", { max: 1, value: 0, hidden: true, "aria-label": t("upload.progressOf", { name: file.name }) });
+    const status = h("span.status", t("upload.waiting"));
     const item = h("li", { testid: "backup-item", "data-status": "waiting" }, h("span.name", file.name), status, bar);
     const job = { id: state.nextId++, file, item, bar, status, size: file.size, done: 0, finished: false, sha256: null };
     state.list.append(item);
@@ -113,7 +114,7 @@ function worker() {
     state.worker.onerror = (e) => {
       // The worker itself failed to start or crashed: every waiting file says so, none is lost silently.
       e.preventDefault();
-      for (const job of [state.hashing, ...state.hashQueue].filter(Boolean)) finish(job, "failed", "failed: this browser could not hash the file");
+      for (const job of [state.hashing, ...state.hashQueue].filter(Boolean)) finish(job, "failed", t("backup.failed", { why: t("backup.noHash") }));
       state.hashing = null;
       state.hashQueue = [];
       refresh();
@@ -126,21 +127,21 @@ function pumpHash() {
   if (state.hashing || !state.hashQueue.length) return;
   const job = state.hashing = state.hashQueue.shift();
   state.byId.set(job.id, job);
-  set(job, "hashing", "hashing");
+  set(job, "hashing", t("backup.hashing"));
   worker().postMessage({ id: job.id, file: job.file, threshold: threshold() });
 }
 
 function hashed(msg) {
   const job = state.byId.get(msg.id);
   if (!job) return;
-  if (msg.progress !== undefined) { job.status.textContent = `hashing ${Math.floor(100 * msg.progress / (job.size || 1))} %`; return; }
+  if (msg.progress !== undefined) { job.status.textContent = t("backup.hashingPercent", { percent: Math.floor(100 * msg.progress / (job.size || 1)) }); return; }
   state.byId.delete(msg.id);
   state.hashing = null;
-  if (msg.error) finish(job, "failed", `failed: ${msg.error}`);
+  if (msg.error) finish(job, "failed", t("backup.failed", { why: msg.error }));
   else {
     job.sha256 = msg.sha256;
     Object.assign(job.item.dataset, { sha256: msg.sha256, hashEngine: msg.engine, hashMs: String(Math.round(msg.ms)) });
-    set(job, "checking", "checking");
+    set(job, "checking", t("upload.checking"));
     state.pending.push(job);
   }
   pumpHash();
@@ -166,7 +167,7 @@ async function maybeCheck() {
       break;
     } catch (err) {
       if (err.status === 0) { // offline: ask again when the network is back
-        batch.forEach((j) => set(j, "checking", "waiting for the network"));
+        batch.forEach((j) => set(j, "checking", t("upload.waitingNetwork")));
         await new Promise((resolve) => addEventListener("online", resolve, { once: true }));
         continue;
       }
@@ -177,8 +178,8 @@ async function maybeCheck() {
   }
   state.checking = false;
   for (const job of batch) {
-    if (existing[job.sha256]) finish(job, "there", "already there");
-    else { set(job, "queued", "queued"); state.uploadQueue.push(job); }
+    if (existing[job.sha256]) finish(job, "there", t("backup.there"));
+    else { set(job, "queued", t("backup.queued")); state.uploadQueue.push(job); }
   }
   refresh();
   pumpUpload();
@@ -195,7 +196,7 @@ function pumpUpload() {
 async function upload(job) {
   const mine = state;
   mine.running++;
-  set(job, "uploading", "uploading 0 %");
+  set(job, "uploading", t("upload.percent", { percent: 0 }));
   job.bar.hidden = false;
   try {
     const { status, photo } = await sendFile(job.file, {
@@ -205,16 +206,16 @@ async function upload(job) {
         if (sent > job.done) mine.rate.sent += sent - job.done;
         job.done = sent;
         job.bar.value = job.size ? sent / job.size : 0;
-        set(job, "uploading", `uploading ${Math.floor(job.bar.value * 100)} %`);
+        set(job, "uploading", t("upload.percent", { percent: Math.floor(job.bar.value * 100) }));
         refresh();
       },
       onState: (text) => { job.status.textContent = text; },
       onResume: (offset) => { job.done = offset; job.item.dataset.resumedFrom = String(offset); },
     });
-    if (status === 200 && photo && photo.duplicate) finish(job, "there", "already there");
-    else { finish(job, "done", "backed up"); if (photo && photo.id) notify("added", photo); }
+    if (status === 200 && photo && photo.duplicate) finish(job, "there", t("backup.there"));
+    else { finish(job, "done", t("backup.done")); if (photo && photo.id) notify("added", photo); }
   } catch (err) {
-    finish(job, "failed", `failed: ${err.detail}`);
+    finish(job, "failed", t("backup.failed", { why: err.detail }));
   }
   if (mine !== state) return; // another user signed in meanwhile: this batch is gone
   mine.running--;
@@ -237,9 +238,9 @@ function settle() {
 function refresh() {
   showOverall(state.bar, state.barText, state.jobs, state.rate);
   const { done: n, there: m, failed: k } = state.counts;
-  const line = `${n} backed up, ${m} already there, ${k} failed`;
+  const line = t("backup.line", { done: n, there: m, failed: k });
   const left = state.jobs.filter((j) => !j.finished).length;
-  state.summary.textContent = left ? `Backing up ${plural(left, "more file")}… (so far: ${line})` : state.jobs.length ? line : "";
+  state.summary.textContent = left ? t("backup.busy", { count: left, line }) : state.jobs.length ? line : "";
   state.summary.dataset.finished = String(!left && state.jobs.length > 0);
 }
 
