@@ -79,6 +79,13 @@ def test_favourite_then_describe_saves_without_a_conflict(d: Desk, env: dict[str
     poll(lambda: d.photo(pid)["description"] == "Fishing boats, later", "the second description")
     assert d.photo(pid)["favourite"] is False
     expect(d.tid("conflict-notice")).to_have_count(0)
+    # A favourite from another device moves the version on too: still no conflict over the text.
+    with env["user"].client() as c:
+        assert c.put(f"/api/photos/{pid}/favourite").status_code == 200
+    d.tid("description-input").fill("Boats, from the other device's version")
+    d.tid("description-save").click()
+    poll(lambda: d.photo(pid)["description"] == "Boats, from the other device's version", "the save over a moved version")
+    expect(d.tid("conflict-notice")).to_have_count(0)
     # Tags move the version on too.
     d.tid("tags-input").fill("boats")
     d.tid("tags-input").press("Enter")
@@ -87,6 +94,7 @@ def test_favourite_then_describe_saves_without_a_conflict(d: Desk, env: dict[str
     d.tid("description-save").click()
     poll(lambda: d.photo(pid)["description"] == "Boats", "the description after tagging")
     expect(d.tid("conflict-notice")).to_have_count(0)
+    assert d.errors(r"status of 409") == []  # the save over another device's favourite meets one first
 
 
 def test_a_real_conflict_keeps_the_typed_text(d: Desk, env: dict[str, Any]) -> None:

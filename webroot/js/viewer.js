@@ -362,9 +362,20 @@ function descriptionEditor(p) {
         toast("Description saved");
       } catch (err) {
         if (err.status !== 409) { save.disabled = false; return showError(err); }
+        const fresh = await api(photoPath(p.id)).catch(() => null);
+        // Only the version moved (a favourite or tags, here or on another device) and the text
+        // this field started from is still the server's: no conflict over this text. Save over it.
+        if (fresh && (fresh.description || "") === (ta.dataset.from ?? "")) {
+          try {
+            saved(await serial(() => api(photoPath(p.id), { method: "PATCH", body: { description: text, version: fresh.version } })), text);
+            ta.dataset.from = p.description || "";
+            return toast("Description saved");
+          } catch (again) {
+            if (again.status !== 409) { save.disabled = false; return showError(again); }
+          }
+        }
         // Changed elsewhere meanwhile: never drop what was typed. The field keeps it; the notice
         // (the mirror's, offline.js) shows it with the server's text, Retry or Discard.
-        const fresh = await api(photoPath(p.id)).catch(() => null);
         const keep = { ...(fresh || {}) };
         delete keep.description; // p.description stays what this field started from until decided
         Object.assign(p, keep);
@@ -527,12 +538,21 @@ async function saveDate(p, input) {
     notify("redated", p); // app.js moves its tile to the new day in the grids that hold it
     if (state && state.photo === p) redrawInfo();
   };
-  try {
-    done(await serial(() => send(p.version)));
+  const before = p.taken_at;
+  const saveOver = async (version) => {
+    done(await serial(() => send(version)));
     if (state && state.photo === p) root.querySelector("[data-testid=date-cancel]")?.click();
     toast(t("viewer.dateSaved"));
+  };
+  try {
+    await saveOver(p.version);
   } catch (err) {
     if (err.status !== 409) return showError(err);
+    // Only the version moved and the date is still the one this field started from: save over it.
+    const fresh = await api(photoPath(p.id)).catch(() => null);
+    if (fresh && fresh.taken_at === before) {
+      try { return await saveOver(fresh.version); } catch (again) { if (again.status !== 409) return showError(again); }
+    }
     // Changed elsewhere meanwhile: the date typed stays in the field and in the notice.
     conflictNotice({ key: `viewer-date-${p.id}`, what: t("viewer.dateKept"), text: fmtTaken(takenAt), photoId: null,
       retry: async () => {
