@@ -104,13 +104,13 @@ export function unmountOffline() {
 }
 
 const LIMIT_KEY = "octopus.thumbs.limit";
-const LIMITS = [[50, "50 MB"], [200, "200 MB"], [500, "500 MB"], [0, "offline.all"]];
+const LIMITS = [50, 200, 500, 0]; // MB; 0: all
 
 /** Settings → "Keep thumbnails offline": fetch the mirror's thumbnails into the cache, up to a limit. */
 export function thumbsCard() {
   const chosen = Number(localStorage.getItem(LIMIT_KEY) ?? 200);
   const select = h("select", { testid: "thumbs-limit", "aria-label": t("offline.upTo") },
-    LIMITS.map(([mb, label]) => h("option", { value: String(mb), selected: mb === chosen }, mb ? label : t(label))));
+    LIMITS.map((mb) => h("option", { value: String(mb), selected: mb === chosen }, mb ? fmtBytes(mb * 2 ** 20) : t("offline.all"))));
   const line = h("p.muted", { testid: "thumbs-status", role: "status" }, "");
   const usage = async () => {
     const est = navigator.storage && navigator.storage.estimate ? await navigator.storage.estimate() : null;
