@@ -18,15 +18,15 @@ function gridView(title, url, opts = {}) {
 
 export function timeline() {
   const grid = new PhotoGrid({ grouped: true, actions: libraryActions(),
-    empty: "No photos yet. Use Upload, or drop photos anywhere on this page." });
-  const strip = h("section.memories-strip", { testid: "memories-strip", hidden: true, "aria-label": "On this day" });
-  const scrubber = h("nav.scrubber", { testid: "month-scrubber", "aria-label": "Jump to month" });
+    empty: t("timeline.empty") });
+  const strip = h("section.memories-strip", { testid: "memories-strip", hidden: true, "aria-label": t("nav.memories") });
+  const scrubber = h("nav.scrubber", { testid: "month-scrubber", "aria-label": t("timeline.jumpToMonth") });
   new SectionWindow(grid); // far day sections leave the DOM (≤ 3,000 nodes at 10,000 items)
   grid.follow((cursor) => api("/api/timeline" + qs({ cursor, limit: 150 })));
   memoriesStrip(strip);
   const loadMonths = () => monthScrubber(scrubber, grid);
   loadMonths();
-  const el = h("div.timeline", { testid: "timeline" }, header("Photos", grid.selectButton()), strip,
+  const el = h("div.timeline", { testid: "timeline" }, header(t("nav.timeline"), grid.selectButton()), strip,
     h("div.with-scrubber", grid.el, scrubber));
   return { el, grid, acceptsNew: true, onUploaded: loadMonths };
 }
@@ -37,11 +37,11 @@ async function memoriesStrip(strip) {
     const withPhotos = mem.filter((m) => (m.photos || []).length);
     if (!withPhotos.length) return;
     strip.hidden = false;
-    strip.append(h("h3", "On this day"), h("div.cards", withPhotos.map((m) => {
+    strip.append(h("h3", t("nav.memories")), h("div.cards", withPhotos.map((m) => {
       const p = m.photos[0];
       return h("a.memory-card", { href: "#/memories", testid: "memory-card" },
         h("img", { src: thumbUrl(p.id), alt: "", loading: "lazy", decoding: "async", width: 256, height: 256 }),
-        h("span", `${plural(m.years_ago, "year")} ago`));
+        h("span", t("memories.yearsAgo", { count: m.years_ago })));
     })));
   } catch { /* memories are a bonus: the timeline stays usable without them */ }
 }
@@ -71,34 +71,34 @@ async function jumpTo(grid, month) {
   }
 }
 
-export const favourites = () => gridView("Favourites", "/api/favourites", { onlyFavourites: true, empty: "No favourites yet: press ♡ in the viewer." });
+export const favourites = () => gridView(t("nav.favourites"), "/api/favourites", { onlyFavourites: true, empty: t("favourites.empty") });
 
 export function tags() {
   const list = h("ul.tag-cloud", { testid: "tag-list" });
   api("/api/tags").then((res) => {
     const tags = listOf(res, "tags");
-    if (!tags.length) list.replaceWith(h("p.empty", "No tags yet. Add tags in the photo viewer's info panel."));
-    list.append(...tags.map((t) => h("li", h("a.chip", { href: `#/tags/${encodeURIComponent(t.tag)}`, testid: "tag-link" }, t.tag, h("small", ` ${t.count}`)))));
+    if (!tags.length) list.replaceWith(h("p.empty", t("tags.empty")));
+    list.append(...tags.map((x) => h("li", h("a.chip", { href: `#/tags/${encodeURIComponent(x.tag)}`, testid: "tag-link" }, x.tag, h("small", ` ${x.count}`)))));
   }).catch(showError);
-  return { el: h("div", header("Tags"), list) };
+  return { el: h("div", header(t("nav.tags")), list) };
 }
 
-export const tag = ({ id }) => gridView(`Tag: ${id}`, `/api/tags/${encodeURIComponent(id)}`, { empty: "No photos with this tag." });
+export const tag = ({ id }) => gridView(t("tags.title", { tag: id }), `/api/tags/${encodeURIComponent(id)}`, { empty: t("tags.none") });
 
 export function memories({ query }) {
   const date = query.get("date") || todayYmd();
-  const grid = new PhotoGrid({ grouped: true, actions: libraryActions(), empty: "Nothing from this day in earlier years." });
-  const picker = h("input", { type: "date", value: date, "aria-label": "Day", testid: "memories-date",
+  const grid = new PhotoGrid({ grouped: true, actions: libraryActions(), empty: t("memories.empty") });
+  const picker = h("input", { type: "date", value: date, "aria-label": t("memories.day"), testid: "memories-date",
     onchange: () => { location.hash = `#/memories?date=${picker.value}`; } });
   grid.follow(async () => {
     const mem = listOf(await api("/api/memories" + qs({ date })), "memories");
     for (const m of mem) {
       const d = `${m.year}${date.slice(4)}`;
-      grid.add(m.photos || [], d, `${plural(m.years_ago, "year")} ago · ${fmtDay(d)}`);
+      grid.add(m.photos || [], d, `${t("memories.yearsAgo", { count: m.years_ago })} · ${fmtDay(d)}`);
     }
     return { photos: [], cursor: null };
   });
-  return { el: h("div", header("On this day", picker), grid.el), grid };
+  return { el: h("div", header(t("nav.memories"), picker), grid.el), grid };
 }
 
 export function search({ query }) {
@@ -111,14 +111,14 @@ export function search({ query }) {
       for (const [k, v] of new FormData(form)) if (v) p.set(k, k === "favourite" ? "true" : v);
       location.hash = `#/search?${p}`;
     } },
-    field("q", "Text", { type: "search", placeholder: "filename, description, tag, camera" }),
-    field("tag", "Tag"), field("camera", "Camera"),
-    field("from", "From", { type: "date" }), field("to", "To", { type: "date" }),
-    h("label", "Show", h("select", { name: "kind", testid: "search-kind" },
-      [["", "Photos and videos"], ["photo", "Photos"], ["video", "Videos"]].map(([value, label]) =>
-        h("option", { value, selected: (query.get("kind") || "") === value }, label)))),
-    h("label.check", fav, "Favourites only"),
-    h("button.primary", { type: "submit", testid: "search-submit" }, "Search"));
+    field("q", t("search.text"), { type: "search", placeholder: t("search.textPlaceholder") }),
+    field("tag", t("search.tag")), field("camera", t("search.camera")),
+    field("from", t("search.from"), { type: "date" }), field("to", t("search.to"), { type: "date" }),
+    h("label", t("search.show"), h("select", { name: "kind", testid: "search-kind" },
+      [["", "search.kindAll"], ["photo", "search.kindPhotos"], ["video", "search.kindVideos"]].map(([value, label]) =>
+        h("option", { value, selected: (query.get("kind") || "") === value }, t(label))))),
+    h("label.check", fav, t("search.favouritesOnly")),
+    h("button.primary", { type: "submit", testid: "search-submit" }, t("nav.search")));
   const params = Object.fromEntries(["q", "tag", "from", "to", "camera", "favourite", "kind"].map((k) => [k, query.get(k)]));
   const any = Object.values(params).some(Boolean);
   // From after To matches nothing by definition: say so (and offer the swap) instead of "No matches".
@@ -131,10 +131,10 @@ export function search({ query }) {
       p.set("to", params.from);
       location.hash = `#/search?${p}`;
     } }, t("search.swapDates"))) : null;
-  const grid = new PhotoGrid({ actions: libraryActions(), empty: inverted ? "" : any ? "No matches." : "Type something to search." });
+  const grid = new PhotoGrid({ actions: libraryActions(), empty: inverted ? "" : any ? t("search.noMatches") : t("search.typeSomething") });
   if (any && !inverted) grid.follow((cursor) => api("/api/search" + qs({ ...params, cursor })).then(pageOf));
   else grid.updateEmpty();
-  return { el: h("div", header("Search", grid.selectButton()), form, notice, grid.el), grid, focus: form.elements.q };
+  return { el: h("div", header(t("nav.search"), grid.selectButton()), form, notice, grid.el), grid, focus: form.elements.q };
 }
 
 export function duplicates() {
@@ -142,7 +142,7 @@ export function duplicates() {
   const grids = [];
   api("/api/duplicates").then((res) => {
     const groups = listOf(res, "groups").map((g) => (Array.isArray(g) ? g : g.photos || [])).filter((g) => g.length > 1);
-    const none = () => box.append(h("p.empty", "No duplicates found."));
+    const none = () => box.append(h("p.empty", t("duplicates.none")));
     if (!groups.length) return none();
     groups.forEach((photos, n) => {
       // Kept by default: the most pixels, then the most bytes (the least recompressed copy).
@@ -150,7 +150,7 @@ export function duplicates() {
       const best = photos.reduce((a, b) => { const [pa, ba] = score(a), [pb, bb] = score(b); return pb > pa || (pb === pa && bb > ba) ? b : a; });
       const name = `keep-${n}`;
       const radioId = (p) => `keep-${n}-${p.id}`;
-      const grid = new PhotoGrid({ extra: (p) => h("label.extra.keep", h("input", { type: "radio", name, value: p.id, id: radioId(p), checked: p === best }), "Keep") });
+      const grid = new PhotoGrid({ extra: (p) => h("label.extra.keep", h("input", { type: "radio", name, value: p.id, id: radioId(p), checked: p === best }), t("duplicates.keep")) });
       grid.add(photos);
       grids.push(grid);
       // What to choose by: name, resolution, size and date side by side; a row picks its photo.
@@ -168,12 +168,12 @@ export function duplicates() {
           if ((await trashPhotos(others)).length !== others.length) return;
           section.remove();
           if (!box.querySelector("[data-testid=duplicate-group]")) none();
-        } }, `Keep selected, trash ${plural(photos.length - 1, "other")}`));
+        } }, t("duplicates.trashOthers", { count: photos.length - 1 })));
       box.append(section);
     });
   }).catch(showError);
   return {
-    el: h("div", header("Duplicates"), h("p.muted", "Groups of near-identical photos. Choose the one to keep."), box),
+    el: h("div", header(t("nav.duplicates")), h("p.muted", t("duplicates.intro")), box),
     photos: () => grids.flatMap((g) => g.photos()),
     grids,
   };
@@ -183,24 +183,24 @@ export function trash() {
   const daysLeft = (p) => {
     if (!p.purge_at) return "";
     const d = Math.max(0, Math.ceil((Date.parse(p.purge_at) - Date.now()) / 864e5));
-    return d ? `deleted in ${plural(d, "day")}` : "deleted today";
+    return d ? t("trash.deletedIn", { count: d }) : t("trash.deletedToday");
   };
   const deleteForever = async (ids, g) => {
-    if (!(await confirmDialog("Delete forever?", `${plural(ids.length, "photo")} will be erased for good. This cannot be undone.`, "Delete forever", true))) return;
+    if (!(await confirmDialog(t("trash.deleteTitle"), t("trash.deleteText", { count: ids.length }), t("trash.deleteForever"), true))) return;
     const done = [];
     for (const id of ids) {
       try { await api(photoPath(id), { method: "DELETE" }); done.push(id); } catch (err) { showError(err); break; }
     }
     g.remove(done);
     g.setSelecting(false);
-    if (done.length) toast(`${plural(done.length, "photo")} deleted forever`);
+    if (done.length) toast(t("trash.deleted", { count: done.length }));
   };
   const grid = new PhotoGrid({
-    empty: "Trash is empty.",
+    empty: t("trash.empty"),
     extra: (p) => h("span.extra.purge", daysLeft(p)),
     actions: [
-      { label: "Restore", testid: "selection-restore", run: async (ids, g) => { g.remove(await restorePhotos(ids)); g.setSelecting(false); } },
-      { label: "Delete forever", testid: "selection-delete", danger: true, run: deleteForever },
+      { label: t("trash.restore"), testid: "selection-restore", run: async (ids, g) => { g.remove(await restorePhotos(ids)); g.setSelecting(false); } },
+      { label: t("trash.deleteForever"), testid: "selection-delete", danger: true, run: deleteForever },
     ],
   });
   grid.follow((cursor) => api("/api/trash" + qs({ cursor })).then((res) => {
@@ -208,9 +208,9 @@ export function trash() {
     page.photos = page.photos.map((x) => (x.photo ? { ...x.photo, purge_at: x.purge_at } : x));
     return page;
   }));
-  const emptyAll = h("button.danger", { type: "button", testid: "trash-empty", onclick: () => deleteForever([...grid.byId.keys()], grid) }, "Empty trash");
+  const emptyAll = h("button.danger", { type: "button", testid: "trash-empty", onclick: () => deleteForever([...grid.byId.keys()], grid) }, t("trash.emptyAll"));
   return {
-    el: h("div", header("Trash", grid.selectButton(), emptyAll), h("p.muted", "Photos here are deleted for good when their time runs out."), grid.el),
+    el: h("div", header(t("nav.trash"), grid.selectButton(), emptyAll), h("p.muted", t("trash.intro")), grid.el),
     grid, mode: "trash", deleteForever,
   };
 }
