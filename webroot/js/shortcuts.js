@@ -20,6 +20,8 @@ export const SHORTCUTS = [
   [["Ctrl", "Enter"], "shortcuts.where.description", "shortcuts.does.save"],
   [["x"], "shortcuts.where.tile", "shortcuts.does.select"],
   [["Esc"], "shortcuts.where.grid", "shortcuts.does.leave"],
+  [["Ctrl", "A"], "shortcuts.where.grid", "shortcuts.does.selectAll"],
+  [["Enter"], "shortcuts.where.dayHeader", "shortcuts.does.selectDay"],
   [["↑", "↓", "PgUp", "PgDn", "Home", "End"], "shortcuts.where.scrubber", "shortcuts.does.months"],
 ];
 
