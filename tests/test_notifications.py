@@ -607,3 +607,48 @@ def test_notices_older_than_24_hours_are_never_sent_and_sent_ones_are_forgotten_
     notifier.plan_once()
     assert kept() == 0
     assert outbox(octopus) == []
+
+
+def _album(store: EventStore, owner: str, album_id: str, *events: Any, actor: str | None = None) -> None:
+    from octopus_events.albums import album_stream
+
+    store.transact(lambda tx: tx.append(album_stream(album_id), None, list(events), meta=Meta(actor=actor or owner, owner=owner)))
+
+
+def test_new_items_in_a_shared_album_are_batched_per_member_and_sent(tmp_path: Path,
+                                                                       opened: Callable[[Config], Octopus]) -> None:
+    """docs/notifications.md shared_album_new_items: everyone who sees the album but the adder
+    gets one notice per quiet run; not-shared albums and former members get none; a rebuild
+    lands on the same rows."""
+    from octopus_events.albums import AlbumCreated, AlbumPhotosAdded
+    from octopus_events.members import AlbumMemberAdded, AlbumMemberRemoved
+
+    with Receiver() as rx:
+        octopus = opened(config(tmp_path, webhooks=[rx.url], webhook_secret=SECRET, events=["shared_album_new_items"]))
+        store = octopus.store
+        for user in ("u1", "u2", "u3", "u4"):
+            add_user(store, user)
+        _album(store, "u1", "a1", AlbumCreated(album_id="a1", key_id=user_key_id("u1"), sealed=b"x"))
+        mine = [upload(store, "u1") for _ in range(2)]
+        theirs = [upload(store, "u3") for _ in range(2)]
+        _album(store, "u1", "a1", AlbumPhotosAdded(album_id="a1", photo_ids=[mine[0]]))  # not shared yet: nobody told
+        _album(store, "u1", "a1", AlbumMemberAdded(album_id="a1", user_id="u2", role="viewer"),
+               AlbumMemberAdded(album_id="a1", user_id="u3", role="contributor"),
+               AlbumMemberAdded(album_id="a1", user_id="u4", role="viewer"))
+        _album(store, "u1", "a1", AlbumPhotosAdded(album_id="a1", photo_ids=theirs, by="u3"), actor="u3")
+        _album(store, "u1", "a1", AlbumPhotosAdded(album_id="a1", photo_ids=[mine[1]]))
+        _album(store, "u1", "a1", AlbumMemberRemoved(album_id="a1", user_id="u4", left=True))  # leaves: told nothing
+        got = wait_for(lambda: len(rx.requests) >= 3 and rx.requests, timeout=10)
+        time.sleep(0.5)  # a wrongly sent extra notice would arrive now
+        bodies = sorted((json.loads(r.body) for r in rx.requests), key=lambda b: b["user_id"])
+        assert [(b["user_id"], b["data"]["album_id"], b["data"]["photos"]) for b in bodies] == [
+            ("u1", "a1", 2), ("u2", "a1", 3), ("u3", "a1", 1)]
+        assert all(b["kind"] == "shared_album_new_items" and set(b["data"]) == {"album_id", "photos", "started_at", "finished_at"}
+                   for b in bodies)
+        assert got[0].headers["X-Octopus-Event"] == "shared_album_new_items"
+        rows = sorted(store.reader().execute("SELECT id, user_id, data FROM notification_outbox").fetchall())
+        octopus.engine.rebuild("notifications", wait=True)
+        # The runs come back open and are closed again, into the same rows (same ids): nothing resent.
+        wait_for(lambda: sorted(store.reader().execute("SELECT id, user_id, data FROM notification_outbox").fetchall()) == rows)
+        time.sleep(0.3)
+        assert len(rx.requests) == 3

@@ -92,7 +92,8 @@ class NotificationsConfig(msgspec.Struct, **_FIELDS):
     webhook_secret: str = ""
     ntfy_url: str = ""
     events: list[str] = msgspec.field(
-        default_factory=lambda: ["upload_batch_finished", "import_finished", "trash_purge_soon", "login_new_device"]
+        default_factory=lambda: ["upload_batch_finished", "import_finished", "trash_purge_soon", "login_new_device",
+                              "shared_album_new_items"]
     )
 
 

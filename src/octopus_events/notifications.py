@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("upload_batch_finished", "import_finished", "trash_purge_soon", "login_new_device")
+KINDS = ("upload_batch_finished", "import_finished", "trash_purge_soon", "login_new_device", "shared_album_new_items")
 
 
 # -- the import event ------------------------------------------------------------------------------
@@ -91,6 +91,59 @@ def _run_finished(conn: sqlite3.Connection, table: str, user_id: str, first_even
                   first_us: int, last_us: int) -> None:
     _insert(conn, table, f"upload_batch_finished:{user_id}:{first_event_id}", "upload_batch_finished", user_id, last_us,
             {"photos": photos, "started_at": rfc3339(first_us), "finished_at": rfc3339(last_us)})
+
+
+def _album_run_finished(conn: sqlite3.Connection, table: str, user_id: str, album_id: str, first_event_id: str,
+                        photos: int, first_us: int, last_us: int) -> None:
+    _insert(conn, table, f"shared_album_new_items:{user_id}:{album_id}:{first_event_id}", "shared_album_new_items",
+            user_id, last_us, {"album_id": album_id, "photos": photos, "started_at": rfc3339(first_us),
+                               "finished_at": rfc3339(last_us)})
+
+
+def _shared_album(conn: sqlite3.Connection, t: Any, recorded: RecordedEvent, quiet_us: int) -> None:
+    """New items in a shared album, batched per (member, album) like upload runs: every member
+    and the owner hear about items someone else added (docs/notifications.md). The projector
+    keeps its own copy of albums' owners and members: during a rebuild it must not read other
+    read models, which show the end of the log."""
+    from .albums import AlbumCreated, AlbumDeleted, AlbumPhotosAdded
+    from .members import AlbumMemberAdded, AlbumMemberRemoved
+
+    event = recorded.event
+    if isinstance(event, AlbumCreated):
+        if recorded.owner is not None:
+            conn.execute(f"INSERT OR REPLACE INTO {t.notification_album} VALUES (?, ?)", (event.album_id, recorded.owner))
+    elif isinstance(event, AlbumDeleted):
+        for table in (t.notification_album, t.notification_album_member, t.notification_album_run):
+            conn.execute(f"DELETE FROM {table} WHERE album_id = ?", (event.album_id,))
+    elif isinstance(event, AlbumMemberAdded):
+        conn.execute(f"INSERT OR IGNORE INTO {t.notification_album_member} VALUES (?, ?)", (event.album_id, event.user_id))
+    elif isinstance(event, AlbumMemberRemoved):
+        conn.execute(f"DELETE FROM {t.notification_album_member} WHERE album_id = ? AND user_id = ?",
+                     (event.album_id, event.user_id))
+        conn.execute(f"DELETE FROM {t.notification_album_run} WHERE album_id = ? AND user_id = ?",
+                     (event.album_id, event.user_id))
+    elif isinstance(event, AlbumPhotosAdded):
+        found = conn.execute(f"SELECT owner FROM {t.notification_album} WHERE album_id = ?", (event.album_id,)).fetchone()
+        if found is None:
+            return
+        members = [r[0] for r in conn.execute(
+            f"SELECT user_id FROM {t.notification_album_member} WHERE album_id = ? ORDER BY user_id", (event.album_id,))]
+        if not members:
+            return  # not shared: nobody else to tell
+        adder = event.by or found[0]
+        for user_id in [found[0], *members]:
+            if user_id == adder:
+                continue
+            run = conn.execute(
+                f"SELECT first_event_id, photos, first_us, last_us FROM {t.notification_album_run} "
+                f"WHERE user_id = ? AND album_id = ?", (user_id, event.album_id)).fetchone()
+            if run is not None and recorded.recorded_us - run[3] >= quiet_us:
+                _album_run_finished(conn, t.notification_outbox, user_id, event.album_id, *run)
+                run = None
+            if run is None:
+                run = (recorded.event_id, 0, recorded.recorded_us, recorded.recorded_us)
+            conn.execute(f"INSERT OR REPLACE INTO {t.notification_album_run} VALUES (?, ?, ?, ?, ?, ?)",
+                         (user_id, event.album_id, run[0], run[1] + len(event.photo_ids), run[2], recorded.recorded_us))
 
 
 class NotificationsProjector(Projector):
@@ -146,6 +199,10 @@ class NotificationsProjector(Projector):
                 # Device names are personal data; the account's erasure takes its notices along.
                 runs[event.user_id] = None
                 conn.execute(f"DELETE FROM {outbox} WHERE user_id = ?", (event.user_id,))
+                conn.execute(f"DELETE FROM {self.t.notification_album_run} WHERE user_id = ?", (event.user_id,))
+                conn.execute(f"DELETE FROM {self.t.notification_album_member} WHERE user_id = ?", (event.user_id,))
+            elif type(event).__name__ in _SHARED_ALBUM_EVENTS:
+                _shared_album(conn, self.t, recorded, quiet_us)
         for user_id, run in runs.items():
             if run is None:
                 conn.execute(f"DELETE FROM {run_table} WHERE user_id = ?", (user_id,))
@@ -154,6 +211,9 @@ class NotificationsProjector(Projector):
                     f"INSERT OR REPLACE INTO {run_table} (user_id, first_event_id, photos, first_us, last_us) "
                     "VALUES (?, ?, ?, ?, ?)", (user_id, *run),
                 )
+
+
+_SHARED_ALBUM_EVENTS = {"AlbumCreated", "AlbumDeleted", "AlbumMemberAdded", "AlbumMemberRemoved", "AlbumPhotosAdded"}
 
 
 # -- delivery --------------------------------------------------------------------------------------
@@ -264,6 +324,7 @@ _TITLES = {
     "import_finished": "Import finished",
     "trash_purge_soon": "Trash will be emptied soon",
     "login_new_device": "Sign-in from a new device",
+    "shared_album_new_items": "New in a shared album",
 }
 
 
@@ -280,6 +341,9 @@ def ntfy_text(kind: str, data: dict[str, Any]) -> str:
     if kind == "login_new_device":
         device = data.get("device")
         return f"New sign-in from {device!r}." if device else "New sign-in from a new device."
+    if kind == "shared_album_new_items":
+        n = data.get("photos", 0)
+        return f"{n} new item{'s' if n != 1 else ''} in an album shared with you."
     return kind
 
 
@@ -406,7 +470,8 @@ class Notifier:
         quiet_us = int(NotificationsProjector.batch_quiet_seconds * 1_000_000)
         cutoff = int(now * 1_000_000) - quiet_us
         reader = self.store.reader()
-        if reader.execute("SELECT 1 FROM notification_upload_run WHERE last_us <= ? LIMIT 1", (cutoff,)).fetchone() is None:
+        if reader.execute("SELECT 1 FROM notification_upload_run WHERE last_us <= ?1 UNION ALL "
+                          "SELECT 1 FROM notification_album_run WHERE last_us <= ?1 LIMIT 1", (cutoff,)).fetchone() is None:
             return
 
         def job(conn: sqlite3.Connection) -> None:
@@ -424,6 +489,12 @@ class Notifier:
             for user_id, first_event_id, photos, first_us, last_us in rows:
                 _run_finished(conn, "notification_outbox", user_id, first_event_id, photos, first_us, last_us)
                 conn.execute("DELETE FROM notification_upload_run WHERE user_id = ?", (user_id,))
+            albums = conn.execute(
+                "SELECT user_id, album_id, first_event_id, photos, first_us, last_us FROM notification_album_run "
+                "WHERE last_us <= ?", (cutoff,)).fetchall()
+            for user_id, album_id, *run in albums:
+                _album_run_finished(conn, "notification_outbox", user_id, album_id, *run)
+                conn.execute("DELETE FROM notification_album_run WHERE user_id = ? AND album_id = ?", (user_id, album_id))
 
         self.store.writer.call(job)
 
