@@ -7,6 +7,7 @@
 // below apply: long-press starts selecting, dragging after it extends the selection.
 import { h, icon, fmtDay, dayOf, plural, showError, fmtDuration } from "./ui.js";
 import { thumbUrl } from "./api.js";
+import { t } from "./i18n.js";
 import { PhoneScrubber } from "./scrubber.js";
 
 const LONG_PRESS_MS = 450;
@@ -31,15 +32,15 @@ const ratio = (p) => {
   return Math.min(2.5, Math.max(0.5, r)).toFixed(3);
 };
 export const isVideo = (p) => p.kind === "video";
-export const altText = (p) => p.description || p.filename || `${isVideo(p) ? "Video" : "Photo"} from ${dayOf(p)}`;
+export const altText = (p) => p.description || p.filename || t(isVideo(p) ? "grid.videoFrom" : "grid.photoFrom", { day: dayOf(p) });
 /** What a screen reader hears for a tile: the kind first ("Video, 0:12, …"), then the name. */
-export const tileLabel = (p) => isVideo(p) ? `Video, ${fmtDuration(p.duration) || "unknown length"}, ${altText(p)}`
-  : p.motion ? `Motion photo, ${altText(p)}` : altText(p);
+export const tileLabel = (p) => isVideo(p) ? t("grid.videoLabel", { length: fmtDuration(p.duration) || t("grid.unknownLength"), name: altText(p) })
+  : p.motion ? t("grid.motionLabel", { name: altText(p) }) : altText(p);
 
 // Drawn over the poster: a play icon and the length for a video, a small badge for a motion photo.
 function kindBadge(p) {
   if (isVideo(p)) return h("span.badge.video", { testid: "video-badge", "aria-hidden": "true" }, icon("play", true), fmtDuration(p.duration));
-  if (p.motion) return h("span.badge.motion", { testid: "motion-badge", "aria-hidden": "true", title: "Motion photo" }, icon("motion"));
+  if (p.motion) return h("span.badge.motion", { testid: "motion-badge", "aria-hidden": "true", title: t("grid.motion") }, icon("motion"));
   return null;
 }
 
@@ -59,10 +60,10 @@ export class PhotoGrid {
     this.loading = null;
     this.el = h(opts.grouped ? "div.grid.grouped" : "div.grid", { testid: "photo-grid" });
     this.body = h("div.sections");
-    this.emptyEl = h("p.empty", { hidden: true }, opts.empty || "No photos here yet.");
+    this.emptyEl = h("p.empty", { hidden: true }, opts.empty || t("grid.empty"));
     this.sentinel = h("div.sentinel", { "aria-hidden": "true" });
     this.el.append(this.body, this.emptyEl, this.sentinel);
-    this.bar = h("div.selection-bar", { testid: "selection-bar", hidden: true, role: "toolbar", "aria-label": "Selection" });
+    this.bar = h("div.selection-bar", { testid: "selection-bar", hidden: true, role: "toolbar", "aria-label": t("grid.selection") });
     this.el.append(this.bar);
     if (opts.actions) this.el.prepend(this.densityButton());
     this.el.addEventListener("click", (e) => this.onClick(e));
@@ -107,8 +108,8 @@ export class PhotoGrid {
     const label = () => {
       const n = currentColumns();
       b.replaceChildren(icon("photos"), h("span", String(n)));
-      b.setAttribute("aria-label", `${n} photos a row; change`);
-      b.title = "Photos a row";
+      b.setAttribute("aria-label", t("grid.densityLabel", { count: n }));
+      b.title = t("grid.densityTitle");
     };
     b.addEventListener("click", () => { applyColumns({ 3: 4, 4: 5, 5: 3 }[currentColumns()] || 4); label(); });
     this.updateDensity = label;
@@ -317,16 +318,16 @@ export class PhotoGrid {
     }
     if (typeof src === "string") img.src = src;
     else src.then((u) => { img.src = u; }).catch(() => img.classList.add("broken"));
-    const t = h("div.tile", { testid: "photo-tile", "data-photo-id": p.id },
+    const tile = h("div.tile", { testid: "photo-tile", "data-photo-id": p.id },
       h("a", { href: `#/photo/${encodeURIComponent(p.id)}`, "aria-label": tileLabel(p), draggable: "false" }, img),
       // Not a Tab stop: a tile is one stop (its link); x or Space there selects (onKey).
-      h("button.check", { type: "button", "aria-label": "Select", "aria-pressed": "false", tabindex: "-1" }),
+      h("button.check", { type: "button", "aria-label": t("grid.select"), "aria-pressed": "false", tabindex: "-1" }),
       kindBadge(p),
-      p.favourite ? h("span.fav", { title: "Favourite" }, icon("heart", true)) : null,
+      p.favourite ? h("span.fav", { title: t("grid.favourite") }, icon("heart", true)) : null,
       this.opts.extra ? this.opts.extra(p) : null);
     // Through CSSOM, not a style="" attribute: the CSP refuses inline style attributes.
-    t.style.setProperty("--r", ratio(p));
-    return t;
+    tile.style.setProperty("--r", ratio(p));
+    return tile;
   }
 
   onClick(e) {
@@ -357,7 +358,7 @@ export class PhotoGrid {
     const tile = this.tileEl(p.id);
     if (!tile) return;
     const fav = tile.querySelector(".fav");
-    if (old.favourite && !fav) tile.append(h("span.fav", { title: "Favourite" }, icon("heart", true)));
+    if (old.favourite && !fav) tile.append(h("span.fav", { title: t("grid.favourite") }, icon("heart", true)));
     if (!old.favourite && fav) fav.remove();
     if (this.opts.onlyFavourites && !old.favourite) this.remove([p.id]);
   }
@@ -384,14 +385,14 @@ export class PhotoGrid {
   // Selection mode
   selectButton() {
     if (!this.opts.actions) return null;
-    this.selBtn = h("button", { type: "button", testid: "select-toggle", "aria-pressed": "false", onclick: () => this.setSelecting(!this.selecting) }, "Select");
+    this.selBtn = h("button", { type: "button", testid: "select-toggle", "aria-pressed": "false", onclick: () => this.setSelecting(!this.selecting) }, t("grid.select"));
     return this.selBtn;
   }
 
   setSelecting(on) {
     this.selecting = on;
     this.el.classList.toggle("selecting", on);
-    if (this.selBtn) { this.selBtn.setAttribute("aria-pressed", String(on)); this.selBtn.textContent = on ? "Done" : "Select"; }
+    if (this.selBtn) { this.selBtn.setAttribute("aria-pressed", String(on)); this.selBtn.textContent = on ? t("grid.done") : t("grid.select"); }
     if (!on) {
       for (const id of this.selected) this.markTile(id, false);
       this.selected.clear();
@@ -408,13 +409,13 @@ export class PhotoGrid {
   }
 
   markTile(id, on) {
-    const t = this.tileEl(id);
-    if (!t) return;
-    t.classList.toggle("selected", on);
-    t.querySelector(".check").setAttribute("aria-pressed", String(on));
+    const tile = this.tileEl(id);
+    if (!tile) return;
+    tile.classList.toggle("selected", on);
+    tile.querySelector(".check").setAttribute("aria-pressed", String(on));
     // The link is the tile's one Tab stop, so it says whether the tile is selected.
     const p = this.byId.get(id);
-    if (p) t.querySelector(":scope > a").setAttribute("aria-label", on ? `${tileLabel(p)}, selected` : tileLabel(p));
+    if (p) tile.querySelector(":scope > a").setAttribute("aria-label", on ? t("grid.tileSelected", { name: tileLabel(p) }) : tileLabel(p));
   }
 
   renderBar() {
@@ -427,7 +428,7 @@ export class PhotoGrid {
     const face = (ico, label) => [ico ? icon(ico) : null, h("span.label", label)];
     this.bar.replaceChildren(
       // "3 photos selected"; phones drop the noun (style.css) to leave room for the buttons.
-      h("span.count", { "aria-live": "polite" }, n ? [String(n), h("span.noun", plural(n, "photo").replace(/^\S+/, "")), " selected"] : "Tap photos to select"),
+      h("span.count", { "aria-live": "polite" }, n ? [String(n), h("span.noun", t("grid.selectedNoun", { count: n })), t("grid.selectedWord", { count: n })] : t("grid.tapToSelect")),
       ...(this.opts.actions || []).map((a) => h("button" + (a.danger ? ".danger" : ""), {
         type: "button", testid: a.testid, disabled: !n, title: a.label,
         onclick: async () => {
@@ -435,7 +436,7 @@ export class PhotoGrid {
           try { await a.run(ids, this); } catch (err) { showError(err); }
         },
       }, face(ACTION_ICONS[a.testid], a.label))),
-      h("button", { type: "button", testid: "selection-cancel", title: "Cancel", onclick: () => this.setSelecting(false) }, face("close", "Cancel")));
+      h("button", { type: "button", testid: "selection-cancel", title: t("common.cancel"), onclick: () => this.setSelecting(false) }, face("close", t("common.cancel"))));
   }
 }
 
