@@ -12,7 +12,7 @@ import { motionStill } from "./motion.js";
 import { conflictNotice } from "./offline.js";
 import { viewSize, zoomable } from "./zoom.js";
 import { showShortcuts } from "./shortcuts.js";
-import { t } from "./i18n.js";
+import { t, formatNumber } from "./i18n.js";
 
 let root = null;        // the viewer element while open
 let state = null;       // {list, photo, vault, onClose, onNavigate, onRestore, seq, blobUrls, player, returnFocus}
@@ -99,7 +99,7 @@ async function vaultVideoUrl(p, seq) {
 
 function build(opts) {
   state = { seq: 0, blobUrls: [], player: null, returnFocus: document.activeElement };
-  root = h("div.viewer", { testid: "viewer", role: "dialog", "aria-modal": "true", "aria-label": "Photo viewer" });
+  root = h("div.viewer", { testid: "viewer", role: "dialog", "aria-modal": "true", "aria-label": t("viewer.label") });
   document.body.append(root);
   $("#app").inert = true;
   document.addEventListener("keydown", onKey);
@@ -168,7 +168,7 @@ function renderFav() {
   const b = root && root.querySelector("[data-testid=favourite-button]");
   if (!b) return;
   b.setAttribute("aria-pressed", String(!!state.photo.favourite));
-  b.setAttribute("aria-label", state.photo.favourite ? "Remove from favourites" : "Add to favourites");
+  b.setAttribute("aria-label", state.photo.favourite ? t("viewer.unfavourite") : t("viewer.favourite"));
   b.replaceChildren(icon("heart", !!state.photo.favourite));
 }
 
@@ -207,35 +207,35 @@ function render() {
   }
   const actions = state.mode === "trash"
     ? [
-        h("button", { type: "button", testid: "restore-button", onclick: () => restorePhotos([p.id]).then((ok) => { if (ok.length) { notify("removed", ok); leave(); } }) }, "Restore"),
-        h("button.danger", { type: "button", testid: "delete-forever-button", onclick: deleteForever }, "Delete forever"),
+        h("button", { type: "button", testid: "restore-button", onclick: () => restorePhotos([p.id]).then((ok) => { if (ok.length) { notify("removed", ok); leave(); } }) }, t("trash.restore")),
+        h("button.danger", { type: "button", testid: "delete-forever-button", onclick: deleteForever }, t("trash.deleteForever")),
       ]
     : state.vault
     ? [
-        button("Download original", "download-button", downloadVault, icon("download")),
-        h("button", { type: "button", testid: "vault-restore-button", onclick: restoreVault }, "Restore to library"),
+        button(t("viewer.download"), "download-button", downloadVault, icon("download")),
+        h("button", { type: "button", testid: "vault-restore-button", onclick: restoreVault }, t("viewer.restoreToLibrary")),
       ]
     : [
-        button("Favourite", "favourite-button", toggleFav, icon("heart")),
-        button("Add to album", "add-to-album-button", () => addToAlbum([p.id]).catch(showError), icon("plus")),
-        h("a.icon", { href: originalUrl(p.id), download: p.filename || "", "aria-label": "Download original", title: "Download original", testid: "download-button" }, icon("download")),
-        button("Move to vault", "vault-button", async () => { if ((await moveToVault([p.id])).length) leave(); }, icon("lock")),
-        button("Move to trash", "trash-button", doTrash, icon("trash")),
+        button(t("viewer.favouriteShort"), "favourite-button", toggleFav, icon("heart")),
+        button(t("actions.addToAlbum"), "add-to-album-button", () => addToAlbum([p.id]).catch(showError), icon("plus")),
+        h("a.icon", { href: originalUrl(p.id), download: p.filename || "", "aria-label": t("viewer.download"), title: t("viewer.download"), testid: "download-button" }, icon("download")),
+        button(t("viewer.toVault"), "vault-button", async () => { if ((await moveToVault([p.id])).length) leave(); }, icon("lock")),
+        button(t("viewer.toTrash"), "trash-button", doTrash, icon("trash")),
       ];
   root.replaceChildren(
     h("div.v-top",
-      button("Close (Esc)", "viewer-close", close, icon("close")),
+      button(t("viewer.close"), "viewer-close", close, icon("close")),
       h("span.v-title", p.filename || ""),
       h("span.v-count", state.list.length > 1 ? `${i + 1} / ${state.list.length}` : ""),
       h("div.v-actions", state.player && state.player.button, actions,
         button(t("viewer.slideshow"), "slideshow-button", startSlideshow, icon("play")),
         button(t("viewer.shortcuts"), "help-button", showShortcuts, "?"),
-        button("Info (i)", "info-button", toggleInfo, icon("info"), { "aria-pressed": String(infoOpen) }))),
+        button(t("viewer.info"), "info-button", toggleInfo, icon("info"), { "aria-pressed": String(infoOpen) }))),
     h("div.v-stage",
-      button("Previous (←)", "viewer-prev", () => step(-1), icon("left"), { disabled: i <= 0, class: "icon nav prev" }),
+      button(t("viewer.previous"), "viewer-prev", () => step(-1), icon("left"), { disabled: i <= 0, class: "icon nav prev" }),
       media,
-      button("Next (→)", "viewer-next", () => step(1), icon("right"), { disabled: i >= state.list.length - 1, class: "icon nav next" })),
-    h("aside.v-info", { testid: "info-panel", "aria-label": "Photo details" }, info(p)),
+      button(t("viewer.next"), "viewer-next", () => step(1), icon("right"), { disabled: i >= state.list.length - 1, class: "icon nav next" })),
+    h("aside.v-info", { testid: "info-panel", "aria-label": t("viewer.details") }, info(p)),
     show ? show.bar : null);
   renderFav();
   if (!root.contains(document.activeElement)) root.querySelector("[data-testid=viewer-close]").focus();
@@ -308,8 +308,8 @@ function row(label, value) {
 
 function exposureText(e) {
   if (!e) return "";
-  const t = e.exposure_time;
-  const time = typeof t === "number" ? (t > 0 && t < 1 ? `1/${Math.round(1 / t)} s` : `${t} s`) : t ? `${t} s` : "";
+  const s = e.exposure_time;
+  const time = typeof s === "number" ? (s > 0 && s < 1 ? `1/${Math.round(1 / s)} s` : `${formatNumber(s)} s`) : s ? `${s} s` : "";
   return [e.f_number && `ƒ/${e.f_number}`, time, e.focal_length && `${e.focal_length} mm`, e.iso && `ISO ${e.iso}`].filter(Boolean).join(" · ");
 }
 
@@ -326,25 +326,25 @@ function info(p) {
   return h("div",
     state.vault || state.mode ? (p.description ? h("p", p.description) : null) : descriptionEditor(p),
     h("dl",
-      row("Taken", state.vault || state.mode ? fmtTaken(p.taken_at) : takenValue(p)),
-      row("File", p.filename),
-      row("Size", [p.width && p.height ? `${p.width} × ${p.height}` : "", fmtBytes(p.bytes), p.mime].filter(Boolean).join(" · ")),
-      row("Length", isVideo(p) ? fmtDuration(p.duration) : ""),
-      row("Video", p.video ? [codecName(p.video.codec), p.video.fps ? `${Math.round(p.video.fps * 100) / 100} fps` : ""].filter(Boolean).join(" · ") : ""),
-      row("Motion", p.motion ? "Motion photo: hover or press and hold to play" : ""),
-      row("Camera", cameraName(cam)),
-      row("Lens", cam.lens),
-      row("Exposure", exposureText(p.exposure)),
+      row(t("viewer.taken"), state.vault || state.mode ? fmtTaken(p.taken_at) : takenValue(p)),
+      row(t("viewer.file"), p.filename),
+      row(t("viewer.size"), [p.width && p.height ? `${p.width} × ${p.height}` : "", fmtBytes(p.bytes), p.mime].filter(Boolean).join(" · ")),
+      row(t("viewer.length"), isVideo(p) ? fmtDuration(p.duration) : ""),
+      row(t("viewer.video"), p.video ? [codecName(p.video.codec), p.video.fps ? `${formatNumber(Math.round(p.video.fps * 100) / 100)} fps` : ""].filter(Boolean).join(" · ") : ""),
+      row(t("viewer.motion"), p.motion ? t("viewer.motionHint") : ""),
+      row(t("viewer.camera"), cameraName(cam)),
+      row(t("viewer.lens"), cam.lens),
+      row(t("viewer.exposure"), exposureText(p.exposure)),
       row(t("viewer.place"), osm),
-      row("Uploaded", fmtInstant(p.uploaded_at))),
+      row(t("viewer.uploaded"), fmtInstant(p.uploaded_at))),
     state.vault || state.mode ? null : tagsEditor(p));
 }
 
 function descriptionEditor(p) {
-  const ta = h("textarea", { id: "v-desc", rows: 3, testid: "description-input", placeholder: "Add a description" });
+  const ta = h("textarea", { id: "v-desc", rows: 3, testid: "description-input", placeholder: t("viewer.descriptionPlaceholder") });
   ta.value = p.description || "";
   ta.dataset.from = ta.value; // what the field started from: anything else is the user's typing
-  const save = h("button.primary", { type: "submit", testid: "description-save", disabled: true }, "Save");
+  const save = h("button.primary", { type: "submit", testid: "description-save", disabled: true }, t("common.save"));
   ta.addEventListener("input", () => { save.disabled = ta.value === (p.description || ""); });
   ta.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) form.requestSubmit(); });
   const saved = (res, text) => {
@@ -359,7 +359,7 @@ function descriptionEditor(p) {
       try {
         saved(await serial(() => api(photoPath(p.id), { method: "PATCH", body: { description: text, version: p.version } })), text);
         ta.dataset.from = p.description || "";
-        toast("Description saved");
+        toast(t("viewer.descriptionSaved"));
       } catch (err) {
         if (err.status !== 409) { save.disabled = false; return showError(err); }
         const fresh = await api(photoPath(p.id)).catch(() => null);
@@ -369,7 +369,7 @@ function descriptionEditor(p) {
           try {
             saved(await serial(() => api(photoPath(p.id), { method: "PATCH", body: { description: text, version: fresh.version } })), text);
             ta.dataset.from = p.description || "";
-            return toast("Description saved");
+            return toast(t("viewer.descriptionSaved"));
           } catch (again) {
             if (again.status !== 409) { save.disabled = false; return showError(again); }
           }
@@ -380,7 +380,7 @@ function descriptionEditor(p) {
         delete keep.description; // p.description stays what this field started from until decided
         Object.assign(p, keep);
         save.disabled = false;
-        conflictNotice({ key: `viewer-${p.id}`, what: "your text was kept", text, photoId: null,
+        conflictNotice({ key: `viewer-${p.id}`, what: t("viewer.textKept"), text, photoId: null,
           theirs: fresh ? fresh.description || "" : null,
           retry: async () => {
             const now = await api(photoPath(p.id)); // the version to save over, read again
@@ -402,13 +402,13 @@ function descriptionEditor(p) {
           } });
       }
     },
-  }, h("label", { for: "v-desc", class: "sr-only" }, "Description"), ta, h("div.row.end", save));
+  }, h("label", { for: "v-desc", class: "sr-only" }, t("viewer.description")), ta, h("div.row.end", save));
   return form;
 }
 
 function tagsEditor(p) {
-  const list = h("ul.tags", { "aria-label": "Tags" });
-  const input = h("input", { id: "v-tags", testid: "tags-input", placeholder: "Add tags, press Enter", autocomplete: "off", enterkeyhint: "done" });
+  const list = h("ul.tags", { "aria-label": t("nav.tags") });
+  const input = h("input", { id: "v-tags", testid: "tags-input", placeholder: t("viewer.tagsPlaceholder"), autocomplete: "off", enterkeyhint: "done" });
   const put = async (tags) => {
     try {
       const res = await serial(() => api(photoPath(p.id, "/tags"), { method: "PUT", body: { tags } }));
@@ -418,9 +418,9 @@ function tagsEditor(p) {
       notify("changed", p);
     } catch (err) { showError(err); }
   };
-  const draw = () => list.replaceChildren(...(p.tags || []).map((t) => h("li.chip", { testid: "tag-chip" },
-    h("a", { href: `#/tags/${encodeURIComponent(t)}` }, t),
-    h("button.icon", { type: "button", "aria-label": `Remove tag ${t}`, testid: "tag-remove", onclick: () => put((p.tags || []).filter((x) => x !== t)) }, "×"))));
+  const draw = () => list.replaceChildren(...(p.tags || []).map((tag) => h("li.chip", { testid: "tag-chip" },
+    h("a", { href: `#/tags/${encodeURIComponent(tag)}` }, tag),
+    h("button.icon", { type: "button", "aria-label": t("viewer.removeTag", { tag }), testid: "tag-remove", onclick: () => put((p.tags || []).filter((x) => x !== tag)) }, "×"))));
   const add = () => {
     const fresh = input.value.split(",").map((s) => s.trim()).filter(Boolean);
     input.value = "";
@@ -431,16 +431,16 @@ function tagsEditor(p) {
   input.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === ",") { e.preventDefault(); add(); } });
   input.addEventListener("blur", () => input.value.trim() && add());
   draw();
-  return h("div.tag-editor", h("label", { for: "v-tags" }, "Tags"), list, input);
+  return h("div.tag-editor", h("label", { for: "v-tags" }, t("nav.tags")), list, input);
 }
 
 async function deleteForever() {
   const p = state.photo;
-  if (!(await confirmDialog("Delete forever?", "This photo will be erased for good. This cannot be undone.", "Delete forever", true))) return;
+  if (!(await confirmDialog(t("trash.deleteTitle"), t("trash.deleteText", { count: 1 }), t("trash.deleteForever"), true))) return;
   try {
     await api(photoPath(p.id), { method: "DELETE" });
     notify("removed", [p.id]);
-    toast("Deleted forever");
+    toast(t("viewer.deleted"));
     leave();
   } catch (err) { showError(err); }
 }
@@ -460,7 +460,7 @@ async function restoreVault() {
   const p = state.photo;
   try {
     await api(`/api/vault/photos/${encodeURIComponent(p.id)}/restore`, { method: "POST", vault: true });
-    toast("Restored to the library");
+    toast(t("viewer.restored"));
     if (state.onRestore) state.onRestore(p);
     leave();
   } catch (err) {
