@@ -15,6 +15,12 @@ CREATE TABLE IF NOT EXISTS album_photo (
     PRIMARY KEY (album_id, photo_id)
 ) WITHOUT ROWID;
 
+-- Descriptions (AlbumDescribed), kept apart: most albums have none.
+CREATE TABLE IF NOT EXISTS album_description (
+    album_id    TEXT PRIMARY KEY,
+    description TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE INDEX IF NOT EXISTS album_by_owner ON album (owner, created_at);
 CREATE INDEX IF NOT EXISTS album_photo_by_photo ON album_photo (photo_id);
 CREATE INDEX IF NOT EXISTS album_photo_order ON album_photo (album_id, position);

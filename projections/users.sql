@@ -7,5 +7,6 @@ CREATE TABLE IF NOT EXISTS app_user (
     display_name TEXT NOT NULL,
     admin        INTEGER NOT NULL,
     quota_bytes  INTEGER NOT NULL,
-    created_at   TEXT NOT NULL
+    created_at   TEXT NOT NULL,
+    email        TEXT NOT NULL DEFAULT ''  -- profile data (UserEmailSet: moving in from 0.6)
 );

@@ -7,8 +7,11 @@ import secrets
 from typing import Sequence
 
 from octopus_events import keystore, sealing
-from octopus_events.accounts import UserNames, UserRegistered, seal_user, user_key_id, user_stream
-from octopus_events.albums import AlbumCreated, AlbumDeleted, AlbumName, AlbumPhotosAdded, AlbumPhotosRemoved, AlbumRenamed, album_stream
+from octopus_events.accounts import EmailSeal, UserEmailSet, UserNames, UserRegistered, seal_user, user_key_id, user_stream
+from octopus_events.albums import (
+    AlbumCreated, AlbumDeleted, AlbumDescribed, AlbumDescription, AlbumName, AlbumPhotosAdded, AlbumPhotosRemoved,
+    AlbumRenamed, album_stream,
+)
 from octopus_events.eventstore import EventStore, Meta, Transaction
 from octopus_events.library import PhotoLibrary
 from octopus_events.photos import (
@@ -26,6 +29,15 @@ def add_user(tx: Transaction, user_id: str, username: str, *, admin: bool = Fals
     tx.append(user_stream(user_id), 0, [UserRegistered(
         user_id=user_id, key_id=user_key_id(user_id), admin=admin, quota_bytes=0,
         sealed=seal_user(key, user_id, "UserRegistered", UserNames(username, username)),
+    )], meta=Meta(actor=user_id, owner=user_id))
+
+
+def set_email(tx: Transaction, user_id: str, email: str) -> None:
+    """The profile e-mail an account brought from Octopus Photos 0.6 (UserEmailSet)."""
+    key = keystore.get(tx.conn, user_key_id(user_id))
+    assert key is not None
+    tx.append(user_stream(user_id), None, [UserEmailSet(
+        user_id=user_id, key_id=user_key_id(user_id), sealed=seal_user(key, user_id, "UserEmailSet", EmailSeal(email)),
     )], meta=Meta(actor=user_id, owner=user_id))
 
 
@@ -135,6 +147,11 @@ def album_event(tx: Transaction, owner: str, album_id: str, kind: str, value: ob
         event = AlbumPhotosRemoved(album_id=album_id, photo_ids=list(value))  # type: ignore[arg-type]
     elif kind == "delete":
         event = AlbumDeleted(album_id=album_id)
+    elif kind == "describe":
+        key = keystore.get(tx.conn, user_key_id(owner))
+        assert key is not None
+        event = AlbumDescribed(album_id=album_id, key_id=user_key_id(owner),
+                               sealed=seal_user(key, album_id, "AlbumDescribed", AlbumDescription(str(value))))
     else:
         raise ValueError(kind)
     tx.append(stream, None, [event], meta=meta)  # type: ignore[list-item]

@@ -134,6 +134,7 @@ def test_the_old_password_signs_in_once_as_bcrypt_then_as_argon2id(moved: Moved)
     client, body = sign_in(moved.server, "ben", BEN_PASSWORD)
     client.close()
     assert body["user"]["admin"] is False
+    assert body["user"]["email"] == moved.users["ben"].email == "ben@example.org"  # kept as profile data
     assert stored_hash(data, ben_id).startswith("$argon2id$")
     sign_in(moved.server, "ben", BEN_PASSWORD)[0].close()  # and again, now with argon2id
     [(ana_id, admin)] = rows(data / "octopus.db", "SELECT id, admin FROM app_user WHERE username = 'ana'")
@@ -200,8 +201,7 @@ def test_albums_with_their_members(moved: Moved) -> None:
                 # Summer 2008 also holds blurry.jpg, which is in the trash: back in it on restore.
                 assert {p["filename"] for p in detail["photos"]} == members
                 described = {a.name: a.description for a in moved.library.albums}[album_name]
-                if "description" in detail:
-                    assert detail["description"] == described
+                assert detail["description"] == described
         if name == "ana":
             with sign_in(moved.server, "ana", ANA_PASSWORD)[0] as c:
                 [blurry] = c.get("/api/trash").json()["photos"]

@@ -32,7 +32,8 @@ op = st.one_of(
               st.integers(0, 3), st.sampled_from([None, None, 2.0, 2.6, 9.0])),
     st.tuples(st.sampled_from(["describe", "redate", "tags", "favourite", "unfavourite", "trash", "restore",
                                "purge", "vault", "unvault", "archive", "unarchive", "trash_dated"]), st.integers(0, 5), st.sampled_from(TAGS)),
-    st.tuples(st.sampled_from(["album_create", "album_rename", "album_add", "album_remove", "album_delete"]),
+    st.tuples(st.sampled_from(["album_create", "album_rename", "album_add", "album_remove", "album_delete",
+                               "album_describe"]),
               st.sampled_from(USERS), st.integers(0, 2), st.integers(0, 5)),
     # Sharing (docs/sharing.md): the other user's album a{n} gains and loses this user as a member,
     # who contributes photo p{k} of theirs; partner shares and the merged-timeline setting.
@@ -80,6 +81,8 @@ def run(octopus: Octopus, ops: list[tuple]) -> None:
                 model.albums[album_id] = (owner, set())
             elif action == "rename" and exists:
                 store.transact(lambda tx: f.album_event(tx, owner, album_id, "rename", f"Renamed {n}"))
+            elif action == "describe" and exists:
+                store.transact(lambda tx: f.album_event(tx, owner, album_id, "describe", "" if p == 0 else f"About {p}"))
             elif action == "delete" and exists:
                 store.transact(lambda tx: f.album_event(tx, owner, album_id, "delete"))
                 del model.albums[album_id]
@@ -198,7 +201,8 @@ def test_replay_equals_incremental(ops: list[tuple], monkeypatch: pytest.MonkeyP
         octopus = Octopus(Config(storage=StorageConfig(data_dir=str(Path(tmp) / "data")))).open()
         try:
             store = octopus.store
-            store.transact(lambda tx: (f.add_user(tx, "u1", "one"), f.add_user(tx, "u2", "two")))
+            store.transact(lambda tx: (f.add_user(tx, "u1", "one"), f.add_user(tx, "u2", "two"),
+                                       f.set_email(tx, "u1", "one@example.org")))
             run(octopus, ops)
             incremental = dump_all(octopus)
             # One chunk: the whole log folded at once.

@@ -69,6 +69,20 @@ class UserSignedIn(Event):
     sealed_struct: ClassVar[type] = DeviceSeal
 
 
+class EmailSeal(msgspec.Struct):
+    email: str
+
+
+class UserEmailSet(Event):
+    """The user's e-mail address, profile data only (nothing is sent to it): kept when an account
+    moves in from Octopus Photos 0.6, which signed in by e-mail. Sealed under the user's key."""
+
+    user_id: str
+    key_id: str
+    sealed: bytes
+    sealed_struct: ClassVar[type] = EmailSeal
+
+
 class UserDeleted(Event):
     user_id: str
 
@@ -131,6 +145,7 @@ class User(msgspec.Struct):
     admin: bool
     quota_bytes: int
     created_at: str
+    email: str = ""  # profile data; "" when none was given (see UserEmailSet)
 
 
 class SignUpStatus(msgspec.Struct):
@@ -416,6 +431,28 @@ class Accounts:
             listener(user_id, session)
 
     # -- profile and password -------------------------------------------------------------------
+    async def record_email(self, user_id: str, email: str, meta: Meta) -> User:
+        """Keep `email` as the user's profile data (moving in from 0.6; nothing is sent to it)."""
+        from .readmodels import users
+
+        text = "".join(str(email).split())
+        if len(text) > 254 or (text and "@" not in text):
+            raise Invalid("email: not an e-mail address")
+
+        def command(tx: Transaction) -> User:
+            key = keystore.get(tx.conn, user_key_id(user_id))
+            if key is None:
+                raise NotFound("no such user")
+            tx.append(user_stream(user_id), None, [UserEmailSet(
+                user_id=user_id, key_id=user_key_id(user_id),
+                sealed=seal_user(key, user_id, "UserEmailSet", EmailSeal(text)),
+            )], meta=meta)
+            found = users.get(tx.conn, user_id)
+            assert found is not None
+            return found
+
+        return await self.store.transact_async(command)
+
     async def set_display_name(self, who: SignedIn, display_name: str, meta: Meta) -> User:
         from .readmodels import users
 

@@ -37,6 +37,20 @@ class AlbumRenamed(Event):
     sealed_struct: ClassVar[type] = AlbumName
 
 
+class AlbumDescription(msgspec.Struct):
+    description: str
+
+
+class AlbumDescribed(Event):
+    """The album's description ("" removes it), sealed under the owner's key like its name.
+    Albums moving in from Octopus Photos 0.6 bring theirs."""
+
+    album_id: str
+    key_id: str
+    sealed: bytes
+    sealed_struct: ClassVar[type] = AlbumDescription
+
+
 class AlbumDeleted(Event):
     album_id: str
 
@@ -67,6 +81,7 @@ def check_name(name: str) -> str:
 
 
 MAX_PHOTOS_PER_CALL = 1000
+MAX_ALBUM_DESCRIPTION = 2000
 
 
 class Albums:
@@ -114,6 +129,24 @@ class Albums:
                 raise ConcurrencyConflict(f"album {album_id} is at version {current}, not {version}")
             sealed = self._seal(tx, owner, album_id, "AlbumRenamed", text)
             tx.append(album_stream(album_id), current, [AlbumRenamed(album_id=album_id, key_id=user_key_id(owner), sealed=sealed)], meta=meta)
+            return albums.get(tx.conn, owner, album_id)
+
+        return await self.store.transact_async(command)
+
+    async def describe(self, owner: str, album_id: str, description: str, meta: Meta) -> AlbumDetail:
+        from .readmodels import albums
+
+        text = str(description).strip()
+        if len(text) > MAX_ALBUM_DESCRIPTION:
+            raise Invalid(f"description: an album description may have at most {MAX_ALBUM_DESCRIPTION} characters")
+
+        def command(tx: Transaction) -> AlbumDetail:
+            current = self._load(tx, owner, album_id)
+            key = keystore.get(tx.conn, user_key_id(owner))
+            if key is None:
+                raise NotFound("no such user")
+            sealed = seal_user(key, album_id, "AlbumDescribed", AlbumDescription(text))
+            tx.append(album_stream(album_id), current, [AlbumDescribed(album_id=album_id, key_id=user_key_id(owner), sealed=sealed)], meta=meta)
             return albums.get(tx.conn, owner, album_id)
 
         return await self.store.transact_async(command)

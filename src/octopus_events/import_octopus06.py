@@ -540,9 +540,10 @@ class MoveIn:
 
     async def _email(self, user_id: str, email: str) -> None:
         """The 0.6 e-mail address, kept as profile data (sealed under the user's key)."""
-        record = getattr(self.octopus.accounts, "record_email", None)
-        if record is not None:
-            await record(user_id, email, self._meta(user_id))
+        try:
+            await self.octopus.accounts.record_email(user_id, email, self._meta(user_id))
+        except Invalid as exc:
+            self._note(self.report.warnings, f"user {email!r}", f"e-mail not kept: {exc}")
 
     # -- photos ----------------------------------------------------------------------------------
     async def _read_into(self, path: Path) -> Any:
@@ -692,9 +693,15 @@ class MoveIn:
             r.album_photos_added += len(set(ids) - before)
 
     async def _album_description(self, owner: str, album_id: str, description: str) -> None:
-        describe = getattr(self.octopus.albums, "describe_if_empty", None)
-        if describe is not None:
-            await describe(owner, album_id, description, self._meta(owner))
+        """0.6's description, unless the album here has one (an earlier run, or written since)."""
+        from .readmodels import albums as read_albums
+
+        detail = await self.octopus.read(lambda: read_albums.get(self.octopus.store.reader(), owner, album_id))
+        if not detail.description:
+            try:
+                await self.octopus.albums.describe(owner, album_id, description[:2000], self._meta(owner))
+            except Invalid as exc:
+                self._note(self.report.warnings, f"album {detail.name!r}", f"description not kept: {exc}")
 
     # -- trash -----------------------------------------------------------------------------------
     async def _trash(self) -> None:

@@ -7,7 +7,10 @@ from typing import Any, Sequence
 
 import msgspec
 
-from ..albums import AlbumCreated, AlbumDeleted, AlbumName, AlbumPhotosAdded, AlbumPhotosRemoved, AlbumRenamed
+from ..albums import (
+    AlbumCreated, AlbumDeleted, AlbumDescribed, AlbumDescription, AlbumName, AlbumPhotosAdded, AlbumPhotosRemoved,
+    AlbumRenamed,
+)
 from ..errors import NotFound
 from ..eventstore import RecordedEvent
 from ..photos import PhotoPurged
@@ -17,15 +20,20 @@ from . import members as member_read
 from .library import PHOTO_SELECT, PhotoView, rfc3339_us, to_view
 
 
-def _open_name(conn: sqlite3.Connection, event: Any) -> str | None:
+def _open(conn: sqlite3.Connection, event: Any, type_: type[Any]) -> Any:
     key = keystore.get(conn, event.key_id)
     if key is None:
         return None
     tag = type(event).__struct_config__.tag
     try:
-        return sealing.unseal_struct(key, event.sealed, AlbumName, context=f"{event.album_id}|{tag}".encode()).name
+        return sealing.unseal_struct(key, event.sealed, type_, context=f"{event.album_id}|{tag}".encode())
     except sealing.SealError:
         return None
+
+
+def _open_name(conn: sqlite3.Connection, event: Any) -> str | None:
+    opened = _open(conn, event, AlbumName)
+    return opened.name if opened is not None else None
 
 
 class AlbumsProjector(Projector):
@@ -50,10 +58,23 @@ class AlbumsProjector(Projector):
         if name is not None:
             conn.execute(f"UPDATE {self.t.album} SET name = ?, version = ? WHERE id = ?", (name, recorded.stream_version, event.album_id))
 
+    def on_AlbumDescribed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, AlbumDescribed)
+        opened = _open(conn, event, AlbumDescription)
+        if opened is None or not conn.execute(f"SELECT 1 FROM {self.t.album} WHERE id = ?", (event.album_id,)).fetchone():
+            return
+        if opened.description:
+            conn.execute(f"INSERT OR REPLACE INTO {self.t.album_description} VALUES (?, ?)", (event.album_id, opened.description))
+        else:
+            conn.execute(f"DELETE FROM {self.t.album_description} WHERE album_id = ?", (event.album_id,))
+        conn.execute(f"UPDATE {self.t.album} SET version = ? WHERE id = ?", (recorded.stream_version, event.album_id))
+
     def on_AlbumDeleted(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
         assert isinstance(event, AlbumDeleted)
         conn.execute(f"DELETE FROM {self.t.album} WHERE id = ?", (event.album_id,))
+        conn.execute(f"DELETE FROM {self.t.album_description} WHERE album_id = ?", (event.album_id,))
         conn.execute(f"DELETE FROM {self.t.album_photo} WHERE album_id = ?", (event.album_id,))
 
     def on_AlbumPhotosAdded(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
@@ -96,6 +117,7 @@ class Album(msgspec.Struct):
 
 class AlbumDetail(Album):
     photos: list[PhotoView] = []
+    description: str = ""
 
 
 _VISIBLE = "JOIN photo p ON p.id = ap.photo_id AND p.state = 'library'"
@@ -136,13 +158,15 @@ def get(conn: sqlite3.Connection, owner: str, album_id: str) -> AlbumDetail:
     album = _album(conn, row)
     album.role = role
     album.shared = role != "owner" or member_read.has_members(conn, album_id)
+    described = conn.execute("SELECT description FROM album_description WHERE album_id = ?", (album_id,)).fetchone()
+    description = described[0] if described else ""
     if not album.shared:
         photos = conn.execute(
             f"{PHOTO_SELECT} JOIN album_photo ap ON ap.photo_id = p.id WHERE ap.album_id = ? AND p.state = 'library' "
             f"ORDER BY ap.position",
             (album_id,),
         ).fetchall()
-        return AlbumDetail(**msgspec.structs.asdict(album), photos=[to_view(r) for r in photos])
+        return AlbumDetail(**msgspec.structs.asdict(album), photos=[to_view(r) for r in photos], description=description)
     # A shared album's items may be several people's: each says whose it is.
     rows = conn.execute(
         f"{PHOTO_SELECT.replace('FROM photo p', ', u.username FROM photo p')} JOIN album_photo ap ON ap.photo_id = p.id "
@@ -150,7 +174,8 @@ def get(conn: sqlite3.Connection, owner: str, album_id: str) -> AlbumDetail:
         (album_id,),
     ).fetchall()
     album.owner = member_read.album_owner_name(conn, album_id)
-    return AlbumDetail(**msgspec.structs.asdict(album), photos=[member_read.shared_view(r, r[-1]) for r in rows])
+    return AlbumDetail(**msgspec.structs.asdict(album), photos=[member_read.shared_view(r, r[-1]) for r in rows],
+                       description=description)
 
 
 def owned(conn: sqlite3.Connection, owner: str, album_id: str) -> bool:

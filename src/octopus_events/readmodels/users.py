@@ -6,7 +6,8 @@ import sqlite3
 from typing import Any, Sequence
 
 from ..accounts import (
-    DisplayNameSeal, User, UserDeleted, UserNames, UserProfileChanged, UserRegistered, unseal_user,
+    DisplayNameSeal, EmailSeal, User, UserDeleted, UserEmailSet, UserNames, UserProfileChanged, UserRegistered,
+    unseal_user,
 )
 from ..eventstore import RecordedEvent
 from ..projection import Projector
@@ -24,7 +25,8 @@ class UsersProjector(Projector):
         if names is None:
             return  # the account was deleted and its key shredded
         conn.execute(
-            f"INSERT OR REPLACE INTO {self.t.app_user} VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO {self.t.app_user} (id, name_key, username, display_name, admin, quota_bytes, "
+            f"created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (event.user_id, names.username.casefold(), names.username, names.display_name,
              int(event.admin), event.quota_bytes, rfc3339_us(recorded.recorded_us)),
         )
@@ -36,17 +38,24 @@ class UsersProjector(Projector):
         if seal is not None:
             conn.execute(f"UPDATE {self.t.app_user} SET display_name = ? WHERE id = ?", (seal.display_name, event.user_id))
 
+    def on_UserEmailSet(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        event = recorded.event
+        assert isinstance(event, UserEmailSet)
+        seal = unseal_user(conn, event, EmailSeal)
+        if seal is not None:
+            conn.execute(f"UPDATE {self.t.app_user} SET email = ? WHERE id = ?", (seal.email, event.user_id))
+
     def on_UserDeleted(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         event = recorded.event
         assert isinstance(event, UserDeleted)
         conn.execute(f"DELETE FROM {self.t.app_user} WHERE id = ?", (event.user_id,))
 
 
-_COLS = "id, username, display_name, admin, quota_bytes, created_at"
+_COLS = "id, username, display_name, admin, quota_bytes, created_at, email"
 
 
 def _user(row: Sequence[Any]) -> User:
-    return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
+    return User(row[0], row[1], row[2], bool(row[3]), row[4], row[5], row[6])
 
 
 def get(conn: sqlite3.Connection, user_id: str) -> User | None:
