@@ -6,14 +6,14 @@
 import { h } from "./ui.js";
 
 const FADE_MS = 1500;
-const monthLong = new Intl.DateTimeFormat(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
-const label = (ym) => monthLong.format(new Date(`${ym}-01T00:00:00Z`));
+let monthLong = null;
+const label = (ym) => (monthLong ||= new Intl.DateTimeFormat(locale(), { month: "long", year: "numeric", timeZone: "UTC" })).format(new Date(`${ym}-01T00:00:00Z`));
 
 export class PhoneScrubber {
   constructor(grid) {
     this.grid = grid;
     this.tip = h("div.tip", { testid: "scrubber-tip", "aria-hidden": "true" });
-    this.handle = h("div.handle", { role: "slider", tabindex: "0", "aria-label": "Jump to month", "aria-orientation": "vertical",
+    this.handle = h("div.handle", { role: "slider", tabindex: "0", "aria-label": TEXT.label, "aria-orientation": "vertical",
       testid: "scrubber-handle" });
     this.el = h("div.phone-scrubber", { testid: "phone-scrubber" }, this.tip, this.handle);
     grid.el.append(this.el);

@@ -4,13 +4,16 @@
 import { h } from "./ui.js";
 import { t } from "./i18n.js";
 
+// Key caps whose printed name differs by language (Spanish keyboards: Intro, Supr, Inicio...).
+const CAPS = { Space: "keys.space", Enter: "keys.enter", Delete: "keys.delete", Home: "keys.home", End: "keys.end", PgUp: "keys.pgUp", PgDn: "keys.pgDn" };
+
 // [keys, where, what]: where and what are catalogue keys (messages/*.js).
 export const SHORTCUTS = [
   [["?"], "shortcuts.where.anywhere", "shortcuts.does.help"],
   [["/"], "shortcuts.where.anywhere", "shortcuts.does.search"],
   [["u"], "shortcuts.where.anywhere", "shortcuts.does.upload"],
   [["←", "→"], "shortcuts.where.viewer", "shortcuts.does.step"],
-  [["Space"], "shortcuts.where.viewer", "shortcuts.does.play"],
+  [["Space"], "shortcuts.where.viewer", "shortcuts.does.play"], // i18n: not translated: a CAPS name
   [["Esc"], "shortcuts.where.viewer", "shortcuts.does.close"],
   [["i"], "shortcuts.where.viewer", "shortcuts.does.info"],
   [["f"], "shortcuts.where.viewer", "shortcuts.does.favourite"],
@@ -39,7 +42,7 @@ export function showShortcuts() {
     h("table",
       h("thead", h("tr", h("th", t("shortcuts.key")), h("th", t("shortcuts.whereHead")), h("th", t("shortcuts.doesHead")))),
       h("tbody", SHORTCUTS.map(([keys, where, what]) => h("tr", { testid: "shortcut-row" },
-        h("td", keys.map((k, i) => [i ? " " : "", h("kbd", k)])), h("td", t(where)), h("td", t(what)))))),
+        h("td", keys.map((k, i) => [i ? " " : "", h("kbd", CAPS[k] ? t(CAPS[k]) : k)])), h("td", t(where)), h("td", t(what)))))),
     h("div.row.end", close));
   dlg.addEventListener("close", () => { dlg.remove(); open = null; back?.focus?.({ preventScroll: true }); });
   document.body.append(dlg);
