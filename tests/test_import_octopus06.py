@@ -247,10 +247,12 @@ def test_a_dry_run_counts_and_changes_nothing(moved: Moved, tmp_path: Path) -> N
     assert "users: 0 to create, 2 already here" in r.stdout
 
 
-def test_a_second_run_imports_nothing_new_and_brings_what_was_skipped(moved: Moved) -> None:
+def test_a_second_run_imports_nothing_new_and_brings_what_was_skipped(moved: Moved, tmp_path: Path) -> None:
     before = rows(moved.data / "octopus.db", "SELECT count(*) FROM events")[0][0]
+    passphrase_file = tmp_path / "ben.txt"
+    passphrase_file.write_text(BEN_VAULT + "\n")
     r = cli(moved.data, "import", str(moved.source), "--from-octopus-0.6",
-            "--vault-passphrase", f"ana={ANA_VAULT}", "--vault-passphrase", f"ben={BEN_VAULT}")
+            "--vault-passphrase", f"ana={ANA_VAULT}", "--vault-passphrase-file", f"ben={passphrase_file}")
     assert "Traceback" not in r.stderr
     assert "users: 0 created, 2 already here; photos: 0 imported, 7 already here, 1 failed" in r.stdout, r.stdout
     assert "vault: 1 imported, 1 already there, 0 skipped; albums created: 0; 0 added to albums" in r.stdout
