@@ -4,6 +4,7 @@
 // (from /api/timeline/months, views/library.js); that list is hidden on phones and this reuses
 // its buttons, so there is one way to jump and one source of months.
 import { h } from "./ui.js";
+import { t, locale } from "./i18n.js";
 
 const FADE_MS = 1500;
 let monthLong = null;
@@ -13,7 +14,7 @@ export class PhoneScrubber {
   constructor(grid) {
     this.grid = grid;
     this.tip = h("div.tip", { testid: "scrubber-tip", "aria-hidden": "true" });
-    this.handle = h("div.handle", { role: "slider", tabindex: "0", "aria-label": TEXT.label, "aria-orientation": "vertical",
+    this.handle = h("div.handle", { role: "slider", tabindex: "0", "aria-label": t("timeline.jumpToMonth"), "aria-orientation": "vertical",
       testid: "scrubber-handle" });
     this.el = h("div.phone-scrubber", { testid: "phone-scrubber" }, this.tip, this.handle);
     grid.el.append(this.el);
