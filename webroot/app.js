@@ -12,6 +12,7 @@ import { bottomNav } from "./js/nav.js";
 import { showShortcuts } from "./js/shortcuts.js";
 import * as lib from "./js/views/library.js";
 import { albums, album } from "./js/views/albums.js";
+import { sharesView } from "./js/views/shares.js";
 import { vault } from "./js/views/vault.js";
 import { settings } from "./js/views/settings.js";
 import { backup } from "./js/views/backup.js";
@@ -33,6 +34,7 @@ const ROUTES = {
   timeline: lib.timeline, favourites: lib.favourites, memories: lib.memories, search: lib.search,
   duplicates: lib.duplicates, trash: lib.trash, vault, settings, backup, places,
   albums: (p) => (p.id ? album(p) : albums()),
+  shares: sharesView,
   tags: (p) => (p.id ? lib.tag(p) : lib.tags()),
 };
 

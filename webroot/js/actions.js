@@ -3,6 +3,8 @@
 // to whatever grid is on screen, so lists update without reloading.
 import { api, listOf, photoPath, setVault, vaultToken } from "./api.js";
 import { h, modal, promptDialog, toast, plural, showError } from "./ui.js";
+import { shareDialog } from "./views/shares.js";
+import { t as tr } from "./i18n.js";
 
 export const notify = (type, detail) => document.dispatchEvent(new CustomEvent(`photos:${type}`, { detail }));
 
@@ -110,6 +112,7 @@ export async function moveToVault(ids) {
 /** The selection-bar actions every library grid offers. */
 export const libraryActions = () => [
   { label: "Add to album", testid: "selection-add-album", run: async (ids, g) => { if (await addToAlbum(ids)) g.setSelecting(false); } },
+  { label: tr("shares.share"), testid: "selection-share", icon: "share", run: async (ids, g) => { if (await shareDialog({ photo_ids: ids })) g.setSelecting(false); } },
   { label: "Favourite", testid: "selection-favourite", run: async (ids, g) => { await favouritePhotos(ids, g); g.setSelecting(false); } },
   { label: "Trash", testid: "selection-trash", danger: true, run: async (ids, g) => { await trashPhotos(ids); g.setSelecting(false); } },
 ];

@@ -5,6 +5,7 @@ import { h, icon, plural, showError, toast, confirmDialog, promptDialog } from "
 import { PhotoGrid } from "../grid.js";
 import { libraryActions } from "../actions.js";
 import { header, pageOf } from "./library.js";
+import { shareDialog } from "./shares.js";
 import { t } from "../i18n.js";
 
 const albumPath = (id, rest = "") => `/api/albums/${encodeURIComponent(id)}${rest}`;
@@ -27,7 +28,7 @@ export function albums() {
       coverId(a) ? h("img", { src: thumbUrl(coverId(a)), alt: "", loading: "lazy", decoding: "async", width: 256, height: 256 }) : h("span.no-cover", h("img", { src: "favicon.svg", alt: "", width: 64, height: 64 })),
       h("strong", a.name), h("small", t("common.photos", { count: a.count ?? 0 }))))));
   }).catch(showError);
-  return { el: h("div", header(t("nav.albums")), form, list) };
+  return { el: h("div", header(t("nav.albums"), h("a.button", { href: "#/shares", testid: "shares-link" }, t("shares.title"))), form, list) };
 }
 
 export function album({ id }) {
@@ -67,6 +68,7 @@ export function album({ id }) {
   };
   const head = h("header.view-head", h("a.back", { href: "#/albums", "aria-label": t("albums.all") }, icon("left")), title,
     h("div.tools", grid.selectButton(),
+      h("button", { type: "button", testid: "album-share", onclick: () => shareDialog({ album_id: id }) }, t("shares.share")),
       h("button", { type: "button", testid: "album-rename", onclick: rename }, t("albums.rename")),
       h("button.danger", { type: "button", testid: "album-delete", onclick: remove }, t("common.delete"))));
   return { el: h("div", head, grid.el), grid };

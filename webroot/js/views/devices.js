@@ -14,15 +14,15 @@ export function setupText(url, username, password) {
   return `URL: ${url}\nUser: ${username}\nPassword: ${password}`;
 }
 
-/** A QR code drawn on a canvas (no inline style or markup, so the strict CSP is happy). */
-function qrCanvas(text) {
+/** A QR code drawn on a canvas (no inline style or markup, so the strict CSP is happy); the
+ * share dialog (views/shares.js) draws its links with it too. */
+export function qrCanvas(text, { testid = "device-qr", label = t("devices.qrLabel") } = {}) {
   const qr = qrcode(0, "M");
   qr.addData(text);
   qr.make();
   const n = qr.getModuleCount(), cell = 4, quiet = 4;
   const size = (n + 2 * quiet) * cell;
-  const canvas = h("canvas.qr", { width: size, height: size, testid: "device-qr", role: "img",
-    "aria-label": t("devices.qrLabel") });
+  const canvas = h("canvas.qr", { width: size, height: size, testid, role: "img", "aria-label": label });
   const g = canvas.getContext("2d");
   g.fillStyle = "#fff";
   g.fillRect(0, 0, size, size);
@@ -59,7 +59,7 @@ export function devicesCard(user) {
         try {
           await api(`/api/devices/${encodeURIComponent(d.id)}`, { method: "DELETE" });
           if (d.current) { location.reload(); return; }
-          toast(t("devices.revoked", { name: d.name }));
+          toast(`${d.name} revoked`);
           load();
         } catch (err) { showError(err); }
       } }, t("devices.revoke"))))));
