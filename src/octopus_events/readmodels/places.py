@@ -232,13 +232,14 @@ def _x_ranges(box: BBox, level: int) -> list[tuple[int, int]]:
 
 
 class Cluster(msgspec.Struct):
-    """Items in one cell: their count, their centroid (where the marker goes) and the cell's
-    bounds [west, south, east, north] (what a click zooms to and lists)."""
+    """Items in one cell: their count and centroid (where the marker goes), and the cell: the web
+    map tile (`Clusters.level`, x, y), whose bounds a click zooms to and lists (`tile_bounds`)."""
 
     lat: float
     lon: float
     count: int
-    bbox: tuple[float, float, float, float]
+    x: int
+    y: int
 
 
 class Clusters(msgspec.Struct):
@@ -249,7 +250,10 @@ class Clusters(msgspec.Struct):
 
 
 def clusters(conn: sqlite3.Connection, owner: str, bbox: str | None, zoom: int | None) -> Clusters:
-    """The owner's items in the viewport, one cluster per non-empty cell of the level for `zoom`."""
+    """The owner's items in the viewport, one cluster per non-empty cell of the level for `zoom`.
+
+    The centroids are computed by SQLite and the rows become Structs as they are: a viewport of
+    a few hundred clusters costs little more than reading its rows (tests/benchmarks/bench_places.py)."""
     box = parse_bbox(bbox)
     level = cell_level(zoom)
     _, y0 = tile(box.north, 0, level)
@@ -258,17 +262,13 @@ def clusters(conn: sqlite3.Connection, owner: str, bbox: str | None, zoom: int |
     if sum(b - a + 1 for a, b in ranges) * (y1 - y0 + 1) > MAX_CELLS:
         raise Invalid(f"bbox: too large for zoom {zoom} (more than {MAX_CELLS} cells); zoom out or ask for less")
     out: list[Cluster] = []
-    total = 0
     for a, b in ranges:
-        for x, y, count, lat_sum, lon_sum in conn.execute(
-            "SELECT x, y, count, lat_sum, lon_sum FROM place_cell "
+        out += [Cluster(*row) for row in conn.execute(
+            "SELECT lat_sum * 1e-6 / count, lon_sum * 1e-6 / count, count, x, y FROM place_cell "
             "WHERE owner = ? AND zoom = ? AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?",
             (owner, level, a, b, y0, y1),
-        ):
-            total += count
-            out.append(Cluster(round(lat_sum / count / E6, 6), round(lon_sum / count / E6, 6), count,
-                               tuple(round(v, 6) for v in tile_bounds(x, y, level))))  # type: ignore[arg-type]
-    return Clusters(zoom=zoom or 0, level=level, total=total, clusters=out)
+        )]
+    return Clusters(zoom=zoom or 0, level=level, total=sum(c.count for c in out), clusters=out)
 
 
 def items(conn: sqlite3.Connection, owner: str, bbox: str | None, *, cursor: str | None = None,

@@ -47,6 +47,13 @@ function bboxOf(bounds) {
   return [west, south, east, north].map((v) => v.toFixed(6)).join(",");
 }
 
+/** A cell's bounds [west, south, east, north]: the web map tile (level, x, y), as the server's tile(). */
+function tileBounds(level, x, y) {
+  const n = 2 ** level;
+  const lat = (row) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * row) / n))) * 180) / Math.PI;
+  return [(x / n) * 360 - 180, lat(y + 1), ((x + 1) / n) * 360 - 180, lat(y)];
+}
+
 function sizeClass(count) {
   return count >= 1000 ? "xl" : count >= 100 ? "l" : count >= 10 ? "m" : "s";
 }
@@ -118,7 +125,7 @@ export function places({ query }) {
         node.setAttribute("role", "button");
         node.setAttribute("aria-label", label);
       });
-      marker.on("click", () => openCluster(c));
+      marker.on("click", () => openCluster(c, tileBounds(res.level, c.x, c.y)));
       layer.addLayer(marker);
     }
     el.dataset.total = String(res.total);
@@ -128,10 +135,10 @@ export function places({ query }) {
     else if (status.textContent === t("places.empty")) showStatus("");
   }
 
-  function openCluster(c) {
-    const [w, s, e, n] = c.bbox;
+  function openCluster(c, bounds) {
+    const [w, s, e, n] = bounds;
     if (c.count > 1 && map.getZoom() < MAX_ZOOM) map.fitBounds([[s, w], [n, e]], { maxZoom: MAX_ZOOM });
-    showItems(c.bbox.join(","), c.count);
+    showItems(bounds.map((v) => v.toFixed(6)).join(","), c.count);
   }
 
   async function showItems(bbox, count, more = false) {
