@@ -404,3 +404,69 @@ def test_usernames_0_6_allowed_become_ones_we_allow() -> None:
     assert our_username("ana") == "ana"
     assert our_username("José García") == "Jose.Garcia"
     assert our_username("  ") == "user"
+
+
+def test_a_run_stopped_before_its_trash_is_finished_by_the_next(tmp_path: Path) -> None:
+    """What an interrupted import leaves (the photo uploaded, not yet trashed) is trashed by the
+    next run; the same bytes backed up another way are left where their owner put them."""
+    import asyncio
+
+    from octopus_events.application import Octopus
+    from octopus_events.config import Config, StorageConfig
+    from octopus_events.eventstore import Meta
+
+    source = copy_fixture(tmp_path / "src")
+    library = read_library(source)
+    [blurry] = [p for p in library.photos if p.trashed]
+    for name, correlation, expected in (("left", "import-0.6-interrupted", "trash"), ("phone", "phone-backup", "library")):
+        data = tmp_path / name
+        octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data)))).open(background_rebuilds=False)
+        try:
+            user = asyncio.run(octopus.accounts.admin_create("ana", ANA_PASSWORD, admin=True, quota_bytes=None,
+                                                              meta=Meta(actor="test")))
+            incoming = octopus.photos.new_upload()
+            incoming.write(source_file(source, blurry).read_bytes())
+            view, created = asyncio.run(octopus.photos.upload(
+                user.id, incoming, filename="blurry.jpg", meta=Meta(actor=user.id, owner=user.id, correlation_id=correlation)))
+            assert created
+        finally:
+            octopus.close()
+        r = cli(data, "import", str(source), "--from-octopus-0.6")
+        assert "photos: 6 imported, 1 already here" in r.stdout, r.stdout + r.stderr
+        assert f"{1 if expected == 'trash' else 0} went into the trash" in r.stdout
+        [(state,)] = rows(data / "octopus.db", "SELECT state FROM photo WHERE id = ?", view.id)
+        assert state == expected, name
+
+
+def test_on_a_terminal_it_asks_for_each_vault_passphrase(moved: Moved, tmp_path: Path) -> None:
+    import pty
+    import select
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCTOPUS_")}
+    env["OCTOPUS_STORAGE_DATA_DIR"] = str(tmp_path / "lib")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pty is its controlling terminal, as a person's shell would be
+        os.execve(sys.executable, [sys.executable, "-m", "octopus_events.cli", "import", str(moved.source),
+                                   "--from-octopus-0.6", "--vault-passphrase", f"ana={ANA_VAULT}"], env)
+    seen = b""
+
+    def read_until(needle: bytes, timeout: float = 60) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while needle not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                try:
+                    seen += os.read(fd, 4096)
+                except OSError:
+                    break
+
+    read_until(b"Enter to skip them): ")
+    assert b"0.6 vault passphrase of ben (1 photos" in seen and b"of ana" not in seen, seen
+    os.write(fd, BEN_VAULT.encode() + b"\n")
+    read_until(b"import from 0.6:")
+    read_until(b" s\r\n", timeout=120)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = seen.decode(errors="replace")
+    assert BEN_VAULT not in text  # not echoed
+    assert "vault: 2 imported, 0 already there, 0 skipped" in text, text

@@ -613,6 +613,30 @@ def _octopus06_summary(r: Any) -> str:
     return f"{head}: {'; '.join(parts)} in {r.seconds:.1f} s"
 
 
+def _ask_vault_passphrases(source: Path, given: dict[str, str]) -> dict[str, str]:
+    """On a terminal, ask for the 0.6 vault passphrase of each user with vault photos not given
+    one (Enter skips them); in a script nothing is asked and they are listed as skipped."""
+    if not sys.stdin.isatty():
+        return {}
+    import getpass
+
+    from .import_octopus06 import read_library
+
+    library = read_library(source)  # a bad source fails here, in one line, before any question
+    vaulted: dict[str, int] = {}
+    for photo in library.photos:
+        if photo.encrypted:
+            vaulted[photo.user_id] = vaulted.get(photo.user_id, 0) + 1
+    out: dict[str, str] = {}
+    for user in library.users:
+        if user.id in vaulted and user.username not in given:
+            answer = getpass.getpass(f"0.6 vault passphrase of {user.username} ({vaulted[user.id]} photos; "
+                                     f"Enter to skip them): ")
+            if answer:
+                out[user.username] = answer
+    return out
+
+
 def cmd_import_octopus06(args: argparse.Namespace) -> int:
     """`octopus import DIR --from-octopus-0.6`: every user, photo, album and (with passphrases)
     vault photo of an Octopus Photos 0.6.1 data dir, which is only read (import_octopus06.py)."""
@@ -627,6 +651,7 @@ def cmd_import_octopus06(args: argparse.Namespace) -> int:
         message = refusal(source) or ""
         raise ConfigError(f"the data dir {config.data_dir} is the 0.6 one (or inside it); import into a data dir "
                           f"of its own.\n{message}".rstrip())
+    passphrases.update(_ask_vault_passphrases(source, passphrases))
     progress = _ImportProgressLine(sys.stderr)
     with open_library(args, create=True) as octopus:
         try:

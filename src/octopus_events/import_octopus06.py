@@ -70,6 +70,7 @@ VAULT_SALT_BYTES = 16
 TRASH_GRACE = timedelta(days=7)
 BUSY_TIMEOUT_S = 2.0
 ALBUM_BATCH = 1000  # albums.MAX_PHOTOS_PER_CALL
+IMPORT_CORRELATION = "import-0.6-"  # how this import's events are known in the log
 
 
 # -- what 0.6.1 stored -----------------------------------------------------------------------------
@@ -407,13 +408,14 @@ class MoveIn:
         self.progress = progress
         self.max_reasons = max_reasons
         self.report = MoveInReport(source=str(self.root), dry_run=dry_run)
-        self.correlation = "import-0.6-" + os.urandom(6).hex()
+        self.correlation = IMPORT_CORRELATION + os.urandom(6).hex()
         self.started = time.monotonic()
         self.done = 0
         self.owners: dict[str, str] = {}  # 0.6 user id -> our user id (None in a dry run for new users)
         self.new_owner: set[str] = set()  # dry run: 0.6 users that would be created
         self.ids: dict[str, str] = {}  # 0.6 photo id -> our photo id
-        self.to_trash: list[tuple[str, str, Photo06]] = []  # (owner, our photo id, 0.6 row)
+        # (owner, our photo id, 0.6 row, already here): trashed after the albums took them in
+        self.to_trash: list[tuple[str, str, Photo06, bool]] = []
         self.seen: set[tuple[str, str]] = set()  # dry run: (0.6 user, sha256) within the run
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -609,6 +611,8 @@ class MoveIn:
         meta = self._meta(owner)
         if not created:
             r.duplicates += 1
+            if photo.trashed and view.state == "library":
+                self.to_trash.append((owner, view.id, photo, True))  # an earlier run stopped before its trash
             # Already here (an earlier run, or the phone backed it up): fill in what it lacks only.
             if view.state in ("library", "archived", "trash"):
                 if photo.tags and not view.tags:
@@ -624,7 +628,7 @@ class MoveIn:
             # 0.6 read a date our EXIF reader did not: keep it (its wall-clock time, as 0.6 showed it).
             await self.photos.edit(owner, view.id, description=None, taken_at=photo.date_taken, version=None, meta=meta)
         if photo.trashed:
-            self.to_trash.append((owner, view.id, photo))
+            self.to_trash.append((owner, view.id, photo, False))
 
     async def _classify(self, photo: Photo06, owner: str | None, path: Path, where: str) -> None:
         from .importer import _sha256_of
@@ -712,9 +716,11 @@ class MoveIn:
         batch = self.to_trash
         self.to_trash = []
 
-        def command(tx: Transaction, part: list[tuple[str, str, Photo06]]) -> int:
+        def command(tx: Transaction, part: list[tuple[str, str, Photo06, bool]]) -> int:
             done = 0
-            for owner, photo_id, photo in part:
+            for owner, photo_id, photo, already_here in part:
+                if already_here and not _left_untrashed_by_an_import(tx, photo_id):
+                    continue  # backed up otherwise, or trashed or restored here since: the owner's choice stands
                 state = load_photo(tx, photo_id, owner)
                 if state.state != "library":
                     continue
@@ -866,6 +872,17 @@ class MoveIn:
         await self.octopus.vault.move_in(owner, view.id, access, meta)
         shas.add(sha)
         r.vault_imported += 1
+
+
+def _left_untrashed_by_an_import(tx: Transaction, photo_id: str) -> bool:
+    """Whether the photo came in through an import from 0.6 that stopped before trashing it: its
+    upload is such an import's, and it has been neither trashed nor restored since."""
+    from .photos import PhotoRestored, photo_stream
+
+    recorded = list(tx.read_stream(photo_stream(photo_id)))
+    if not recorded or not (recorded[0].correlation_id or "").startswith(IMPORT_CORRELATION):
+        return False
+    return not any(isinstance(r.event, (PhotoTrashed, PhotoRestored)) for r in recorded)
 
 
 def parse_passphrases(values: list[str], files: list[str]) -> dict[str, str]:
