@@ -436,19 +436,25 @@ class PhotoLibrary:
         row = await self.octopus.read(lambda: lib.photo_row(self.store.reader(), owner, photo_id))
         if row is None or row[2] not in ("library", "trash") or not row[4]:
             raise NotFound(f"no photo {photo_id}")
-        sha, mime, orientation = row[4], row[6], row[9]
+        return await self.derivative_of(row[4], kind, row[9], row[6]), row[4]
+
+    async def derivative_of(self, sha: str, kind: str, orientation: int, mime: str) -> Path:
+        """The derivative of the original `sha` (made now if missing), for a caller that has
+        already checked the item may be seen (a share link, web/public.py): no second read."""
+        if kind not in SIZES:
+            raise Invalid(f"size: must be one of {', '.join(SIZES)}")
         path = self.blobs.derivative_path(kind, sha)
         if path.is_file():
             if kind in CACHED_KINDS and self.blobs.previews is not None:
                 self.blobs.previews.touch(sha, kind)
-            return path, sha
+            return path
         key = f"{kind}:{sha}"
         pending = self._previews_in_flight.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self.octopus.media(self._render, sha, kind, orientation, mime))
             self._previews_in_flight[key] = pending
             pending.add_done_callback(lambda _: self._previews_in_flight.pop(key, None))
-        return await asyncio.shield(pending), sha
+        return await asyncio.shield(pending)
 
     def _render(self, sha: str, kind: str, orientation: int, mime: str) -> Path:
         original = self.blobs.original_path(sha)

@@ -196,8 +196,8 @@ async def shared_thumbnail(request: Request[Any, Any, Any], octopus: NamedDepend
     except PasswordRequired as exc:
         return _password_problem(exc)
     # Derivatives never carry metadata (derivatives.encode_jpeg): nothing to strip.
-    path, sha = await octopus.photos.derivative(item.owner, item.id, size)
-    return _serve_file(request, path, etag=f'"{sha}.{size}"', media_type="image/jpeg", cache=REVALIDATE)
+    path = await octopus.photos.derivative_of(item.sha256, size, item.orientation, item.mime)
+    return _serve_file(request, path, etag=f'"{item.sha256}.{size}"', media_type="image/jpeg", cache=REVALIDATE)
 
 
 @get("/api/s/{token:str}/photos/{photo_id:str}/original", opt=PUBLIC, tags=TAGS,
