@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import pytest
 
 from octopus_events.import_octopus06 import (
-    Photo06, decrypt_vault_file, our_username, read_library, source_file, _tags,
+    Photo06, User06, assign_usernames, decrypt_vault_file, our_username, read_library, source_file, _tags,
 )
 
 from http_support import Server
@@ -391,6 +391,8 @@ def test_paths_0_6_wrote_elsewhere_are_found_under_the_data_dir_given(tmp_path: 
     assert source_file(tmp_path, moved_home) == tmp_path / "data" / "storage" / user / "vault" / "photos" / "b.vault"
     escaping = photo06(storage_path=f"/x/data/storage/../../../etc/passwd")
     assert source_file(tmp_path, escaping) == tmp_path / "data" / "storage" / user / "photos" / "passwd"
+    drive = photo06(storage_path=r"D:\data\storage\C:\Windows\win.ini")
+    assert source_file(tmp_path, drive) == tmp_path / "data" / "storage" / user / "photos" / "win.ini"
 
 
 def test_tags_as_0_6_stored_them() -> None:
@@ -404,6 +406,11 @@ def test_usernames_0_6_allowed_become_ones_we_allow() -> None:
     assert our_username("ana") == "ana"
     assert our_username("José García") == "Jose.Garcia"
     assert our_username("  ") == "user"
+    # Two 0.6 accounts never become one here, and every run names them alike (0.6's creation order).
+    people = [User06(id=f"{i}", username=name, email="", password_hash="", admin=False, active=True,
+                     created_at=f"2026-01-0{i} 10:00:00") for i, name in enumerate(["José", "Jose", "ana", "Ana"], 1)]
+    expected = {"1": "Jose", "2": "Jose-2", "3": "ana", "4": "Ana-2"}
+    assert assign_usernames(people) == expected == assign_usernames(list(reversed(people)))
 
 
 def test_a_run_stopped_before_its_trash_is_finished_by_the_next(tmp_path: Path) -> None:

@@ -647,10 +647,13 @@ def cmd_import_octopus06(args: argparse.Namespace) -> int:
     passphrases = parse_passphrases(args.vault_passphrase or [], args.vault_passphrase_file or [])
     config = config_from(args)
     source = Path(args.path).expanduser().resolve()
-    if config.data_dir == source or source in config.data_dir.parents or refusal(config.data_dir):
+    if config.data_dir == source or source in config.data_dir.parents:
         message = refusal(source) or ""
         raise ConfigError(f"the data dir {config.data_dir} is the 0.6 one (or inside it); import into a data dir "
                           f"of its own.\n{message}".rstrip())
+    elsewhere = refusal(config.data_dir)  # the target is another 0.6 data dir
+    if elsewhere:
+        raise ConfigError(elsewhere)
     passphrases.update(_ask_vault_passphrases(source, passphrases))
     progress = _ImportProgressLine(sys.stderr)
     with open_library(args, create=True) as octopus:

@@ -315,7 +315,7 @@ def source_file(root: Path, photo: Photo06) -> Path:
         if parts[i].lower() == "storage" and parts[i - 1].lower() == "data":
             tail = parts[i + 1:]
             break
-    if not tail or any(p in (".", "..") for p in tail):
+    if not tail or any(p in (".", "..") or ":" in p for p in tail):
         user_dir = str(uuid.UUID(photo.user_id)) if re.fullmatch(r"[0-9a-f]{32}", photo.user_id) else photo.user_id
         sub = ["vault", "photos"] if photo.encrypted else ["photos"]
         tail = [user_dir, *sub, parts[-1] if parts else ""]
@@ -353,6 +353,24 @@ def our_username(name: str) -> str:
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     text = re.sub(r"[^A-Za-z0-9_.@-]+", ".", plain).strip("._@-")[:64]
     return text or "user"
+
+
+def assign_usernames(users: list[User06]) -> dict[str, str]:
+    """Our username for each 0.6 user (by 0.6 id). Two 0.6 names that become the same here ("José"
+    and "Jose", or "Ana" and "ana": ours ignore case) must stay two accounts, so the later one (by
+    0.6's creation order) gets "-2", "-3"... Decided from the 0.6 list alone, so every run of the
+    import gives each 0.6 user the same name."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for user in sorted(users, key=lambda u: (u.created_at, u.id)):
+        base = our_username(user.username)
+        name, n = base, 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{base[:60]}-{n}"
+        taken.add(name.casefold())
+        out[user.id] = name
+    return out
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -505,13 +523,13 @@ class MoveIn:
 
     # -- users -----------------------------------------------------------------------------------
     async def _users(self, library: Library06) -> None:
-        from . import passwords
         from .readmodels import users
 
         r = self.report
+        names = assign_usernames(library.users)
         # Admins first: in an empty library the first account becomes admin whatever it asks for.
         for user in sorted(library.users, key=lambda u: not u.admin):
-            name = our_username(user.username)
+            name = names[user.id]
             if name != user.username:
                 r.users_renamed.append(f"{user.username} -> {name}")
             found = await self.octopus.read(lambda: users.find_by_name(self.octopus.store.reader(), name))
