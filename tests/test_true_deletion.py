@@ -21,6 +21,7 @@ from octopus_events.photos import PhotoPurged, photo_stream
 from octopus_events.readmodels import PROJECTORS
 from octopus_events.readmodels import library as lib
 from octopus_events.readmodels import search
+from octopus_events.shares import NewShare
 from test_crypto_shredding import opened, photo_keys, sealed_in_log
 
 FILENAME = "QZXMARKFILE4417.jpg"
@@ -67,6 +68,9 @@ async def _scenario(octopus: Octopus, data_dir: Path) -> dict[str, bytes]:
     await octopus.photos.favourite(alice.id, photo.id, True, meta)
     album = await octopus.albums.create(alice.id, "Summer", meta)
     await octopus.albums.add(alice.id, album.id, [photo.id], meta)
+    # Share links to it: a selection that shows locations and the album (docs/sharing.md).
+    selection = await octopus.shares.create(alice.id, NewShare(photo_ids=[photo.id], show_location=True), meta)
+    await octopus.shares.create(alice.id, NewShare(album_id=album.id), meta)
     await octopus.photos.derivative(alice.id, photo.id, "preview")
     # The lazily made hi-DPI sizes too (the grid's srcset 2x, the viewer's large).
     await octopus.photos.derivative(alice.id, photo.id, "thumb2x")
@@ -106,6 +110,9 @@ async def _scenario(octopus: Octopus, data_dir: Path) -> dict[str, bytes]:
 
     leftovers = needles_in(data_dir, needles)
     assert leftovers == [], leftovers
+    # No link holds the item any more: not the selection's rows, not what a visitor is shown.
+    assert conn.execute("SELECT count(*) FROM share_photo WHERE photo_id = ?", (photo.id,)).fetchone()[0] == 0
+    assert octopus.shares.get(alice.id, selection.id).count == 0
     # The scan cannot tell shredded ciphertext from live ciphertext: the keys must be gone too.
     assert photo_keys(octopus.paths.db, photo.id) == []
     assert opened(octopus.paths.db, sealed_in_log(octopus.paths.db, stream=photo_stream(photo.id))) == []
@@ -153,13 +160,22 @@ def test_account_deletion_shreds_every_photo(tmp_path: Path, reason: str) -> Non
             incoming = octopus.photos.new_upload()
             incoming.write(data)
             await octopus.photos.upload(bob.id, incoming, filename=f"BOBMARK{i}.jpg", tags=["BOBTAGMARK"], meta=meta)
-        await octopus.albums.create(bob.id, "BOBALBUMMARK", meta)
+        album = await octopus.albums.create(bob.id, "BOBALBUMMARK", meta)
+        link = await octopus.shares.create(bob.id, NewShare(album_id=album.id, password="BOBLINKPASSWORD"), meta)
+        octopus.shares.viewed(octopus.shares.lookup(link.token or ""))
+        octopus.shares.flush()
         token, _ = await octopus.accounts.login("bob", "another good password", device="phone", client="127.0.0.1", meta=Meta())
         who = await asyncio.get_running_loop().run_in_executor(None, octopus.accounts.authenticate, token)
         await octopus.accounts.delete_account(who, "another good password", Meta(actor=bob.id, owner=bob.id))
         needles = {f"original {i}": d[len(d) // 2: len(d) // 2 + 64] for i, d in enumerate(originals)}
-        needles.update({"filename": b"BOBMARK", "tag": b"BOBTAGMARK", "album": b"BOBALBUMMARK", "bobtag": b"bobtagmark"})
+        needles.update({"filename": b"BOBMARK", "tag": b"BOBTAGMARK", "album": b"BOBALBUMMARK", "bobtag": b"bobtagmark",
+                        "share token": (link.token or "").encode()})
         assert needles_in(data_dir, needles) == []
+        # The link is gone whole: no row, no sealed token or password hash, no view count.
+        conn = octopus.store.reader()
+        assert conn.execute("SELECT count(*) FROM share WHERE owner = ?", (bob.id,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM share_views WHERE owner = ?", (bob.id,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM keystore WHERE key_id LIKE 'share-%:' || ?", (link.id,)).fetchone()[0] == 0
         with pytest.raises(Unauthorized):
             octopus.accounts.authenticate(token)
 
