@@ -17,6 +17,7 @@ import { vault } from "./js/views/vault.js";
 import { settings } from "./js/views/settings.js";
 import { backup } from "./js/views/backup.js";
 import { places } from "./js/views/places.js";
+import { sharedWithMe, partnerView, setMe } from "./js/views/sharing.js";
 
 const root = $("#app");
 let user = null;
@@ -25,7 +26,7 @@ let viewerFromPage = false; // the viewer was opened from a page in this session
 
 const NAV = [
   ["timeline", "nav.timeline", "photos"], ["memories", "nav.memories", "memories"], ["favourites", "nav.favourites", "heart"],
-  ["albums", "nav.albums", "album"], ["tags", "nav.tags", "tag"], ["search", "nav.search", "search"],
+  ["albums", "nav.albums", "album"], ["shared", "nav.shared", "share"], ["tags", "nav.tags", "tag"], ["search", "nav.search", "search"],
   ["places", "nav.places", "place"],
   ["duplicates", "nav.duplicates", "duplicates"], ["trash", "nav.trash", "trash"], ["vault", "nav.vault", "lock"], ["backup", "nav.backup", "upload"], ["settings", "nav.settings", "settings"],
 ];
@@ -35,6 +36,7 @@ const ROUTES = {
   duplicates: lib.duplicates, trash: lib.trash, vault, settings, backup, places,
   albums: (p) => (p.id ? album(p) : albums()),
   shares: sharesView,
+  shared: sharedWithMe, partner: partnerView,
   tags: (p) => (p.id ? lib.tag(p) : lib.tags()),
 };
 
@@ -182,6 +184,7 @@ async function signOut() {
 
 function start(u) {
   user = u;
+  setMe(u && u.username);
   document.body.classList.add("signed-in");
   mirror.start(u).catch((err) => console.warn("offline mirror unavailable:", err));
   shell();

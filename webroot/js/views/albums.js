@@ -7,6 +7,7 @@ import { libraryActions } from "../actions.js";
 import { header, pageOf } from "./library.js";
 import { shareDialog } from "./shares.js";
 import { t } from "../i18n.js";
+import { membersDialog, ownerBadge, roleName } from "./sharing.js";
 
 const albumPath = (id, rest = "") => `/api/albums/${encodeURIComponent(id)}${rest}`;
 const coverId = (a) => (a.cover && typeof a.cover === "object" ? a.cover.id : a.cover);
@@ -26,15 +27,19 @@ export function albums() {
     if (!all.length) list.replaceWith(h("p.empty", t("albums.none")));
     list.append(...all.map((a) => h("li", h("a.album-card", { href: `#/albums/${encodeURIComponent(a.id)}`, testid: "album-card", "data-album-id": a.id },
       coverId(a) ? h("img", { src: thumbUrl(coverId(a)), alt: "", loading: "lazy", decoding: "async", width: 256, height: 256 }) : h("span.no-cover", h("img", { src: "favicon.svg", alt: "", width: 64, height: 64 })),
-      h("strong", a.name), h("small", t("common.photos", { count: a.count ?? 0 }))))));
+      h("strong", a.name), h("small", t("common.photos", { count: a.count ?? 0 })),
+      // Shared albums (docs/sharing.md): whose it is, or that mine has members.
+      a.shared ? h("small.shared", { testid: "album-shared" }, a.owner ? t("sharing.albumBy", { name: a.owner, role: roleName(a.role) }) : t("sharing.sharedAlbum")) : null))));
   }).catch(showError);
   return { el: h("div", header(t("nav.albums"), h("a.button", { href: "#/shares", testid: "shares-link" }, t("shares.title"))), form, list) };
 }
 
 export function album({ id }) {
+  let role = "owner";
   const title = h("h2", { tabindex: "-1" }, t("albums.album"));
   const grid = new PhotoGrid({
     empty: t("albums.empty"),
+    extra: ownerBadge,
     actions: [
       { label: t("albums.remove"), testid: "selection-remove-from-album", run: async (ids, g) => {
         await api(albumPath(id, "/photos"), { method: "DELETE", body: { photo_ids: ids } });
@@ -47,7 +52,13 @@ export function album({ id }) {
   });
   grid.follow(async (cursor) => {
     const res = await api(albumPath(id) + qs({ cursor }));
-    if (!cursor) title.textContent = res.name || t("albums.album");
+    if (!cursor) {
+      title.textContent = res.name || t("albums.album");
+      role = res.role || "owner";
+      // A member sees the album; only its owner renames, deletes or shares it by link.
+      for (const b of ownerOnly) b.hidden = role !== "owner";
+      members.hidden = !(res.shared || role === "owner");
+    }
     return pageOf(res);
   });
   const rename = async () => {
@@ -66,10 +77,13 @@ export function album({ id }) {
       location.hash = "#/albums";
     } catch (err) { showError(err); }
   };
+  const ownerOnly = [
+    h("button", { type: "button", testid: "album-share", onclick: () => shareDialog({ album_id: id }) }, t("shares.share")),
+    h("button", { type: "button", testid: "album-rename", onclick: rename }, t("albums.rename")),
+    h("button.danger", { type: "button", testid: "album-delete", onclick: remove }, t("common.delete")),
+  ];
+  const members = h("button", { type: "button", testid: "album-members", hidden: true, onclick: () => membersDialog(id, role) }, t("sharing.members"));
   const head = h("header.view-head", h("a.back", { href: "#/albums", "aria-label": t("albums.all") }, icon("left")), title,
-    h("div.tools", grid.selectButton(),
-      h("button", { type: "button", testid: "album-share", onclick: () => shareDialog({ album_id: id }) }, t("shares.share")),
-      h("button", { type: "button", testid: "album-rename", onclick: rename }, t("albums.rename")),
-      h("button.danger", { type: "button", testid: "album-delete", onclick: remove }, t("common.delete"))));
+    h("div.tools", grid.selectButton(), members, ...ownerOnly));
   return { el: h("div", head, grid.el), grid };
 }

@@ -6,6 +6,7 @@ import { t } from "../i18n.js";
 import { PhotoGrid } from "../grid.js";
 import { libraryActions, trashPhotos, restorePhotos } from "../actions.js";
 import { SectionWindow } from "../windowing.js";
+import { ownerBadge } from "./sharing.js";
 
 export const header = (title, ...tools) => h("header.view-head", h("h2", { tabindex: "-1" }, title), h("div.tools", tools));
 export const pageOf = (res) => ({ photos: listOf(res), cursor: Array.isArray(res) ? null : res && res.cursor });
@@ -18,7 +19,7 @@ function gridView(title, url, opts = {}) {
 
 export function timeline() {
   const grid = new PhotoGrid({ grouped: true, actions: libraryActions(),
-    empty: t("timeline.empty") });
+    empty: t("timeline.empty"), extra: ownerBadge }); // merged partners' items say whose (docs/sharing.md)
   const strip = h("section.memories-strip", { testid: "memories-strip", hidden: true, "aria-label": t("nav.memories") });
   const scrubber = h("nav.scrubber", { testid: "month-scrubber", "aria-label": t("timeline.jumpToMonth") });
   new SectionWindow(grid); // far day sections leave the DOM (≤ 3,000 nodes at 10,000 items)

@@ -4,6 +4,7 @@ import { api, listOf } from "../api.js";
 import { h, fmtBytes, fmtInstant, plural, showError, toast, confirmDialog } from "../ui.js";
 import { header } from "./library.js";
 import { devicesCard } from "./devices.js";
+import { partnersCard } from "./sharing.js";
 import { thumbsCard } from "../offline.js";
 import { t, LANGUAGES, language, setLanguage } from "../i18n.js";
 
@@ -79,7 +80,7 @@ export function settings({ user, signOut }) {
       } }, field(t("settings.password"), { type: "password", name: "password", required: true, autocomplete: "current-password" }),
         h("button.danger", { type: "submit" }, t("settings.deleteSubmit")))));
 
-  const el = h("div.settings", header(t("nav.settings")), h("div.cards2", profile, languageCard(), storage, pw, account, thumbsCard()), devicesCard(user));
+  const el = h("div.settings", header(t("nav.settings")), h("div.cards2", profile, languageCard(), storage, pw, account, thumbsCard()), devicesCard(user), partnersCard());
   if (isAdmin(user)) el.append(adminUsers(), adminProjections(), adminTranscode());
   // The user object may not say "admin"; a quiet probe decides (403 for everyone else).
   else api("/api/admin/users").then(() => el.append(adminUsers(), adminProjections(), adminTranscode())).catch(() => {});
