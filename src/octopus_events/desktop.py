@@ -4,8 +4,9 @@ Double-clicked (no arguments) it starts `octopus serve` as a child process, keep
 %LOCALAPPDATA%\\OctopusPhotos unless one is configured (oscompat.portable_data_dir), opens the
 browser the first time (when no library existed yet), and shows a tray icon: Open Octopus
 Photos, Pause (stops the server until Resume), Start at login, Quit. Where there is no screen to
-show an icon on (a Linux server, a test) it runs the same without one and stops on Ctrl-C or
-SIGTERM. With arguments it is the `octopus` command itself (`OctopusPhotos.exe backup E:\\b`),
+show an icon on (a Linux server, a test; or with OCTOPUSPHOTOS_TRAY=off) it runs the same
+without one and stops on Ctrl-C or SIGTERM (or, with OCTOPUSPHOTOS_STOP_ON_STDIN_EOF=1, when its
+stdin closes: how a script stops it on Windows). With arguments it is the `octopus` command itself (`OctopusPhotos.exe backup E:\\b`),
 which the bundle's console `octopus.exe` is too.
 
 The server is a child process, not a thread: the command line's `serve` is then the one code path
@@ -44,7 +45,7 @@ def server_command() -> list[str]:
 
 def launcher_environment(environ: dict[str, str], home: Path, *, system: str = os.name) -> dict[str, str]:
     """The server's environment: the portable data dir unless a data dir or config is given."""
-    env = dict(environ)
+    env = {k: v for k, v in environ.items() if not k.startswith("OCTOPUSPHOTOS_")}  # the launcher's own
     if not env.get("OCTOPUS_STORAGE_DATA_DIR") and not env.get("OCTOPUS_CONFIG"):
         env["OCTOPUS_STORAGE_DATA_DIR"] = str(oscompat.portable_data_dir(environ, home, system=system))
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -180,9 +181,13 @@ class Desktop:
 
     # -- running ------------------------------------------------------------------------------------
     def run(self) -> int:
+        icon = _tray(self)
+        if icon is None:
+            # Before the server starts: a stop asked for while it starts must not kill us halfway.
+            for sig in oscompat.stop_signals():
+                signal.signal(sig, lambda *_: self.done.set())
         if not self.start():
             return 1
-        icon = _tray(self)
         if icon is not None:
             icon.run()  # returns when Quit stops it
             self.quit()
@@ -191,8 +196,18 @@ class Desktop:
 
     def run_headless(self) -> int:
         """No screen: serve until Ctrl-C or SIGTERM (or the server ends by itself)."""
-        for sig in oscompat.stop_signals():
-            signal.signal(sig, lambda *_: self.done.set())
+        if os.environ.get("OCTOPUSPHOTOS_STOP_ON_STDIN_EOF") == "1" and sys.stdin is not None:
+            # A script's way to stop us on Windows, where a process without a console gets no
+            # signal (scripts/build_bundle.py --smoke): close our stdin.
+            def watch() -> None:
+                try:
+                    while sys.stdin.buffer.read(4096):
+                        pass
+                except (OSError, ValueError):
+                    pass
+                self.done.set()
+
+            threading.Thread(target=watch, name="stdin-stop", daemon=True).start()
         while not self.done.wait(0.5):
             if not self.server.running and not self.paused:
                 print(f"Octopus Photos stopped: {_last_line(self.server.log_path)}", file=sys.stderr)
@@ -242,7 +257,7 @@ def has_screen(environ: dict[str, str], *, system: str = os.name, platform: str 
 
 def _tray(desktop: Desktop) -> Any:
     """The tray icon, or None where there is no screen or no tray library."""
-    if not has_screen(dict(os.environ)) or os.environ.get("OCTOPUS_NO_TRAY"):
+    if not has_screen(dict(os.environ)) or os.environ.get("OCTOPUSPHOTOS_TRAY") == "off":
         return None
     try:
         import pystray  # the bundle's dependency group; not in the server's install
