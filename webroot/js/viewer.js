@@ -498,8 +498,20 @@ function browserOffset(local) {
 const wallClock = (iso) => ((/^(\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d)?)/.exec(iso || "") || [])[1] || "");
 
 function takenValue(p) {
-  return h("span.taken", { testid: "taken-value" }, fmtTaken(p.taken_at), " ",
-    h("button.icon.small", { type: "button", testid: "date-edit", "aria-label": t("viewer.dateChange"), title: t("viewer.dateChangeKey"), onclick: () => editDate() }, "✎"));
+  // The pencil is a drawing, not a character: the row's text stays the date alone.
+  return h("span.taken", { testid: "taken-value" }, fmtTaken(p.taken_at),
+    h("button.icon.small", { type: "button", testid: "date-edit", "aria-label": t("viewer.dateChange"), title: t("viewer.dateChangeKey"), onclick: () => editDate() }, pencil()));
+}
+
+function pencil() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "i");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", "M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4");
+  svg.append(path);
+  return svg;
 }
 
 /**
