@@ -426,8 +426,9 @@ def test_duplicates_keep_one_then_delete_the_other_forever(ui: Session) -> None:
 def test_vault_create_move_in_view_restore_and_lock(ui: Session) -> None:
     page = ui.page
     ui.go("vault")
-    expect(ui.tid("vault-unlock-form")).to_be_visible()
-    page.locator("summary", has_text="No vault yet?").click()
+    # No vault yet: the first visit offers creation, not Unlock (issue 11).
+    expect(ui.tid("vault-create-form")).to_be_visible()
+    expect(ui.tid("vault-unlock-form")).to_have_count(0)
     page.get_by_test_id("vault-create-passphrase").fill(VAULT_PASSPHRASE)
     page.get_by_test_id("vault-create-confirm").fill(VAULT_PASSPHRASE)
     with page.expect_response(lambda r: r.url.endswith("/api/vault/unlock")) as unlocked:
