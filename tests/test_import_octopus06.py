@@ -477,3 +477,23 @@ def test_on_a_terminal_it_asks_for_each_vault_passphrase(moved: Moved, tmp_path:
     text = seen.decode(errors="replace")
     assert BEN_VAULT not in text  # not echoed
     assert "vault: 2 imported, 0 already there, 0 skipped" in text, text
+
+
+def test_deleting_a_moved_in_account_leaves_no_email_or_album_description(tmp_path: Path) -> None:
+    """True deletion reaches what moving in adds: the e-mail and the album descriptions."""
+    source = copy_fixture(tmp_path / "src")
+    data = tmp_path / "lib"
+    r = cli(data, "import", str(source), "--from-octopus-0.6")
+    assert "users: 2 created" in r.stdout, r.stdout + r.stderr
+    db = data / "octopus.db"
+    assert rows(db, "SELECT email FROM app_user WHERE username = 'ana'") == [("ana@example.org",)]
+    assert ("Lake and travel",) in rows(db, "SELECT description FROM album_description")
+    r = cli(data, "users", "delete", "ana", "--yes")
+    assert r.returncode == 0, r.stderr
+    markers = [b"ana@example.org", b"Lake and travel", "ana@example.org".encode("utf-16-le")]
+    for path in data.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not [m for m in markers if m in content], path
+    assert rows(db, "SELECT email FROM app_user") == [("ben@example.org",)]  # ben's stays
+    assert rows(db, "SELECT description FROM album_description") == [("What I shoot with",)]

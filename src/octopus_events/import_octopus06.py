@@ -950,9 +950,13 @@ def refusal(data_dir: Path) -> str | None:
     target = data_dir.parent / "OctopusPhotos"
     if target == data_dir:
         target = data_dir.parent / "OctopusPhotos-library"
+    if os.name == "nt":  # cmd.exe has no VAR=value prefix
+        move = f"  set OCTOPUS_STORAGE_DATA_DIR={target}\n  octopus import {data_dir} --from-octopus-0.6\n"
+        serve = "then, in the same window:  octopus serve\n"
+    else:
+        move = f"  OCTOPUS_STORAGE_DATA_DIR={target} octopus import {data_dir} --from-octopus-0.6\n"
+        serve = f"then serve that library:  OCTOPUS_STORAGE_DATA_DIR={target} octopus serve\n"
     return (f"{data_dir} holds an Octopus Photos 0.6 library ({describe_06(data_dir)}); this version "
             f"keeps its library in a data dir of its own and changed nothing there.\n"
-            f"Move it in with (the 0.6 files stay as they are):\n"
-            f"  OCTOPUS_STORAGE_DATA_DIR={target} octopus import {data_dir} --from-octopus-0.6\n"
-            f"then serve that library:  OCTOPUS_STORAGE_DATA_DIR={target} octopus serve\n"
+            f"Move it in with (the 0.6 files stay as they are):\n{move}{serve}"
             f"(or set storage.data_dir in a config file; see docs/admin.md, \"Moving in from Octopus Photos 0.6\")")
