@@ -32,6 +32,7 @@ from ..motion import PhotoMotionAttached
 from ..projection import Projector
 from .albums import _open_name as open_album_name
 from .library import PhotoView, rfc3339_us, video_stream
+from .places import place_of
 
 # -- the wire `data` objects (protocol version 1) ----------------------------------------------------
 
@@ -103,7 +104,7 @@ _members = msgspec.json.Decoder(AlbumMembers)
 class SyncProjector(Projector):
     name = "sync"
     sql_file = "sync.sql"
-    code_version = 4  # bump with any change to what a row holds: the index is then rebuilt (2: media kinds, 3: motion, 4: archive)
+    code_version = 5  # bump with any change to what a row holds: the index is then rebuilt (2: media kinds, 3: motion, 4: archive, 5: place)
 
     def apply_batch(self, conn: sqlite3.Connection, batch: Sequence[RecordedEvent]) -> None:
         # One key lookup for the whole batch; never kept beyond it, since a later batch may have
@@ -305,6 +306,8 @@ def _added(photo_id: str, d: PhotoDetails, upload: PhotoUploaded, uploaded_at: s
         gps=d.gps, state="library", version=version, taken_source=d.date.source, album_ids=album_ids,
         kind=upload.kind, duration=upload.duration, video=video_stream(upload.video_codec, upload.fps),
         motion=upload.motion,
+        # The snapshot's photos carry their place name (readmodels/places.py); so do the deltas.
+        place=place_of(d.gps.lat, d.gps.lon) if d.gps is not None else None,
     )
 
 
