@@ -258,3 +258,61 @@ def test_the_sync_feed_brings_shared_items_in_and_takes_them_out(server: Server)
         if not page["more"]:
             break
     assert [e["type"] for e in seen] == [e["type"] for e in everything]
+
+
+def test_route_walk_a_former_member_and_a_former_partner_meet_only_unknown_ids(server: Server, tmp_path_factory: Any) -> None:
+    """Every route that takes a photo or album id (from the app's own route table, so later
+    routes are walked too), called by a former member and by a partner after the share ended,
+    answers exactly as for ids that do not exist; and no list of theirs names anything."""
+    from test_http_ownership import PARAM, fill, route_table
+
+    routes = route_table(tmp_path_factory.mktemp("walk-routes"))
+    alice, former, partner = (server.new_user() for _ in range(3))
+    photo = alice.upload(image_bytes(441), "walk-QZXFILE.jpg", tags="walkQZXtag").json()
+    album = _album(alice, "Walk QZXALBUM", photo["id"])
+    _invite(alice, album["id"], former, "contributor")
+    with alice.client() as c:
+        assert c.put(f"/api/partners/{partner.name}", json={}).status_code == 200
+    with former.client() as c:
+        assert c.get(f"/api/photos/{photo['id']}/original").status_code == 200
+    with partner.client() as c:
+        assert c.get(f"/api/photos/{photo['id']}/original").status_code == 200
+    with alice.client() as c:
+        assert c.delete(f"/api/albums/{album['id']}/members/{former.name}").status_code == 204
+        assert c.delete(f"/api/partners/{partner.name}").status_code == 204
+    bodies = {
+        ("PATCH", "/api/photos/{photo_id:str}"): {"description": "mine now", "version": 1},
+        ("PUT", "/api/photos/{photo_id:str}/tags"): {"tags": ["stolen"]},
+        ("PATCH", "/api/albums/{album_id:str}"): {"name": "mine now"},
+        ("POST", "/api/albums/{album_id:str}/photos"): {"photo_ids": ["p0"]},
+        ("DELETE", "/api/albums/{album_id:str}/photos"): {"photo_ids": ["p0"]},
+        ("POST", "/api/albums/{album_id:str}/members"): {"username": "admin", "role": "viewer"},
+    }
+    for who in (former, partner):
+        walked = 0
+        with who.client() as c:
+            for method, template in routes:
+                params = set(PARAM.findall(template))
+                if not params & {"photo_id", "album_id"} or "vault" in template:
+                    continue
+                walked += 1
+                body = bodies.get((method, template))
+                theirs = c.request(method, fill(template, photo_id=photo["id"], album_id=album["id"], username=who.name), json=body)
+                unknown = c.request(method, fill(template, photo_id=UNKNOWN_PHOTO, album_id=UNKNOWN_ALBUM, username=who.name), json=body)
+                assert theirs.status_code == unknown.status_code, (who.name, method, template, theirs.text, unknown.text)
+                if theirs.status_code >= 400:
+                    a, u = assert_problem(theirs, theirs.status_code), assert_problem(unknown, unknown.status_code)
+                    assert a["detail"].replace(photo["id"], "ID").replace(album["id"], "ID") == \
+                        u["detail"].replace(UNKNOWN_PHOTO, "ID").replace(UNKNOWN_ALBUM, "ID"), (method, template)
+                assert "QZX" not in theirs.text
+            assert walked >= 15
+            for path in ("/api/timeline", "/api/albums", "/api/search?q=walk", "/api/tags", "/api/partners",
+                         "/api/sync/snapshot", "/api/favourites", "/api/timeline/months"):
+                r = c.get(path)
+                assert r.status_code == 200 and photo["id"] not in r.text and "QZX" not in r.text, (who.name, path)
+            feed = c.get("/api/sync/events").text
+            assert "QZX" not in feed and '"gps"' not in feed
+    with alice.client() as c:  # nothing they tried changed anything
+        still = c.get(f"/api/photos/{photo['id']}").json()
+        assert still["tags"] == ["walkQZXtag"] and still["state"] == "library"
+        assert [p["id"] for p in c.get(f"/api/albums/{album['id']}").json()["photos"]] == [photo["id"]]

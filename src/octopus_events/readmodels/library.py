@@ -317,8 +317,10 @@ def video_stream(codec: str | None, fps: float | None) -> VideoStream | None:
     return VideoStream(codec, fps) if codec is not None else None
 
 
-def to_view(r: Sequence[Any]) -> PhotoView:
-    return PhotoView(
+def to_view(r: Sequence[Any], cls: type[PhotoView] | None = None, **extra: Any) -> PhotoView:
+    """A row as the API shows it; `cls` a PhotoView subclass with `extra` fields (sharing's
+    `owner`), built in one go rather than copied from a PhotoView."""
+    return (cls or PhotoView)(
         id=r[0], state="archived" if r[36] and r[2] == "library" else r[2], version=r[3], sha256=r[4], bytes=r[5], mime=r[6], width=r[7], height=r[8],
         filename=r[10], description=r[11], tags=_tags_decoder.decode(r[12]), taken_at=r[13],
         taken_source=r[15], uploaded_at=r[17], favourite=bool(r[18]),
@@ -326,7 +328,7 @@ def to_view(r: Sequence[Any]) -> PhotoView:
         exposure=Exposure(iso=r[22], f_number=r[23], exposure_time=r[24], focal_length=r[25]),
         gps=Gps(lat=r[26], lon=r[27]) if r[26] is not None and r[27] is not None else None,
         purge_at=r[30], kind=r[31], duration=r[32], video=video_stream(r[33], r[34]), motion=bool(r[35]),
-        place=_place(r[_PLACE]) if len(r) > _PLACE else None,
+        place=_place(r[_PLACE]) if len(r) > _PLACE else None, **extra,
     )
 
 

@@ -304,8 +304,7 @@ def shared_photos(conn: sqlite3.Connection, viewer: str, album_id: str, photo_id
 
 
 def shared_view(row: Sequence[Any], owner: str) -> SharedPhoto:
-    view = to_view(row)
-    return SharedPhoto(**msgspec.structs.asdict(view), owner=owner)
+    return to_view(row, SharedPhoto, owner=owner)  # type: ignore[return-value]
 
 
 def shared_rows_after(conn: sqlite3.Connection, owner: str, after: int, limit: int) -> list[tuple[Any, ...]]:
