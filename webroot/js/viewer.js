@@ -236,7 +236,8 @@ function render() {
       media,
       button(t("viewer.next"), "viewer-next", () => step(1), icon("right"), { disabled: i >= state.list.length - 1, class: "icon nav next" })),
     h("aside.v-info", { testid: "info-panel", "aria-label": t("viewer.details") }, info(p)),
-    show ? show.bar : null);
+    // replaceChildren is the DOM's own: a null here would be shown as the text "null".
+    ...(show ? [show.bar] : []));
   renderFav();
   if (!root.contains(document.activeElement)) root.querySelector("[data-testid=viewer-close]").focus();
   if (show) scheduleSlide();
