@@ -316,3 +316,30 @@ def test_route_walk_a_former_member_and_a_former_partner_meet_only_unknown_ids(s
         still = c.get(f"/api/photos/{photo['id']}").json()
         assert still["tags"] == ["walkQZXtag"] and still["state"] == "library"
         assert [p["id"] for p in c.get(f"/api/albums/{album['id']}").json()["photos"]] == [photo["id"]]
+
+
+def test_a_members_long_poll_wakes_when_the_owner_adds(server: Server) -> None:
+    import threading
+    import time
+
+    alice, bob = server.new_user(), server.new_user()
+    photo = alice.upload(image_bytes(451), "late.jpg").json()
+    album = _album(alice, "Live")
+    _invite(alice, album["id"], bob, "viewer")
+    _, cursor = _feed(bob)
+    got: dict[str, Any] = {}
+
+    def poll() -> None:
+        started = time.monotonic()
+        with bob.client() as c:
+            got["page"] = c.get("/api/sync/events", params={"cursor": cursor, "wait": 20}).json()
+        got["seconds"] = time.monotonic() - started
+
+    waiter = threading.Thread(target=poll)
+    waiter.start()
+    time.sleep(0.5)
+    with alice.client() as c:
+        assert c.post(f"/api/albums/{album['id']}/photos", json={"photo_ids": [photo["id"]]}).status_code == 200
+    waiter.join(30)
+    assert [e["type"] for e in got["page"]["events"]] == ["album.shared_added"]
+    assert got["seconds"] < 10, got["seconds"]  # woken by the add, not by the end of the wait

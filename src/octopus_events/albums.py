@@ -12,6 +12,7 @@ from .accounts import ACCOUNT_DELETE_HOOKS, seal_user, user_key_id
 from .errors import ConcurrencyConflict, Forbidden, Invalid, NotFound
 from .events import Event
 from .eventstore import Meta, Transaction
+from .members import wake as sharing_wake
 
 
 if TYPE_CHECKING:
@@ -206,9 +207,14 @@ class Albums:
                 if gone:
                     tx.append(album_stream(album_id), current, [AlbumPhotosRemoved(album_id=album_id, photo_ids=gone)],
                               meta=album_meta)
+            told.extend(u for u in [member_read.album_owner(tx.conn, album_id), *member_read.members_of(tx.conn, album_id)]
+                        if u and u != owner)
             return albums.get(tx.conn, owner, album_id)
 
-        return await self.store.transact_async(command)
+        told: list[str] = []
+        detail = await self.store.transact_async(command)
+        sharing_wake(self.octopus, told)  # the owner's and members' feeds changed too (members.py)
+        return detail
 
 
 

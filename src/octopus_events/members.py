@@ -52,6 +52,13 @@ class AlbumMemberRemoved(Event):
     left: bool = False
 
 
+def wake(octopus: Octopus, user_ids: list[str]) -> None:
+    """Long-polling sync requests wait for their owner's own events (sync.Waiters); a shared
+    album's change puts rows in other people's feeds, so their waits are woken too."""
+    if user_ids:
+        octopus.sync_waiters.committed(octopus.store.head_cached(), user_ids)
+
+
 def check_role(role: object) -> str:
     if role not in ROLES:
         raise Invalid("role: must be viewer or contributor")
@@ -97,9 +104,13 @@ class AlbumMembers:
                 if theirs:
                     events.append(AlbumPhotosRemoved(album_id=album_id, photo_ids=theirs))
             tx.append(album_stream(album_id), version, events, meta=album_meta(tx, album_id, meta))
+            told.append(user.id)
             return members.list_members(tx.conn, album_id)
 
-        return await self.store.transact_async(command)
+        told: list[str] = []
+        listed = await self.store.transact_async(command)
+        wake(self.octopus, told)
+        return listed
 
     async def remove(self, caller: str, album_id: str, username: str, meta: Meta) -> None:
         """The owner removes anyone; a member may remove themself (leave)."""
@@ -115,8 +126,11 @@ class AlbumMembers:
             if user is None or members.role_of(tx.conn, album_id, user.id) is None:
                 raise NotFound(f"{str(username).strip()!r} is not a member of this album")
             leave_in(tx, album_id, user.id, left=user.id == caller, meta=meta)
+            told.append(user.id)
 
+        told: list[str] = []
         await self.store.transact_async(command)
+        wake(self.octopus, told)
 
     async def list(self, caller: str, album_id: str) -> list[Member]:
         from .readmodels import members
