@@ -275,3 +275,84 @@ def test_zoom_by_wheel_and_double_click_loads_the_original_pans_and_esc_zooms_ou
         page.keyboard.press("Escape")
         expect(desk.tid("viewer")).to_be_hidden()
         desk.no_errors()
+
+
+@pytest.fixture
+def years(setup: tuple[Server, Any, Path]) -> Iterator[Desk]:
+    yield from open_desk(setup, "years")
+
+
+def _months(desk: Desk) -> list[dict[str, Any]]:
+    r = desk.page.request.get(desk.server.url + "/api/timeline/months")
+    assert r.ok
+    body = r.json()
+    return body if isinstance(body, list) else body["months"]
+
+
+LANDED = """(m) => {
+    const top = document.querySelector('header.top').getBoundingClientRect().bottom;
+    const sec = [...document.querySelectorAll('[data-testid=day-section]')].find(s => s.getBoundingClientRect().bottom > top + 4);
+    if (!sec || !sec.dataset.date.startsWith(m)) return null;
+    const h = sec.querySelector('h3').getBoundingClientRect();
+    return { date: sec.dataset.date, headerBottom: top, labelTop: h.top, labelBottom: h.bottom };
+}"""
+
+
+def test_the_scrubber_shows_every_year_and_follows_the_scroll(years: Desk) -> None:
+    page, tid = years.page, years.tid
+    months = _months(years)
+    want = sorted({m["month"][:4] for m in months}, reverse=True)
+    labels = tid("month-scrubber").locator("li.year")
+    expect(labels).to_have_count(len(want))
+    assert labels.all_inner_texts() == want
+    boxes = [b.bounding_box() for b in labels.all()]
+    track = tid("month-scrubber-track").bounding_box()
+    # Every year visible, inside the track (no scrolling of its own), in order and not overlapping.
+    for a, b in zip(boxes, boxes[1:]):
+        assert a["y"] + a["height"] <= b["y"] + 0.5, (a, b)
+    assert boxes[0]["y"] >= track["y"] - 0.5 and boxes[-1]["y"] + boxes[-1]["height"] <= track["y"] + track["height"] + 0.5
+    print(f"\nscrubber: {len(want)} years ({want[-1]}-{want[0]}) and {len(months)} months of {YEARS_N:,} items on a "
+          f"{track['height']:.0f} px track, all labelled")
+    years.shot("scrubber-years")
+    marker = tid("month-scrubber-marker")
+    expect(marker).to_be_visible()
+    start = marker.bounding_box()["y"]
+    assert abs(start - track["y"]) < 6, (start, track)  # at the top: the newest month
+    grid = tid("photo-grid").bounding_box()
+    page.mouse.move(grid["x"] + grid["width"] / 2, 500)
+    page.mouse.wheel(0, 6000)
+    page.wait_for_function("(y) => document.querySelector('[data-testid=month-scrubber-marker]').getBoundingClientRect().top > y + 2", arg=start)
+    years.no_errors(SEEDED_THUMBS)
+
+
+def test_dragging_the_scrubber_shows_the_month_and_lands_with_its_header_visible(years: Desk) -> None:
+    page, tid = years.page, years.tid
+    months = _months(years)
+    target = next(m["month"] for m in months if m["month"].startswith("2011"))
+    band = tid("month-scrubber").locator(f"button[data-month='{target}']").bounding_box()
+    track = tid("month-scrubber-track").bounding_box()
+    x = track["x"] + track["width"] / 2
+    page.mouse.move(x, track["y"] + 2)
+    page.mouse.down()
+    tip = tid("month-scrubber-tip")
+    expect(tip).to_be_visible()
+    for k in range(1, 6):
+        page.mouse.move(x, track["y"] + 2 + (band["y"] + band["height"] / 2 - track["y"] - 2) * k / 5)
+    label = page.evaluate("(ym) => new Intl.DateTimeFormat(undefined, {month: 'long', year: 'numeric', timeZone: 'UTC'})"
+                          ".format(new Date(ym + '-01T00:00:00Z'))", target)
+    expect(tip).to_have_text(label)
+    years.shot("scrubber-drag")
+    page.mouse.up()
+    expect(tip).to_be_hidden()
+    landed = page.wait_for_function(LANDED, arg=target, timeout=30_000).json_value()
+    # The day's header is on screen below the top bar, not under it.
+    assert landed["labelTop"] >= landed["headerBottom"] - 0.5, landed
+    assert landed["labelBottom"] <= DESKTOP["height"], landed
+    page.wait_for_timeout(300)  # windowing settles (spacers above swap): the header stays put
+    again = page.evaluate(LANDED, target)
+    assert again and again["labelTop"] >= again["headerBottom"] - 0.5, again
+    years.shot("scrubber-landed")
+    # The marker is now at that month.
+    mark = tid("month-scrubber-marker").bounding_box()
+    assert band["y"] - 4 <= mark["y"] <= band["y"] + band["height"] + 4, (mark, band)
+    years.no_errors(SEEDED_THUMBS)

@@ -43,8 +43,13 @@ export class SectionWindow {
       for (const s of this.spacers()) if (date && s.dataset.oldest <= date && date <= s.dataset.date) this.restore(s, 0, s.sections.length);
       return tilesFor.call(g, date, label);
     };
-    // A page just landed: window it now, not a frame later (the DOM never holds a page too many).
-    g.add = (...args) => { const r = add.apply(g, args); this.update(); return r; };
+    // A page just landed: window it before the next frame (the DOM never holds a page too many),
+    // once for the page, not once per day (each update lays the grid out).
+    g.add = (...args) => {
+      const r = add.apply(g, args);
+      if (!this.pending) { this.pending = true; queueMicrotask(() => { this.pending = false; this.update(); }); }
+      return r;
+    };
     g.destroy = () => { this.destroy(); return destroy.call(g); };
     g.window = this;
   }

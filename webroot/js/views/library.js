@@ -6,6 +6,7 @@ import { t } from "../i18n.js";
 import { PhotoGrid } from "../grid.js";
 import { libraryActions, trashPhotos, restorePhotos } from "../actions.js";
 import { SectionWindow } from "../windowing.js";
+import { MonthScrubber } from "../scrubber.js";
 import { ownerBadge } from "./sharing.js";
 
 export const header = (title, ...tools) => h("header.view-head", h("h2", { tabindex: "-1" }, title), h("div.tools", tools));
@@ -25,7 +26,8 @@ export function timeline() {
   new SectionWindow(grid); // far day sections leave the DOM (≤ 3,000 nodes at 10,000 items)
   grid.follow((cursor) => api("/api/timeline" + qs({ cursor, limit: 150 })));
   memoriesStrip(strip);
-  const loadMonths = () => monthScrubber(scrubber, grid);
+  const months = new MonthScrubber(scrubber, grid); // every year on a track; drag, tooltip, jump
+  const loadMonths = () => months.load();
   loadMonths();
   const el = h("div.timeline", { testid: "timeline" }, header(t("nav.timeline"), grid.selectButton()), strip,
     h("div.with-scrubber", grid.el, scrubber));
@@ -45,31 +47,6 @@ async function memoriesStrip(strip) {
         h("span", t("memories.yearsAgo", { count: m.years_ago })));
     })));
   } catch { /* memories are a bonus: the timeline stays usable without them */ }
-}
-
-async function monthScrubber(nav, grid) {
-  let months;
-  try { months = listOf(await api("/api/timeline/months"), "months"); } catch { return; }
-  let year = "";
-  const items = [];
-  for (const { month, count } of months) {
-    const y = month.slice(0, 4);
-    if (y !== year) { year = y; items.push(h("li.year", y)); }
-    items.push(h("li", h("button", { type: "button", title: `${month}: ${plural(count, "photo")}`, "data-month": month,
-      onclick: () => jumpTo(grid, month) }, fmtMonth(month))));
-  }
-  nav.replaceChildren(h("ul", items));
-}
-
-async function jumpTo(grid, month) {
-  const target = () => (grid.window ? grid.window.section(month)
-    : [...grid.body.children].find((s) => s.dataset.date.slice(0, 7) <= month));
-  await grid.loadUntil(target);
-  const sec = target();
-  if (sec) {
-    sec.scrollIntoView({ block: "start" });
-    sec.querySelector("a")?.focus({ preventScroll: true });
-  }
 }
 
 export const favourites = () => gridView(t("nav.favourites"), "/api/favourites", { onlyFavourites: true, empty: t("favourites.empty") });
