@@ -82,3 +82,9 @@ def test_every_problem_has_a_stable_code(server: Server, alice: User) -> None:
         body = assert_problem(c.post("/api/users/me/password", json={"old": PASSWORD, "new": "short"}), 422)
         assert body["params"] == {"min": 8, "max": 1024}, body
         assert body["detail"] == "The password must have 8 to 1,024 characters.", body
+
+
+def test_the_openapi_document_describes_the_problem_code(server: Server) -> None:
+    doc = httpx.get(f"{server.url}/schema/openapi.json").json()
+    schema = doc["components"]["responses"]["Problem"]["content"]["application/problem+json"]["schema"]
+    assert "code" in schema["required"] and "stale_version" in schema["properties"]["code"]["examples"]

@@ -16,7 +16,7 @@ from ..application import Octopus
 from ..resources import data_path
 from . import api_docs, auth, hosts, housekeeping
 from .bodies import OctopusRequest
-from .problems import EXCEPTION_HANDLERS
+from .problems import EXCEPTION_HANDLERS, openapi_components
 from .security_headers import add_security_headers
 from . import webroot
 from .webroot import AppShell, WebrootFiles
@@ -79,7 +79,7 @@ def create_app(octopus: Octopus, *, on_startup: list[Any] | None = None, on_shut
         state=State({"octopus": octopus, "app_shell": app_shell}),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(title="Octopus Photos", version=__version__, path="/schema",
-                                     render_plugins=api_docs.RENDER_PLUGINS),
+                                     render_plugins=api_docs.RENDER_PLUGINS, components=openapi_components()),
         on_startup=startup,
         on_shutdown=shutdown,
         guards=auth.GUARDS,

@@ -81,6 +81,26 @@ def code_for(status: int, code: str | None = None) -> str:
     return CODES.get(status, "internal" if status >= 500 else "bad_request")
 
 
+def openapi_components() -> Any:
+    """The problem+json shape for the OpenAPI document (/schema): every error answer has it."""
+    from litestar.openapi.spec import Components, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
+
+    # Under responses, not schemas: Litestar replaces components.schemas with the generated ones.
+    text = Schema(type=OpenAPIType.STRING)
+    return Components(responses={"Problem": OpenAPIResponse(description="An error (every 4xx and 5xx)", content={
+        PROBLEM: OpenAPIMediaType(schema=Schema(
+        type=OpenAPIType.OBJECT, required=["type", "title", "status", "detail", "code"],
+        description="RFC 9457 problem details. Clients translate `code` (docs/errors.md lists them), never `detail`.",
+        properties={
+            "type": text, "title": text, "status": Schema(type=OpenAPIType.INTEGER),
+            "detail": Schema(type=OpenAPIType.STRING, description="English, for people and logs; wording may change"),
+            "code": Schema(type=OpenAPIType.STRING, description="stable machine code: a precise one (password_length, "
+                           "stale_version, ...) or the status's generic one: " + ", ".join(sorted(set(CODES.values()))),
+                           examples=["stale_version"]),
+            "params": Schema(type=OpenAPIType.OBJECT, description="values the client's text needs ({min, max}, {seconds})"),
+        }))})})
+
+
 def problem_body(status: int, detail: str, *, title: str | None = None, code: str | None = None,
                  **extra: Any) -> bytes:
     """The JSON body of a problem; the HTTP protocol layer (`web/server.py`) sends it raw too."""
