@@ -113,6 +113,18 @@ def test_clusters_at_two_zoom_levels_add_up(server: Server) -> None:
     rest = items(alice, ",".join(map(str, cell)), limit=2, cursor=first["cursor"])
     assert [p["id"] for p in first["photos"] + rest["photos"]] == list(reversed(ids["madrid"]))
     assert rest["cursor"] is None
+    # Both plans give the same pages: a big area with small pages walks the timeline (most of the
+    # library is inside), a whole listing at once sorts the area's items.
+    everything = [p["id"] for p in items(alice, "-180,-90,180,90")["photos"]]
+    assert len(everything) == 6 and set(everything) == set(ids["madrid"] + ids["ba"] + ids["sea"])
+    paged, cursor = [], None
+    while True:
+        page = items(alice, "-180,-90,180,90", limit=2, **({"cursor": cursor} if cursor else {}))
+        paged += [p["id"] for p in page["photos"]]
+        cursor = page["cursor"]
+        if not cursor:
+            break
+    assert paged == everything
     # Across the antimeridian (west > east): nothing of Alice's is in the Pacific.
     assert clusters(alice, "170,-50,-170,50", 3)["total"] == 0
 

@@ -271,6 +271,22 @@ def clusters(conn: sqlite3.Connection, owner: str, bbox: str | None, zoom: int |
     return Clusters(zoom=zoom or 0, level=level, total=sum(c.count for c in out), clusters=out)
 
 
+def _estimate(conn: sqlite3.Connection, owner: str, box: BBox) -> int:
+    """About how many of the owner's items are inside the box (more, never fewer): the counts of
+    the cells of the level where the box spans two or three cells each way, so a handful of rows
+    answer it even for a box holding 40,000 items."""
+    width = (box.east - box.west) % 360 or 360
+    level = max(0, min(MAX_LEVEL, int(math.log2(360 / width) + 1e-9) + 1))
+    _, y0 = tile(box.north, 0, level)
+    _, y1 = tile(box.south, 0, level)
+    total = 0
+    for a, b in _x_ranges(box, level):
+        total += conn.execute(
+            "SELECT coalesce(sum(count), 0) FROM place_cell WHERE owner = ? AND zoom = ? AND x BETWEEN ? AND ? "
+            "AND y BETWEEN ? AND ?", (owner, level, a, b, y0, y1)).fetchone()[0]
+    return total
+
+
 def items(conn: sqlite3.Connection, owner: str, bbox: str | None, *, cursor: str | None = None,
           limit: int | None = None) -> PhotoPage:
     """The owner's library items inside the bbox, newest taken first, a page at a time."""
@@ -280,21 +296,35 @@ def items(conn: sqlite3.Connection, owner: str, bbox: str | None, *, cursor: str
     # south ones), so a cluster's bbox lists exactly the items it counts.
     south = ">=" if box.south <= -90 else ">"
     east = "<=" if box.east >= 180 else "<"
-    where = ["i.owner = ?", "i.visible = 1", f"i.lat_e6 {south} ?", "i.lat_e6 <= ?", "p.state = 'library'"]
+    inside_where = ["i.owner = ?", "i.visible = 1", f"i.lat_e6 {south} ?", "i.lat_e6 <= ?"]
     args: list[Any] = [owner, round(box.south * E6), round(box.north * E6)]
     w, e = round(box.west * E6), round(box.east * E6)
     if box.west <= box.east:
-        where.append(f"i.lon_e6 >= ? AND i.lon_e6 {east} ?")
+        inside_where.append(f"i.lon_e6 >= ? AND i.lon_e6 {east} ?")
     else:  # across the antimeridian
-        where.append(f"(i.lon_e6 >= ? OR i.lon_e6 {east} ?)")
+        inside_where.append(f"(i.lon_e6 >= ? OR i.lon_e6 {east} ?)")
     args += [w, e]
+    # Two plans. A small area: its items through the coordinate index, sorted by date. A large
+    # one (a world-level cluster of 40,000): the timeline index walked newest first, each photo
+    # probed for being inside, stopping after a page, where sorting 40,000 rows takes a second.
+    # Which one is cheaper follows from how many of the library's photos are inside.
+    inside = _estimate(conn, owner, box)
+    library = conn.execute("SELECT coalesce(sum(count), 0) FROM timeline_month WHERE owner = ?", (owner,)).fetchone()[0]
+    where = ["p.owner = ?", "p.state = 'library'", *inside_where]
+    args = [owner, *args]
     if cursor:
         taken, pid = decode_cursor(cursor, 2)
         where.append("(p.taken_local, p.id) < (?, ?)")
         args += [taken, pid]
+    walk = inside > 0 and n * library / inside < inside
+    # CROSS JOIN fixes the order of the loops (SQLite never reorders it): the planner cannot tell
+    # from a bbox's numbers how many photos it holds. The inner query sorts ids only; the page's
+    # rows are read afterwards, by id.
+    source = ("photo p CROSS JOIN place_item i ON i.photo_id = p.id" if walk
+              else "place_item i CROSS JOIN photo p ON p.id = i.photo_id")
     rows = conn.execute(
-        f"{PHOTO_SELECT} JOIN place_item i ON i.photo_id = p.id WHERE {' AND '.join(where)} "
-        "ORDER BY p.taken_local DESC, p.id DESC LIMIT ?",
+        f"{PHOTO_SELECT} WHERE p.id IN (SELECT p.id FROM {source} WHERE {' AND '.join(where)} "
+        "ORDER BY p.taken_local DESC, p.id DESC LIMIT ?) ORDER BY p.taken_local DESC, p.id DESC",
         (*args, n + 1),
     ).fetchall()
     more = len(rows) > n
