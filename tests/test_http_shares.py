@@ -384,3 +384,48 @@ def test_a_link_opens_nothing_but_itself(server: Server) -> None:
     with alice.client() as c:
         assert link["token"] not in c.get("/api/sync/events").text
         assert link["token"] not in c.get("/api/sync/snapshot").text
+
+
+def test_every_link_route_answers_as_documented_for_every_kind_of_link(server: Server) -> None:
+    """The route walk: every visitor route the app serves (taken from its route table, so a route
+    added later is walked too) with an unknown, a revoked, an expired, a password-protected and
+    another album's link: 404, 410, 410, 401 and 404, and none of them says more than that."""
+    from octopus_events.application import Octopus
+    from octopus_events.config import load_config
+    from octopus_events.web.app import create_app
+
+    app = create_app(Octopus(load_config(environ={"OCTOPUS_STORAGE_DATA_DIR": str(server.data_dir.parent / "walk")})))
+    routes = sorted((m, r.path) for r in app.routes for m in getattr(r, "methods", ())
+                    if m not in ("HEAD", "OPTIONS") and r.path.startswith(("/api/s/", "/s/")))
+    assert len(routes) >= 6
+    alice = server.new_user()
+    photo = upload(alice, image_bytes(995), "walk-secret.jpg")
+    other = upload(alice, image_bytes(996))
+    revoked = share(alice, photo_ids=[photo["id"]])
+    with alice.client() as c:
+        assert c.delete(f"/api/shares/{revoked['id']}").status_code == 204
+    soon = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+    expired = share(alice, photo_ids=[photo["id"]], expires_at=soon)
+    protected = share(alice, photo_ids=[photo["id"]], password="walk password")
+    elsewhere = share(alice, album_id=album_with(alice, other["id"]))
+    time.sleep(1.2)
+    cases = [({"token": "A" * 32}, 404), (revoked, 410), (expired, 410), (protected, 401), (elsewhere, 404)]
+    with server.client() as c:
+        for link, status in cases:
+            for method, template in routes:
+                path = template.replace("{token:str}", link["token"]).replace("{photo_id:str}", photo["id"])
+                r = c.request(method, path, json={"password": "wrong"} if method == "POST" else None)
+                if template == "/s/{token:str}":
+                    # The page itself: 200 while the link lives (it asks for the password).
+                    live = link is protected or link is elsewhere
+                    assert r.status_code == (200 if live else status) and "text/html" in r.headers["content-type"]
+                    continue
+                expected = status
+                if link is elsewhere and template in ("/api/s/{token:str}", "/api/s/{token:str}/unlock"):
+                    expected = 200  # a live link without a password: its own items, a grant
+                body = r.json()
+                assert r.status_code == expected, (method, template, link.get("id"), r.text)
+                if expected >= 400:
+                    assert body["status"] == expected and "walk-secret" not in r.text and alice.id not in r.text
+                else:
+                    assert photo["id"] not in r.text and "walk-secret" not in r.text

@@ -18,6 +18,7 @@ Every route here is public to the guard: the token is the credential, checked by
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -138,29 +139,49 @@ def _album_title(conn: Any, row: model.ShareRow) -> str | None:
     return found[0] if found else None
 
 
+# The encoded answer per link, with the log position it was read at: nothing a link shows can
+# change without an event, so while the log's head has not moved the bytes are still right (a
+# link's expiry and revocation are checked on every request, before this is looked at).
+_ITEMS: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+_ITEMS_CACHE = 32
+_CACHES = threading.Lock()  # the caches here are filled from the reader and media threads
+_encode = msgspec.json.Encoder().encode
+
+
 @get("/api/s/{token:str}", opt=PUBLIC, tags=TAGS, summary="A share link's items (no account; 401 until unlocked)")
 async def shared_items(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus],
                        token: FromPath[str]) -> Response[Any]:
     grant = _grant_of(request)
     shares = octopus.shares
 
-    def query() -> tuple[model.ShareRow, SharedAlbum]:
+    def query() -> tuple[model.ShareRow, bytes]:
         row = shares.open(token, grant)
         conn = octopus.store.reader()
+        head = conn.execute("SELECT max(position) FROM events").fetchone()[0] or 0
+        with _CACHES:
+            cached = _ITEMS.get(row.id)
+        if cached is not None and cached[0] == head:
+            return row, cached[1]
         items = [SharedItem(id=r[0], kind=r[1], mime=r[2], width=r[3], height=r[4], taken_at=r[5], duration=r[6],
                             description=r[7] or "",
                             gps=SharedGps(r[8], r[9]) if row.show_location and r[8] is not None and r[9] is not None else None)
                  for r in model.items(conn, row)]
-        return row, SharedAlbum(_album_title(conn, row), len(items), row.allow_download, row.show_location,
-                                row.expires_at, items)
+        body = _encode(SharedAlbum(_album_title(conn, row), len(items), row.allow_download, row.show_location,
+                                   row.expires_at, items))
+        with _CACHES:
+            _ITEMS[row.id] = (head, body)
+            _ITEMS.move_to_end(row.id)
+            while len(_ITEMS) > _ITEMS_CACHE:
+                _ITEMS.popitem(last=False)
+        return row, body
 
     try:
-        row, album = await octopus.read(query)
+        row, body = await octopus.read(query)
     except PasswordRequired as exc:
         return _password_problem(exc)
     shares.viewed(row)
     _flush_views(octopus)
-    return Response(album, headers={"Cache-Control": "no-store"})
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @post("/api/s/{token:str}/unlock", opt=PUBLIC, tags=TAGS, status_code=200,
@@ -240,16 +261,18 @@ _PATCH_CACHE = 512
 
 def _patches_for(path: Path, sha: str, mime: str) -> list[Patch] | None:
     """The location patches of an original; None when it cannot be stripped."""
-    if sha in _PATCHES:
-        _PATCHES.move_to_end(sha)
-        return _PATCHES[sha]
+    with _CACHES:
+        if sha in _PATCHES:
+            _PATCHES.move_to_end(sha)
+            return _PATCHES[sha]
     try:
         found: list[Patch] | None = location_patches(path, mime)
     except CannotStrip:
         found = None
-    _PATCHES[sha] = found
-    while len(_PATCHES) > _PATCH_CACHE:
-        _PATCHES.popitem(last=False)
+    with _CACHES:
+        _PATCHES[sha] = found
+        while len(_PATCHES) > _PATCH_CACHE:
+            _PATCHES.popitem(last=False)
     return found
 
 
