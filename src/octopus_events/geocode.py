@@ -254,6 +254,15 @@ def geocoder() -> Geocoder:
     return _geocoder
 
 
+def warm() -> None:
+    """Build the index now if it is not built (an upload with GPS does this on a media thread,
+    so the writer, where the places projector names the photo, never waits for it)."""
+    try:
+        geocoder()
+    except GeocoderUnavailable:
+        pass  # the projector stores no name; the map works without
+
+
 def loaded() -> bool:
     """Whether the index has been built in this process (start-up must not build it)."""
     return _geocoder is not None

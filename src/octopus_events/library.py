@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import msgspec
 
+from . import geocode
 from . import keystore, motion, sealing
 from .errors import InsufficientStorage, Invalid, NotFound, TooLarge
 from .eventstore import Meta, Transaction
@@ -166,6 +167,10 @@ class PhotoLibrary:
             gps=Gps(lat=md.gps_lat, lon=md.gps_lon) if md.gps_lat is not None and md.gps_lon is not None else gps,
             phash=analysis.phash,
         )
+        if details.gps is not None and not geocode.loaded():
+            # The first photo with GPS builds the place-name index here, on a media thread, not
+            # in the writer's transaction, where the places projector names it (docs/places.md).
+            await self.octopus.media(geocode.warm)
 
         def command(tx: Transaction) -> tuple[PhotoView, bool]:
             # Checked again under the writer lock: two uploads of the same bytes may race.
