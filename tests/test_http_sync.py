@@ -64,6 +64,8 @@ def mirror_state(mirror: Mirror) -> dict[str, Any]:
         albums[album["id"]] = {
             "id": album["id"], "name": album["name"], "cover": visible[0] if visible else None,
             "count": len(visible), "created_at": album["created_at"], "version": album["version"], "photos": visible,
+            # The mirror holds the user's own albums, unshared here (docs/sharing.md adds these fields).
+            "shared": False, "owner": None, "role": "owner",
         }
     return {"library": by_state("library"), "trash": by_state("trash"), "albums": albums}
 

@@ -85,17 +85,18 @@ class AlbumMembers:
             if access is None:
                 raise NotFound(f"no album {album_id}")
             if access != "owner":
-                raise Forbidden("only the album's owner may invite members")
+                raise Forbidden("only the album's owner may invite members", code="album_owner_only")
             user = users.find_by_name(tx.conn, username.strip())
             if user is None:
                 raise NotFound(f"no user {username.strip()!r} on this server")
             if user.id == caller:
-                raise Invalid("username: you own this album already")
+                raise Invalid("You own this album already.", code="member_is_owner")
             current = members.role_of(tx.conn, album_id, user.id)
             if current == role:
                 return members.list_members(tx.conn, album_id)
             if current is None and members.count(tx.conn, album_id) >= MAX_MEMBERS:
-                raise Invalid(f"username: an album may have at most {MAX_MEMBERS} members")
+                raise Invalid(f"An album may have at most {MAX_MEMBERS} members.", code="too_many_members",
+                              params={"max": MAX_MEMBERS})
             version = tx.stream_version(album_stream(album_id))
             events: list[Event] = [AlbumMemberAdded(album_id=album_id, user_id=user.id, role=role)]
             if current == "contributor" and role == "viewer":
@@ -122,7 +123,7 @@ class AlbumMembers:
                 raise NotFound(f"no album {album_id}")
             user = users.find_by_name(tx.conn, str(username).strip())
             if access != "owner" and (user is None or user.id != caller):
-                raise Forbidden("only the album's owner may remove other members")
+                raise Forbidden("only the album's owner may remove other members", code="album_owner_only")
             if user is None or members.role_of(tx.conn, album_id, user.id) is None:
                 raise NotFound(f"{str(username).strip()!r} is not a member of this album")
             leave_in(tx, album_id, user.id, left=user.id == caller, meta=meta)

@@ -74,10 +74,11 @@ class Partners:
             if partner is None:
                 raise NotFound(f"no user {str(username).strip()!r} on this server")
             if partner.id == user_id:
-                raise Invalid("username: your library is yours already")
+                raise Invalid("Your library is yours already: name another account.", code="partner_is_you")
             current = partners.share_of(tx.conn, user_id, partner.id)
             if current is None and partners.count_shared(tx.conn, user_id) >= MAX_PARTNERS:
-                raise Invalid(f"username: a library may be shared with at most {MAX_PARTNERS} partners")
+                raise Invalid(f"A library may be shared with at most {MAX_PARTNERS} partners.", code="too_many_partners",
+                              params={"max": MAX_PARTNERS})
             if current is None or current.since != day:
                 tx.append(user_stream(user_id), None, [PartnerShareStarted(user_id=user_id, partner_id=partner.id, since=day)],
                           meta=meta)
