@@ -497,3 +497,27 @@ def test_deleting_a_moved_in_account_leaves_no_email_or_album_description(tmp_pa
             assert not [m for m in markers if m in content], path
     assert rows(db, "SELECT email FROM app_user") == [("ben@example.org",)]  # ben's stays
     assert rows(db, "SELECT description FROM album_description") == [("What I shoot with",)]
+
+
+def test_a_vault_made_here_before_the_move_is_opened_with_its_own_passphrase(moved: Moved, tmp_path: Path) -> None:
+    import asyncio
+
+    from octopus_events.application import Octopus
+    from octopus_events.config import Config, StorageConfig
+    from octopus_events.eventstore import Meta
+
+    data = tmp_path / "lib"
+    assert "users: 2 created" in cli(data, "import", str(moved.source), "--from-octopus-0.6").stdout
+    octopus = Octopus(Config(storage=StorageConfig(data_dir=str(data)))).open(background_rebuilds=False)
+    try:
+        [(ben_id,)] = rows(data / "octopus.db", "SELECT id FROM app_user WHERE username = 'ben'")
+        asyncio.run(octopus.vault.create(ben_id, "a vault made here", Meta(actor=ben_id, owner=ben_id)))
+    finally:
+        octopus.close()
+    r = cli(data, "import", str(moved.source), "--from-octopus-0.6", "--vault-passphrase", f"ben={BEN_VAULT}")
+    assert "vault: 0 imported, 0 already there, 2 skipped" in r.stdout, r.stdout
+    assert "--vault-passphrase-here ben=" in r.stderr
+    r = cli(data, "import", str(moved.source), "--from-octopus-0.6", "--vault-passphrase", f"ben={BEN_VAULT}",
+            "--vault-passphrase-here", "ben=a vault made here")
+    assert "vault: 1 imported, 0 already there, 1 skipped" in r.stdout, r.stdout + r.stderr
+    assert "a vault made here" not in r.stdout + r.stderr

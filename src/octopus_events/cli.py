@@ -645,6 +645,7 @@ def cmd_import_octopus06(args: argparse.Namespace) -> int:
     if args.user or args.takeout:
         raise UsageError("import: --from-octopus-0.6 brings every 0.6 user; leave out --user and --takeout")
     passphrases = parse_passphrases(args.vault_passphrase or [], args.vault_passphrase_file or [])
+    here = parse_passphrases(args.vault_passphrase_here or [], [], option="--vault-passphrase-here")
     config = config_from(args)
     source = Path(args.path).expanduser().resolve()
     if config.data_dir == source or source in config.data_dir.parents:
@@ -658,7 +659,8 @@ def cmd_import_octopus06(args: argparse.Namespace) -> int:
     progress = _ImportProgressLine(sys.stderr)
     with open_library(args, create=True) as octopus:
         try:
-            report = asyncio.run(MoveIn(octopus, source, vault_passphrases=passphrases, dry_run=args.dry_run,
+            report = asyncio.run(MoveIn(octopus, source, vault_passphrases=passphrases, vault_passphrases_here=here,
+                                        dry_run=args.dry_run,
                                         progress=progress).run())
         finally:
             progress.end()
@@ -730,6 +732,9 @@ def add_import(commands: Any, common: argparse.ArgumentParser) -> None:
                         "(repeat per user; without it they are listed as skipped)")
     p.add_argument("--vault-passphrase-file", action="append", metavar="USER=PATH",
                    help="the same, read from the first line of a file (kept out of the shell history)")
+    p.add_argument("--vault-passphrase-here", action="append", metavar="USER=PASSPHRASE",
+                   help="the passphrase of USER's vault here, when it is not the 0.6 one (default: the 0.6 "
+                        "one, which also creates the vault if there is none)")
     p.add_argument("--dry-run", action="store_true", help="only count what would be imported; change nothing")
     p.set_defaults(handler=cmd_import)
 

@@ -416,12 +416,16 @@ class MoveIn:
     """One run of `octopus import DIR --from-octopus-0.6` into `octopus` (see the module docstring)."""
 
     def __init__(self, octopus: Octopus, root: Path, *, vault_passphrases: dict[str, str] | None = None,
+                 vault_passphrases_here: dict[str, str] | None = None,
                  dry_run: bool = False, progress: Callable[[ImportProgress], None] | None = None,
                  max_reasons: int = MAX_REASONS) -> None:
         self.octopus = octopus
         self.photos = octopus.photos
         self.root = Path(root).expanduser().resolve()
         self.passphrases = dict(vault_passphrases or {})
+        # The passphrase of the owner's vault here, when it is not the 0.6 one (a vault made here
+        # before the move, or a 0.6 passphrase too short for ours).
+        self.passphrases_here = dict(vault_passphrases_here or {})
         self.dry_run = dry_run
         self.progress = progress
         self.max_reasons = max_reasons
@@ -475,7 +479,7 @@ class MoveIn:
         for problem in library.bad_rows:
             self._fail(problem.path, problem.reason)
         known = {u.username for u in library.users}
-        unknown = sorted(set(self.passphrases) - known)
+        unknown = sorted((set(self.passphrases) | set(self.passphrases_here)) - known)
         if unknown:
             raise Invalid(f"--vault-passphrase: no 0.6 user named {unknown[0]!r} "
                           f"(its users: {', '.join(sorted(known)) or 'none'})")
@@ -786,14 +790,20 @@ class MoveIn:
             if access is None:
                 # Only now, with a 0.6 vault file opened by it: a mistyped passphrase must not
                 # become the passphrase of a new vault here.
+                here = self.passphrases_here.get(user.username, passphrase)
+                reason = None
                 try:
-                    access = await self._open_vault(owner, passphrase)
+                    access = await self._open_vault(owner, here)
                 except Forbidden:
+                    reason = (f"{name} already has a vault here with another passphrase; give it with "
+                              f"--vault-passphrase-here {user.username}=..., then import again")
+                except Invalid as exc:  # a 0.6 passphrase our vaults do not take (too short)
+                    reason = (f"{exc} Give the passphrase for {name}'s vault here with "
+                              f"--vault-passphrase-here {user.username}=..., then import again")
+                if reason is not None:
                     skip_all_from = rows[i:]
                     r.vault_skipped += len(skip_all_from)
-                    self._note(r.skipped, f"{name}: {len(skip_all_from)} vault photo(s)",
-                               f"{name} already has a vault here with another passphrase; give that one, or "
-                               f"change it to the 0.6 one first (Settings -> Vault), then import again")
+                    self._note(r.skipped, f"{name}: {len(skip_all_from)} vault photo(s)", reason)
                     for rest in skip_all_from:
                         self._tick(rest.file_name)
                     return
@@ -903,14 +913,14 @@ def _left_untrashed_by_an_import(tx: Transaction, photo_id: str) -> bool:
     return not any(isinstance(r.event, (PhotoTrashed, PhotoRestored)) for r in recorded)
 
 
-def parse_passphrases(values: list[str], files: list[str]) -> dict[str, str]:
+def parse_passphrases(values: list[str], files: list[str], *, option: str = "--vault-passphrase") -> dict[str, str]:
     """`--vault-passphrase USER=PASSPHRASE` and `--vault-passphrase-file USER=PATH` (the file's
     first line), so a passphrase need not appear in the shell's history or `ps`."""
     out: dict[str, str] = {}
     for value in values:
         user, sep, passphrase = value.partition("=")
         if not sep or not user or not passphrase:
-            raise Invalid("--vault-passphrase: write it as USER=PASSPHRASE")
+            raise Invalid(f"{option}: write it as USER=PASSPHRASE")
         out[user] = passphrase
     for value in files:
         user, sep, path = value.partition("=")
