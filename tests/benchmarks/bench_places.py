@@ -179,22 +179,24 @@ def bench_map() -> list[tuple[str, float, float, float, float]]:
     om, op = pctl(all_ours)
     bm, bp = pctl(all_bare)
     rows.append(("every viewport above", om, op, bm, bp))
-    # The photos of one busy cell (what a click lists), and shipping every coordinate instead.
-    home = places.clusters(conn, OWNER, viewport(40.4168, -3.7038, 12), 12)
-    busiest = max(home.clusters, key=lambda c: c.count)
-    bbox = ",".join(map(str, places.tile_bounds(busiest.x, busiest.y, home.level)))
-    t_items = []
-    for _ in range(30):
-        t = time.perf_counter()
-        enc(places.items(conn, OWNER, bbox, limit=60))
-        t_items.append((time.perf_counter() - t) * 1000)
-    im, ip = pctl(t_items)
+    # The photos of a clicked cluster (its cell), first page, from the world down to a street.
+    for z in (2, 6, 10, 12, 15):
+        level = min(places.MAX_LEVEL, z + places.CELL_LEVELS_BELOW_ZOOM)
+        x, y = places.tile(40.4168, -3.7038, level)
+        bbox = ",".join(map(str, places.tile_bounds(x, y, level)))
+        inside = places.clusters(conn, OWNER, bbox, z).total
+        t_items = []
+        for _ in range(15):
+            t = time.perf_counter()
+            enc(places.items(conn, OWNER, bbox, limit=60))
+            t_items.append((time.perf_counter() - t) * 1000)
+        im, ip = pctl(t_items)
+        print(f"a click on Madrid's cluster at zoom {z:>2} ({inside:>6,} photos): first 60 listed in "
+              f"median {im:.1f} ms, p95 {ip:.1f} ms")
     t = time.perf_counter()
     every = enc(conn.execute("SELECT photo_id, lat_e6, lon_e6 FROM place_item WHERE owner = ? AND visible = 1", (OWNER,)).fetchall())
     every_ms = (time.perf_counter() - t) * 1000
     world = enc(places.clusters(conn, OWNER, "-180,-85,180,85", 2))
-    print(f"a click on Madrid's busiest cell at zoom 12 ({busiest.count:,} photos): first 60 listed in "
-          f"median {im:.1f} ms, p95 {ip:.1f} ms")
     print(f"the world at zoom 2: {len(world):,} bytes of clusters; every coordinate instead: "
           f"{len(every):,} bytes in {every_ms:.0f} ms")
     octopus.close()
