@@ -115,7 +115,8 @@ def unique_ids(photo_ids: list[str]) -> list[str]:
     if not ids:
         raise Invalid("photo_ids: name at least one photo")
     if len(ids) > MAX_BULK:
-        raise TooLarge(f"photo_ids: at most {MAX_BULK:,} photos at a time ({len(ids):,} sent); send them in parts")
+        raise TooLarge(f"photo_ids: at most {MAX_BULK:,} photos at a time ({len(ids):,} sent); send them in parts",
+                       code="too_many_photos", params={"max": MAX_BULK})
     for i, value in enumerate(ids):
         if not value or len(value) > 64:
             raise Invalid(f"photo_ids[{i}]: not a photo id")
@@ -129,14 +130,16 @@ def shifted(local: datetime, shift: DateShift) -> datetime:
     year = local.year + months // 12
     month = months % 12 + 1
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise Invalid(f"shift: the date would be in {year}, outside {MIN_YEAR}-{MAX_YEAR}")
+        raise Invalid(f"shift: the date would be in {year}, outside {MIN_YEAR}-{MAX_YEAR}", code="date_out_of_range",
+                      params={"min": MIN_YEAR, "max": MAX_YEAR})
     moved = local.replace(year=year, month=month, day=min(local.day, calendar.monthrange(year, month)[1]))
     try:
         moved += timedelta(days=shift.days, hours=shift.hours, minutes=shift.minutes, seconds=shift.seconds)
     except OverflowError:
         raise Invalid("shift: the offset is too large") from None
     if not MIN_YEAR <= moved.year <= MAX_YEAR:
-        raise Invalid(f"shift: the date would be in {moved.year}, outside {MIN_YEAR}-{MAX_YEAR}")
+        raise Invalid(f"shift: the date would be in {moved.year}, outside {MIN_YEAR}-{MAX_YEAR}", code="date_out_of_range",
+                      params={"min": MIN_YEAR, "max": MAX_YEAR})
     return moved
 
 
@@ -148,7 +151,7 @@ def _check_shift(shift: DateShift) -> None:
         if abs(getattr(shift, field)) > limit:
             raise Invalid(f"shift.{field}: at most ±{limit:,}")
     if not any(getattr(shift, f) for f in limits):
-        raise Invalid("shift: the offset is zero; give years, months, days, hours, minutes or seconds")
+        raise Invalid("shift: the offset is zero; give years, months, days, hours, minutes or seconds", code="shift_zero")
 
 
 def _moved_date(row: dict[str, Any], shift: DateShift) -> PhotoDate:

@@ -74,7 +74,8 @@ class Downloads:
         if not ids:
             raise Invalid("photo_ids: name at least one photo")
         if len(ids) > MAX_DOWNLOAD:
-            raise TooLarge(f"photo_ids: at most {MAX_DOWNLOAD:,} photos in one download ({len(ids):,} sent)")
+            raise TooLarge(f"photo_ids: at most {MAX_DOWNLOAD:,} photos in one download ({len(ids):,} sent)",
+                           code="too_many_photos", params={"max": MAX_DOWNLOAD})
         plan = ZipPlan(self._entries(conn, owner, ids, strict=True))
         token = secrets.token_urlsafe(24)
         now = time.monotonic()

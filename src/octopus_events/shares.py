@@ -157,7 +157,7 @@ def parse_expiry(value: str | None, now: float) -> str | None:
     if when.tzinfo is None:
         raise Invalid("expires_at: the time needs an offset (such as Z or +01:00)")
     if when.timestamp() <= now:
-        raise Invalid("expires_at: the time must be in the future")
+        raise Invalid("The expiry time must be in the future.", code="expiry_in_past")
     return when.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -165,7 +165,8 @@ def _check_password(password: object) -> str | None:
     if password is None or password == "":
         return None
     if not isinstance(password, str) or len(password) > MAX_PASSWORD:
-        raise Invalid(f"password: a text of at most {MAX_PASSWORD} characters")
+        raise Invalid(f"A link password may have at most {MAX_PASSWORD} characters.", code="share_password_length",
+                      params={"max": MAX_PASSWORD})
     return password
 
 
@@ -224,7 +225,7 @@ class Shares:
             if not ids:
                 raise Invalid("photo_ids: give at least one item")
             if len(ids) > MAX_ITEMS:
-                raise Invalid(f"photo_ids: at most {MAX_ITEMS} items in one link")
+                raise Invalid(f"A link may hold at most {MAX_ITEMS} items.", code="too_many_items", params={"max": MAX_ITEMS})
         expires_at = parse_expiry(new.expires_at, self.clock())
         password = _check_password(new.password)
         hashed = await self.hashing.run(lambda: passwords.hash_password(password), priority=True) if password else None
@@ -368,9 +369,9 @@ class Shares:
         if row is None:
             raise NotFound("no such link")
         if row.revoked:
-            raise Gone("this link has been revoked")
+            raise Gone("this link has been revoked", code="link_revoked")
         if row.expired(self.clock()):
-            raise Gone("this link has expired")
+            raise Gone("this link has expired", code="link_expired")
         return row
 
     async def unlock(self, token: str, password: object, client: str | None) -> Grant:
@@ -389,7 +390,7 @@ class Shares:
         if not ok:
             self.failures.failed(*keys)
             self.link_failures.failed(f"share:{row.id}")
-            raise Unauthorized("the password is wrong")
+            raise Unauthorized("the password is wrong", code="wrong_password")
         self.failures.succeeded(keys[0])
         return await self.read(self._grant, row)
 
