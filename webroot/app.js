@@ -151,7 +151,13 @@ document.addEventListener("keydown", (e) => {
   if (text || e.target.isContentEditable) return;
   if (e.key === "?") { e.preventDefault(); showShortcuts(); return; }
   if (e.key === "/") { e.preventDefault(); $("[data-testid=header-search]")?.focus(); }
-  if (e.key === "u") { e.preventDefault(); $("[data-testid=upload-input]")?.click(); }
+  if (e.key === "u") {
+    e.preventDefault();
+    const input = $("[data-testid=upload-input]");
+    // Chromium opens no chooser for a click() on the file input during a key event aimed at it.
+    if (input && document.activeElement === input) $("[data-testid=upload-button]")?.focus();
+    input?.click();
+  }
 });
 
 // Unfinished uploads keep their server URL and file name in localStorage (tus-js-client's "tus::"
