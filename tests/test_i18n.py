@@ -206,6 +206,10 @@ def hard_coded_js(path: Path) -> list[str]:
             continue
         if looks_like_words(text, before):
             found.append(f"{path.relative_to(WEB)}:{line}: {text[:80]!r}")
+    # ui.js plural(n, "photo") makes English plurals: a plural entry in the catalogue does it right.
+    for n, text in enumerate(lines, 1):
+        if re.search(r"(?<![\w.])plural\(", text) and "export const plural" not in text:
+            found.append(f"{path.relative_to(WEB)}:{n}: plural() (use a catalogue plural entry)")
     return found
 
 

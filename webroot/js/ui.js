@@ -126,6 +126,7 @@ export const todayYmd = () => {
   const d = new Date();
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 };
+// English only, kept for old imports: use t() with a plural entry (tests/test_i18n.py flags calls).
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** A video's length as a clock: 12.4 → "0:12", 3725 → "1:02:05"; "" when unknown. */
