@@ -777,6 +777,7 @@ class MoveIn:
             return
         access: VaultAccess | None = None
         shas: set[str] = set()
+        unlocked_at = 0.0
         for i, photo in enumerate(rows):
             plaintext = await self._decrypt(photo, passphrase)
             if plaintext is None:
@@ -808,6 +809,11 @@ class MoveIn:
                         self._tick(rest.file_name)
                     return
                 shas = await self._vault_hashes(owner, access)
+                unlocked_at = time.monotonic()
+            elif time.monotonic() - unlocked_at > self.octopus.config.auth.vault_token_minutes * 30:
+                # Half its lifetime gone: a fresh token, so a long vault never outlives it midway.
+                access = await self._open_vault(owner, self.passphrases_here.get(user.username, passphrase))
+                unlocked_at = time.monotonic()
             await self._into_vault(owner, photo, plaintext, access, shas)
             self._tick(photo.file_name)
 
@@ -886,6 +892,9 @@ class MoveIn:
             return
         except (InsufficientStorage, TooLarge) as exc:
             raise _Stop(str(exc)) from None
+        except OctopusError as exc:
+            self._fail(where, str(exc))
+            return
         if isinstance(view, HeldClip):
             self._fail(where, "a Live Photo video without its photo; not an item of its own")
             return
@@ -897,7 +906,12 @@ class MoveIn:
             return
         if photo.date_taken and view.taken_source == "upload":
             await self.photos.edit(owner, view.id, description=None, taken_at=photo.date_taken, version=None, meta=meta)
-        await self.octopus.vault.move_in(owner, view.id, access, meta)
+        try:
+            await self.octopus.vault.move_in(owner, view.id, access, meta)
+        except OctopusError as exc:
+            # Still in the library, where the next run finds it and leaves it (the same bytes).
+            self._fail(where, f"came in, but not into the vault: {exc}; move it there from the library")
+            return
         shas.add(sha)
         r.vault_imported += 1
 
