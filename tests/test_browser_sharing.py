@@ -164,6 +164,13 @@ def test_partner_settings_share_merge_and_stop(world: World) -> None:
         expect(btid("photo-tile")).to_have_count(3)
         expect(btid("owner-badge")).to_have_count(2)  # Alice's two; his own carries no name
         expect(btid("owner-badge").first).to_have_text("alice")
+        # The viewer says whose it is, too.
+        btid("owner-badge").first.locator("xpath=..").locator("a").click()
+        if not btid("info-panel").is_visible():
+            btid("info-button").click()
+        expect(btid("info-panel")).to_contain_text("Shared by")
+        expect(btid("info-panel")).to_contain_text("alice")
+        b.keyboard.press("Escape")
         # Her library on its own page, read-only (no selection).
         b.goto(f"{world.server.url}/#/partner/alice")
         expect(btid("partner-view")).to_be_visible()

@@ -7,6 +7,7 @@ import { api, thumbUrl, originalUrl, photoPath, vaultBlobUrl, ApiError } from ".
 import { h, $, icon, fmtTaken, fmtInstant, fmtBytes, fmtDuration, toast, showError, confirmDialog } from "./ui.js";
 import { setFavourite, trashPhotos, restorePhotos, addToAlbum, moveToVault, notify } from "./actions.js";
 import { altText, isVideo } from "./grid.js";
+import { otherOwner } from "./views/sharing.js";
 import { videoPlayer, codecName } from "./video.js";
 import { motionStill } from "./motion.js";
 import { conflictNotice } from "./offline.js";
@@ -328,6 +329,7 @@ function info(p) {
     state.vault || state.mode ? (p.description ? h("p", p.description) : null) : descriptionEditor(p),
     h("dl",
       row(t("viewer.taken"), state.vault || state.mode ? fmtTaken(p.taken_at) : takenValue(p)),
+      row(t("viewer.owner"), otherOwner(p)), // someone else's item: a shared album's or a partner's (docs/sharing.md)
       row(t("viewer.file"), p.filename),
       row(t("viewer.size"), [p.width && p.height ? `${p.width} × ${p.height}` : "", fmtBytes(p.bytes), p.mime].filter(Boolean).join(" · ")),
       row(t("viewer.length"), isVideo(p) ? fmtDuration(p.duration) : ""),

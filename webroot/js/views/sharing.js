@@ -18,9 +18,12 @@ export function roleName(role) {
 /** app.js tells us who is signed in, so items that are someone else's can say whose they are. */
 export function setMe(username) { me = username || ""; }
 
+/** Whose an item is when it is not mine (null for mine, and for items without an owner field). */
+export const otherOwner = (p) => (p && p.owner && p.owner !== me ? p.owner : null);
+
 /** For PhotoGrid's `extra`: the owner of an item that is not mine (merged timeline, shared albums). */
 export function ownerBadge(p) {
-  if (!p.owner || p.owner === me) return null;
+  if (!otherOwner(p)) return null;
   return h("span.extra.owner", { testid: "owner-badge", title: t("sharing.ownerTitle", { name: p.owner }) }, p.owner);
 }
 
