@@ -146,6 +146,20 @@ def test_change_the_date_and_time_keeping_the_time_zone(d: Desk, env: dict[str, 
     d.tid("date-save").click()
     poll(lambda: d.photo(pid)["taken_at"] == "2023-05-12T20:30:00+02:00", "the date put back")
     expect(d.tid("conflict-notice")).to_have_count(0)
+    # A real conflict (the date changed on another device meanwhile) keeps the typed date.
+    d.tid("date-edit").click()
+    d.tid("date-input").fill("2020-01-02T03:04:05")
+    with env["user"].client() as c:
+        assert c.patch(f"/api/photos/{pid}", json={"taken_at": "2019-09-09T09:09:09+02:00"}).status_code == 200
+    d.tid("date-save").click()
+    expect(d.tid("conflict-notice")).to_contain_text("your date was kept")
+    expect(d.tid("date-input")).to_have_value("2020-01-02T03:04:05")
+    d.tid("conflict-retry").click()
+    poll(lambda: d.photo(pid)["taken_at"] == "2020-01-02T03:04:05+02:00", "the retried date")
+    expect(d.tid("conflict-notice")).to_have_count(0)
+    with env["user"].client() as c:  # back to where the other tests expect it
+        assert c.patch(f"/api/photos/{pid}", json={"taken_at": "2023-05-12T20:30:00+02:00"}).status_code == 200
+    assert d.errors(r"status of 409") == []
 
 
 def test_slideshow_plays_skips_videos_pauses_and_esc_stops(d: Desk, env: dict[str, Any]) -> None:
