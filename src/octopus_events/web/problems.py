@@ -14,6 +14,7 @@ carries the values a client's text needs ({"min": 8, "max": 1024}).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -25,6 +26,12 @@ from ..media import errors as media_errors
 from .. import uploads
 
 log = logging.getLogger(__name__)
+# A share link's token is its credential and sits in the path: a log line names the route only.
+_SHARE_TOKEN = re.compile(r"^(/api)?/s/[^/]+")
+
+
+def logged_path(request: Request[Any, Any, Any]) -> str:
+    return _SHARE_TOKEN.sub(lambda m: f"{m.group(1) or ''}/s/…", request.url.path)
 
 PROBLEM = "application/problem+json"
 
@@ -130,7 +137,7 @@ def handle_domain(request: Request[Any, Any, Any], exc: Exception) -> Response[b
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
     if status >= 500 and status != 503 and status != 507:
-        log.error("%s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+        log.error("%s on %s %s", type(exc).__name__, request.method, logged_path(request), exc_info=exc)
     title = getattr(exc, "title", None) if status < 500 else None
     code = getattr(exc, "code", None)
     params = getattr(exc, "params", None) if status < 500 else None
@@ -161,7 +168,7 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def handle_bug(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, logged_path(request), exc_info=exc)
     return problem(500, "the server hit a bug; it has been logged")
 
 
