@@ -247,6 +247,17 @@ def test_a_dry_run_counts_and_changes_nothing(moved: Moved, tmp_path: Path) -> N
     assert "users: 0 to create, 2 already here" in r.stdout
 
 
+def test_a_wrong_vault_passphrase_creates_no_vault(moved: Moved) -> None:
+    db = moved.data / "octopus.db"
+    before = rows(db, "SELECT count(*) FROM events WHERE type = 'VaultCreated'")
+    r = cli(moved.data, "import", str(moved.source), "--from-octopus-0.6", "--vault-passphrase", "ben=ben vault passphrasE")
+    assert "vault: 0 imported, 0 already there, 2 skipped" in r.stdout, r.stdout  # ana's: no passphrase given
+    assert "wrong vault passphrase" in r.stderr
+    assert rows(db, "SELECT count(*) FROM events WHERE type = 'VaultCreated'") == before == [(1,)]  # ana's only
+    r = cli(moved.data, "import", str(moved.source), "--from-octopus-0.6", "--vault-passphrase", "nobody=x")
+    assert r.returncode == 1 and "no 0.6 user named 'nobody'" in r.stderr.strip().splitlines()[-1]
+
+
 def test_a_second_run_imports_nothing_new_and_brings_what_was_skipped(moved: Moved, tmp_path: Path) -> None:
     before = rows(moved.data / "octopus.db", "SELECT count(*) FROM events")[0][0]
     passphrase_file = tmp_path / "ben.txt"
@@ -273,16 +284,6 @@ def test_a_second_run_imports_nothing_new_and_brings_what_was_skipped(moved: Mov
     types = rows(moved.data / "octopus.db", "SELECT type, count(*) FROM events WHERE position > ? GROUP BY type", before)
     assert {t for t, _ in types} <= {"UserSignedIn", "VaultCreated", "PhotoUploaded", "PhotoMovedToVault"}, types
     assert dict(types).get("PhotoUploaded") == 1
-
-
-def test_a_wrong_vault_passphrase_creates_no_vault(moved: Moved, tmp_path: Path) -> None:
-    data = tmp_path / "lib"
-    r = cli(data, "import", str(moved.source), "--from-octopus-0.6", "--vault-passphrase", "ben=ben vault passphrasE")
-    assert "vault: 0 imported, 0 already there, 2 skipped" in r.stdout, r.stdout
-    assert "wrong vault passphrase" in r.stderr
-    assert rows(data / "octopus.db", "SELECT count(*) FROM events WHERE type = 'VaultCreated'") == [(0,)]
-    r = cli(data, "import", str(moved.source), "--from-octopus-0.6", "--vault-passphrase", "nobody=x")
-    assert r.returncode == 1 and "no 0.6 user named 'nobody'" in r.stderr.strip().splitlines()[-1]
 
 
 def test_the_source_is_left_exactly_as_it_was(moved: Moved) -> None:
