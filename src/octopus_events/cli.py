@@ -191,21 +191,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 signal.signal(sig, handler)
 
 
-def _stop_when_stdin_closes(server: Any) -> None:
-    """Shut down cleanly when stdin reaches its end: the desktop launcher (desktop.py) holds our
-    stdin and closes it to stop us, or dies and so closes it. Windows has no SIGTERM to send a
-    process without a console, and killing one would skip the clean shutdown."""
+def when_stdin_closes(callback: Any) -> None:
+    """Call `callback` (on a daemon thread) once stdin reaches its end. How a parent process stops
+    us where it has no signal to send: the desktop launcher holds `serve --parent-pipe`'s stdin and
+    closes it (or dies, which closes it too); Windows cannot signal a process without a console,
+    and killing one would skip the clean shutdown."""
     import threading
 
     def watch() -> None:
         try:
             while sys.stdin.buffer.read(4096):
                 pass
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):
             pass
-        server.should_exit = True  # uvicorn's main loop looks at this every tick
+        callback()
 
-    threading.Thread(target=watch, name="parent-pipe", daemon=True).start()
+    threading.Thread(target=watch, name="stdin-eof", daemon=True).start()
+
+
+def _stop_when_stdin_closes(server: Any) -> None:
+    when_stdin_closes(lambda: setattr(server, "should_exit", True))  # uvicorn looks every tick
 
 
 def add_serve(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -199,15 +199,9 @@ class Desktop:
         if os.environ.get("OCTOPUSPHOTOS_STOP_ON_STDIN_EOF") == "1" and sys.stdin is not None:
             # A script's way to stop us on Windows, where a process without a console gets no
             # signal (scripts/build_bundle.py --smoke): close our stdin.
-            def watch() -> None:
-                try:
-                    while sys.stdin.buffer.read(4096):
-                        pass
-                except (OSError, ValueError):
-                    pass
-                self.done.set()
+            from .cli import when_stdin_closes
 
-            threading.Thread(target=watch, name="stdin-stop", daemon=True).start()
+            when_stdin_closes(self.done.set)
         while not self.done.wait(0.5):
             if not self.server.running and not self.paused:
                 print(f"Octopus Photos stopped: {_last_line(self.server.log_path)}", file=sys.stderr)
