@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS shared_feed (
     at       TEXT    NOT NULL,
     album_id TEXT    NOT NULL,
     data     BLOB    NOT NULL,             -- {"role"?, "photo_ids": [...]}: ids only
-    PRIMARY KEY (owner, position)
+    PRIMARY KEY (owner, position, album_id) -- one event may concern several albums (an item in two)
 ) WITHOUT ROWID;
 
 -- Feed rows that name a photo, so a purge can take the id out of them.
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS shared_feed_ref (
     photo_id TEXT    NOT NULL,
     owner    TEXT    NOT NULL,
     position INTEGER NOT NULL,
-    PRIMARY KEY (photo_id, owner, position)
+    album_id TEXT    NOT NULL,
+    PRIMARY KEY (photo_id, owner, position, album_id)
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS member_album_by_owner ON member_album (owner);

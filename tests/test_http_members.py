@@ -343,3 +343,31 @@ def test_a_members_long_poll_wakes_when_the_owner_adds(server: Server) -> None:
     waiter.join(30)
     assert [e["type"] for e in got["page"]["events"]] == ["album.shared_added"]
     assert got["seconds"] < 10, got["seconds"]  # woken by the add, not by the end of the wait
+
+
+def test_the_feed_follows_trash_restore_and_an_item_in_two_albums(server: Server) -> None:
+    alice, bob = server.new_user(), server.new_user()
+    photo = alice.upload(image_bytes(461), "twice.jpg").json()
+    one, two = _album(alice, "One", photo["id"]), _album(alice, "Two", photo["id"])
+    _invite(alice, one["id"], bob, "viewer")
+    _invite(alice, two["id"], bob, "viewer")
+    _, cursor = _feed(bob)
+    with alice.client() as c:
+        assert c.post(f"/api/photos/{photo['id']}/trash").status_code == 200
+    events, cursor = _feed(bob, cursor)
+    assert sorted((e["type"], e["album_id"], tuple(e["data"]["photo_ids"])) for e in events) == sorted(
+        ("album.shared_removed", a["id"], (photo["id"],)) for a in (one, two))
+    assert len({e["cursor"] for e in events}) == 1  # one change, one cursor, a row per album
+    with alice.client() as c:
+        assert c.post(f"/api/photos/{photo['id']}/restore").status_code == 200
+    events, cursor = _feed(bob, cursor)
+    assert sorted((e["type"], e["album_id"]) for e in events) == sorted(("album.shared_added", a["id"]) for a in (one, two))
+    assert all([p["id"] for p in e["data"]["photos"]] == [photo["id"]] for e in events)
+    with alice.client() as c:
+        assert c.delete(f"/api/photos/{photo['id']}").status_code == 204
+    events, _ = _feed(bob, cursor)
+    assert sorted((e["type"], e["album_id"]) for e in events) == sorted(("album.shared_removed", a["id"]) for a in (one, two))
+    # Purged: every earlier row stops naming it; only the tombstones do.
+    everything, _ = _feed(bob)
+    named = [e["type"] for e in everything if photo["id"] in str(e["data"])]
+    assert named == ["album.shared_removed"] * 2

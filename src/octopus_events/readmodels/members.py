@@ -49,8 +49,9 @@ class MembersProjector(Projector):
         t = self.t
         members = self._members(conn, event.album_id)
         # What the feeds said about the album goes; each member is told only that it is gone.
-        gone = conn.execute(f"SELECT owner, position FROM {t.shared_feed} WHERE album_id = ?", (event.album_id,)).fetchall()
-        conn.executemany(f"DELETE FROM {t.shared_feed_ref} WHERE owner = ? AND position = ?", gone)
+        gone = conn.execute(f"SELECT owner, position, album_id FROM {t.shared_feed} WHERE album_id = ?",
+                            (event.album_id,)).fetchall()
+        conn.executemany(f"DELETE FROM {t.shared_feed_ref} WHERE owner = ? AND position = ? AND album_id = ?", gone)
         conn.execute(f"DELETE FROM {t.shared_feed} WHERE album_id = ?", (event.album_id,))
         for user_id in members:
             self._feed(conn, recorded, user_id, "album.left", event.album_id, FeedIds())
@@ -103,19 +104,46 @@ class MembersProjector(Projector):
         conn.execute(f"DELETE FROM {self.t.album_member} WHERE album_id = ? AND user_id = ?", (event.album_id, event.user_id))
         self._feed(conn, recorded, event.user_id, "album.left", event.album_id, FeedIds())
 
+    # -- an item leaving and coming back ---------------------------------------------------------------
+    # Trashed or vaulted, an item leaves every album view at once (the read side filters by state);
+    # these rows tell the phones of everyone else who saw it, and bring it back on restore.
+    def on_PhotoTrashed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._state_changed(conn, recorded, "album.shared_removed")
+
+    def on_PhotoMovedToVault(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._state_changed(conn, recorded, "album.shared_removed")
+
+    def on_PhotoRestored(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._state_changed(conn, recorded, "album.shared_added")
+
+    def on_PhotoLeftVault(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._state_changed(conn, recorded, "album.shared_added")
+
+    def _state_changed(self, conn: sqlite3.Connection, recorded: RecordedEvent, type_: str) -> None:
+        photo_id = recorded.event.photo_id  # type: ignore[attr-defined]
+        for album_id, whose in conn.execute(f"SELECT album_id, owner FROM {self.t.member_album_photo} WHERE photo_id = ? "
+                                            f"ORDER BY album_id", (photo_id,)).fetchall():
+            album_owner = self._owner(conn, album_id)
+            if album_owner is None:
+                continue
+            for user_id in self._audience(conn, album_id, album_owner):
+                if user_id != whose:
+                    self._feed(conn, recorded, user_id, type_, album_id, FeedIds(photo_ids=[photo_id]))
+
     # -- deletion ------------------------------------------------------------------------------------
     def on_PhotoPurged(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         photo_id = recorded.event.photo_id  # type: ignore[attr-defined]
         t = self.t
         # Earlier rows stop naming it...
-        for owner, position in conn.execute(f"SELECT owner, position FROM {t.shared_feed_ref} WHERE photo_id = ?",
-                                            (photo_id,)).fetchall():
-            found = conn.execute(f"SELECT data FROM {t.shared_feed} WHERE owner = ? AND position = ?", (owner, position)).fetchone()
+        for key in conn.execute(f"SELECT owner, position, album_id FROM {t.shared_feed_ref} WHERE photo_id = ?",
+                                (photo_id,)).fetchall():
+            found = conn.execute(f"SELECT data FROM {t.shared_feed} WHERE owner = ? AND position = ? AND album_id = ?",
+                                 key).fetchone()
             if found is not None:
                 data = _ids.decode(found[0])
                 data.photo_ids = [p for p in data.photo_ids if p != photo_id]
-                conn.execute(f"UPDATE {t.shared_feed} SET data = ? WHERE owner = ? AND position = ?",
-                             (_json.encode(data), owner, position))
+                conn.execute(f"UPDATE {t.shared_feed} SET data = ? WHERE owner = ? AND position = ? AND album_id = ?",
+                             (_json.encode(data), *key))
         conn.execute(f"DELETE FROM {t.shared_feed_ref} WHERE photo_id = ?", (photo_id,))
         # ...and whoever could see it through an album gets the tombstone (its id, nothing else).
         for album_id, whose in conn.execute(f"SELECT album_id, owner FROM {t.member_album_photo} WHERE photo_id = ?",
@@ -162,8 +190,8 @@ class MembersProjector(Projector):
         conn.execute(f"INSERT OR REPLACE INTO {t.shared_feed} VALUES (?, ?, ?, ?, ?, ?)",
                      (user_id, recorded.position, type_, rfc3339_us(recorded.recorded_us), album_id, _json.encode(data)))
         if refs and data.photo_ids:
-            conn.executemany(f"INSERT OR IGNORE INTO {t.shared_feed_ref} VALUES (?, ?, ?)",
-                             [(p, user_id, recorded.position) for p in data.photo_ids])
+            conn.executemany(f"INSERT OR IGNORE INTO {t.shared_feed_ref} VALUES (?, ?, ?, ?)",
+                             [(p, user_id, recorded.position, album_id) for p in data.photo_ids])
 
 
 # -- queries ------------------------------------------------------------------------------------------
@@ -287,7 +315,7 @@ class SharedAlbumData(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 SHARED_FEED_SQL = (
     "SELECT position, type, at, NULL, album_id, data FROM shared_feed WHERE owner = ? AND position > ? "
-    "ORDER BY position LIMIT ?"
+    "ORDER BY position, album_id LIMIT ?"
 )
 
 
