@@ -161,6 +161,17 @@ def test_the_spanish_ui_has_no_english_left(env: dict[str, Any]) -> None:
         }
         for name, (route, ready) in walk.items():
             left[name] = screen(page, route, ready)
+        # The upload panel with its states and summary, and the toast of a trashed photo.
+        page.evaluate("location.hash = '#/timeline'")
+        page.get_by_test_id("upload-input").set_input_files(files=[{
+            "name": "nueva.jpg", "mimeType": "image/jpeg", "buffer": jpeg((200, 60, 90), pattern="checks")}])
+        expect(page.get_by_test_id("upload-item")).to_have_attribute("data-status", "new")
+        left["upload"] = english_on(page)
+        page.get_by_test_id("photo-tile").first.click()  # the new one (no EXIF date: now, the newest)
+        expect(page.get_by_test_id("viewer")).to_be_visible()
+        page.get_by_test_id("trash-button").click()
+        expect(page.get_by_test_id("toast").first).to_be_visible()
+        left["trash-toast"] = english_on(page)
         left = {k: v for k, v in left.items() if v}
         assert left == {}, "English on the Spanish UI (screen: key: text)"
         assert console.take(r"tile\.openstreetmap\.org") == []  # the map's tiles: this machine is offline
