@@ -244,3 +244,23 @@ def test_a_revoked_link_says_so(world: World) -> None:
         assert console.take(r"status of 410", r"status of 404") == []
     finally:
         context.close()
+
+
+def test_a_motion_photo_plays_its_clip_on_the_public_page(world: World) -> None:
+    from motion_support import container_xmp, still_jpeg, with_xmp
+
+    mp4 = clip_bytes(container="mp4", seed=8)
+    with world.api() as c:
+        r = c.post("/api/photos", files={"file": ("PXL_MP.jpg", with_xmp(still_jpeg((90, 40, 160)), container_xmp(len(mp4))) + mp4)})
+    assert r.status_code == 201 and r.json()["motion"], r.text
+    link = world.link(photo_ids=[r.json()["id"]])
+    context, p, console = world.context(viewport={"width": 1440, "height": 900}, locale="en-GB")
+    try:
+        p.goto(link["url"])
+        p.locator("#share-grid li button").first.click()
+        p.locator(".share-motion").click()
+        p.wait_for_function("() => { const v = document.querySelector('#share-stage video'); return v && v.readyState >= 2; }")
+        assert p.locator("#share-stage video").get_attribute("src").endswith("/motion")
+        assert console.take() == []
+    finally:
+        context.close()

@@ -27,6 +27,9 @@ NEVER = [
     ("POST", "/api/vault"), ("POST", "/api/vault/unlock"), ("GET", "/api/vault/photos"),
     ("GET", "/api/admin/users"), ("GET", "/api/admin/projections"),
     ("DELETE", "/api/photos/{photo_id:str}"), ("POST", "/api/photos/{photo_id:str}/vault"),
+    # Share links hand the library to anyone with the link: a session decides that, never a phone.
+    ("GET", "/api/shares"), ("POST", "/api/shares"), ("PATCH", "/api/shares/{share_id:str}"),
+    ("DELETE", "/api/shares/{share_id:str}"),
     # Sharing albums and libraries with other accounts is the account's decision (docs/sharing.md).
     ("POST", "/api/albums/{album_id:str}/members"), ("DELETE", "/api/albums/{album_id:str}/members/{username:str}"),
     ("PUT", "/api/partners/{username:str}"), ("DELETE", "/api/partners/{username:str}"),

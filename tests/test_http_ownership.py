@@ -24,6 +24,14 @@ PUBLIC_API = {("GET", "/api/health"), ("GET", "/api/auth/status"), ("POST", "/ap
 # The only write outside /api: the phone's share sheet posts here when no service worker caught
 # it (webroot.py). It stores nothing and only redirects to a page that says to share again.
 SHARE_TARGET = ("POST", "/share")
+# A share link's visitor (docs/sharing.md) has no account: the token in the path is the
+# credential, and tests/test_http_shares.py walks these routes with good and bad links.
+SHARE_LINK_API = {("GET", "/api/s/{token:str}"), ("POST", "/api/s/{token:str}/unlock"),
+                  ("GET", "/api/s/{token:str}/photos/{photo_id:str}/thumbnail"),
+                  ("GET", "/api/s/{token:str}/photos/{photo_id:str}/original"),
+                  ("GET", "/api/s/{token:str}/photos/{photo_id:str}/video"),
+                  ("GET", "/api/s/{token:str}/photos/{photo_id:str}/motion")}
+PUBLIC_API |= SHARE_LINK_API
 PARAM = re.compile(r"\{(\w+):\w+\}")
 
 
@@ -85,12 +93,14 @@ def test_another_users_ids_answer_exactly_like_unknown_ids(server: Server, route
         album = c.post("/api/albums", json={"name": "Alice album"}).json()
         assert c.post(f"/api/albums/{album['id']}/photos", json={"photo_ids": [photo["id"]]}).status_code == 200
         c.put(f"/api/photos/{photo['id']}/favourite")
+        share = c.post("/api/shares", json={"album_id": album["id"]}).json()
     with bob.client() as c:
         bob_album = c.post("/api/albums", json={"name": "Bob album"}).json()
     bodies = {
         ("PATCH", "/api/photos/{photo_id:str}"): {"description": "mine now", "version": 1},
         ("PUT", "/api/photos/{photo_id:str}/tags"): {"tags": ["stolen"]},
         ("PATCH", "/api/albums/{album_id:str}"): {"name": "mine now"},
+        ("PATCH", "/api/shares/{share_id:str}"): {"allow_download": False},
         ("POST", "/api/albums/{album_id:str}/photos"): {"photo_ids": ["p0"]},
         ("DELETE", "/api/albums/{album_id:str}/photos"): {"photo_ids": ["p0"]},
         ("POST", "/api/albums/{album_id:str}/members"): {"username": "admin", "role": "contributor"},
@@ -99,19 +109,21 @@ def test_another_users_ids_answer_exactly_like_unknown_ids(server: Server, route
     with bob.client() as c:
         for method, template in routes:
             params = set(PARAM.findall(template))
-            if not params & {"photo_id", "album_id"}:
+            if not params & {"photo_id", "album_id", "share_id"}:
                 continue
             walked += 1
             body = bodies.get((method, template))
-            theirs = c.request(method, fill(template, photo_id=photo["id"], album_id=album["id"]), json=body)
-            unknown = c.request(method, fill(template, photo_id="p" + "0" * 20, album_id="a" + "0" * 16), json=body)
+            theirs = c.request(method, fill(template, photo_id=photo["id"], album_id=album["id"], share_id=share["id"]),
+                               json=body)
+            unknown = c.request(method, fill(template, photo_id="p" + "0" * 20, album_id="a" + "0" * 16,
+                                             share_id="s" + "0" * 16), json=body)
             # Vault routes refuse without a vault token before looking at ids (403 either way);
             # everything else answers 404. In both cases Alice's ids look exactly like nobody's.
             status = unknown.status_code if "vault" in template else 404
             a, u = assert_problem(theirs, status), assert_problem(unknown, status)
             assert a["title"] == u["title"] and a["type"] == u["type"]
-            assert a["detail"].replace(photo["id"], "ID").replace(album["id"], "ID") == \
-                u["detail"].replace("p" + "0" * 20, "ID").replace("a" + "0" * 16, "ID")
+            assert a["detail"].replace(photo["id"], "ID").replace(album["id"], "ID").replace(share["id"], "ID") == \
+                u["detail"].replace("p" + "0" * 20, "ID").replace("a" + "0" * 16, "ID").replace("s" + "0" * 16, "ID")
             assert "alice" not in theirs.text
         assert walked >= 14
         # Bulk commands and ZIP downloads check every id they are given, like the one-photo routes.
@@ -124,7 +136,7 @@ def test_another_users_ids_answer_exactly_like_unknown_ids(server: Server, route
         # Every list Bob can read is free of Alice's photo.
         for path in ("/api/timeline", "/api/timeline/months", "/api/tags", "/api/tags/alicetag", "/api/favourites",
                      "/api/trash", "/api/search?q=alice", "/api/search?tag=alicetag", "/api/duplicates", "/api/albums",
-                     f"/api/memories?date={photo['taken_at'][:4]}-{photo['taken_at'][5:10]}", "/api/users/me/storage",
+                     f"/api/memories?date={photo['taken_at'][:4]}-{photo['taken_at'][5:10]}", "/api/users/me/storage", "/api/shares",
                      "/api/places/clusters?bbox=-180,-85,180,85&zoom=0", "/api/places/items?bbox=-180,-90,180,90"):
             r = c.get(path)
             assert r.status_code == 200, (path, r.text)

@@ -429,3 +429,33 @@ def test_every_link_route_answers_as_documented_for_every_kind_of_link(server: S
                     assert body["status"] == expected and "walk-secret" not in r.text and alice.id not in r.text
                 else:
                     assert photo["id"] not in r.text and "walk-secret" not in r.text
+
+
+def test_motion_photos_play_their_clip_through_the_link_without_its_location(server: Server) -> None:
+    import av
+
+    from motion_support import container_xmp, live_photo_pair, still_jpeg, with_xmp
+
+    alice = server.new_user()
+    mp4 = clip_bytes(container="mp4", tags=ANDROID_TAGS, seed=43)  # the clip knows where it was filmed
+    motion = upload(alice, with_xmp(still_jpeg((40, 90, 160)), container_xmp(len(mp4))) + mp4, "PXL_MP.jpg")
+    assert motion["motion"] is True
+    still, mov = live_photo_pair("5A0A1C2B-SHARE-LINK")
+    live = upload(alice, still, "IMG_0001.JPG")
+    assert alice.upload(mov, "IMG_0001.MOV").status_code in (200, 201)
+    link = share(alice, photo_ids=[motion["id"], live["id"]])
+    items = {i["id"]: i for i in visit(server, link).json()["items"]}
+    assert items[motion["id"]]["motion"] is True and items[live["id"]]["motion"] is True
+    clip = visit(server, link, f"/photos/{motion['id']}/motion")
+    assert clip.status_code == 200 and len(clip.content) == len(mp4) and b"151.2153" not in clip.content
+    with av.open(io.BytesIO(clip.content)) as c:
+        assert not any("location" in k.lower() for k in c.metadata)
+        assert sum(1 for _ in c.decode(video=0)) == 20
+    part = visit(server, link, f"/photos/{motion['id']}/motion", headers={"Range": "bytes=10-99"})
+    assert part.status_code == 206 and part.content == clip.content[10:100]
+    # The download of the whole motion photo loses the clip's location too.
+    original = visit(server, link, f"/photos/{motion['id']}/original").content
+    assert b"151.2153" not in original and original.endswith(clip.content)
+    assert visit(server, link, f"/photos/{live['id']}/motion").content[4:8] == b"ftyp"
+    plain = upload(alice, image_bytes(997))
+    assert_problem(visit(server, share(alice, photo_ids=[plain["id"]]), f"/photos/{plain['id']}/motion"), 404)

@@ -116,6 +116,24 @@ function show(index) {
     media.src = `${url}/thumbnail?size=preview`;
   }
   stage.replaceChildren(media);
+  if (item.motion && item.kind !== "video") {
+    // A motion or Live Photo: its clip plays in place of the still, on request.
+    const play = document.createElement("button");
+    play.type = "button";
+    play.className = "share-motion";
+    play.textContent = t("share.playMotion");
+    play.addEventListener("click", () => {
+      const clip = document.createElement("video");
+      clip.muted = true;
+      clip.playsInline = true;
+      clip.autoplay = true;
+      clip.loop = true;
+      clip.poster = media.src;
+      clip.src = `${url}/motion`;
+      stage.replaceChildren(clip);
+    });
+    stage.append(play);
+  }
   $("share-position").textContent = t("share.position", { n: state.index + 1, count: items.length });
   const caption = [item.description || ""];
   if (item.gps) caption.push(`${item.gps.lat.toFixed(5)}, ${item.gps.lon.toFixed(5)}`);

@@ -374,9 +374,10 @@ def _iloc(data: bytes, start: int, end: int) -> dict[int, list[tuple[int, int]]]
     return out
 
 
-def _bmff(fh, size: int) -> list[Patch]:  # type: ignore[no-untyped-def]
+def _bmff(fh, size: int, start: int = 0) -> list[Patch]:  # type: ignore[no-untyped-def]
+    """An ISO BMFF file, or (from `start` to `size`) one embedded in another file."""
     patches: list[Patch] = []
-    at = 0
+    at = start
     while at + 8 <= size:
         fh.seek(at)
         head = fh.read(16)
@@ -413,9 +414,11 @@ _READERS = {
 _NOTHING_TO_STRIP = {"image/gif", "image/bmp"}
 
 
-def location_patches(path: Path, mime: str) -> list[Patch]:
+def location_patches(path: Path, mime: str, *, embedded: tuple[int, int] | None = None) -> list[Patch]:
     """The patches that take every location out of the file at `path` (empty: there is none).
-    Raises CannotStrip when the format, or this file, cannot be rewritten safely."""
+    `embedded` (offset, length) names an MP4 inside it (a motion photo's clip after the JPEG),
+    which is stripped too. Raises CannotStrip when the format, or this file, cannot be rewritten
+    safely."""
     if mime in _NOTHING_TO_STRIP:
         return []
     reader = _READERS.get(mime)
@@ -427,6 +430,11 @@ def location_patches(path: Path, mime: str) -> list[Patch]:
     try:
         with open(path, "rb") as fh:
             patches = reader(fh, size)
+            if embedded is not None:
+                offset, length = embedded
+                if offset < 0 or offset + length > size:
+                    raise CannotStrip("the embedded clip lies outside the file")
+                patches += _bmff(fh, offset + length, offset)
     except (struct.error, IndexError, ValueError) as exc:
         raise CannotStrip(f"the metadata could not be read: {exc}") from None
     return sorted(patches)

@@ -163,7 +163,7 @@ def count(conn: sqlite3.Connection, row: ShareRow) -> int:
 
 
 ITEM_COLUMNS = ("p.id", "p.kind", "p.mime", "p.width", "p.height", "p.taken_local", "p.duration", "p.description",
-                "p.gps_lat", "p.gps_lon")
+                "p.gps_lat", "p.gps_lon", "p.motion")
 
 
 def items(conn: sqlite3.Connection, row: ShareRow) -> list[tuple[Any, ...]]:

@@ -8,9 +8,10 @@ from . import sync
 from . import dav
 from . import uploads
 from . import devices
+from . import public, shares
 from . import members, partners
 from . import bulk
 from . import places
 
 # Route modules register here as they are written; each exposes ROUTES.
-ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, vault, sync, devices, uploads, dav, places, bulk, members, partners]
+ROUTE_MODULES: list[ModuleType] = [accounts, photos, library, admin, vault, sync, devices, uploads, dav, shares, public, places, bulk, members, partners]

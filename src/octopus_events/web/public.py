@@ -69,6 +69,7 @@ class SharedItem(msgspec.Struct, omit_defaults=True):
     duration: float | None = None
     description: str = ""
     gps: SharedGps | None = None  # only when the link shows locations
+    motion: bool = False  # a motion or Live Photo: its clip at .../motion
 
 
 class SharedAlbum(msgspec.Struct):
@@ -164,7 +165,8 @@ async def shared_items(request: Request[Any, Any, Any], octopus: NamedDependency
             return row, cached[1]
         items = [SharedItem(id=r[0], kind=r[1], mime=r[2], width=r[3], height=r[4], taken_at=r[5], duration=r[6],
                             description=r[7] or "",
-                            gps=SharedGps(r[8], r[9]) if row.show_location and r[8] is not None and r[9] is not None else None)
+                            gps=SharedGps(r[8], r[9]) if row.show_location and r[8] is not None and r[9] is not None else None,
+                            motion=bool(r[10]))
                  for r in model.items(conn, row)]
         body = _encode(SharedAlbum(_album_title(conn, row), len(items), row.allow_download, row.show_location,
                                    row.expires_at, items))
@@ -254,19 +256,43 @@ async def shared_video(request: Request[Any, Any, Any], octopus: NamedDependency
     return await _serve_original(request, octopus, row, item, attachment=False)
 
 
+@get("/api/s/{token:str}/photos/{photo_id:str}/motion", opt=PUBLIC, tags=TAGS,
+     summary="The clip of a motion or Live Photo through the link (Range; location removed unless shown)")
+async def shared_motion(request: Request[Any, Any, Any], octopus: NamedDependency[Octopus], token: FromPath[str],
+                        photo_id: FromPath[str]) -> Response[Any]:
+    try:
+        row, item = await _item(request, octopus, token, photo_id)
+    except PasswordRequired as exc:
+        return _password_problem(exc)
+    path, clip, sha = await octopus.photos.motion_clip(item.owner, item.id)
+    # A Live Photo's MOV is a file of its own; a motion photo's clip is a span of the original,
+    # served with the original's patches (they are offsets in that file, the clip's included).
+    span = (clip.offset, clip.length) if clip.sha256 is None else None
+    if row.show_location:
+        return _serve_file(request, path, etag=f'"{sha}.motion"', media_type=clip.mime, cache=REVALIDATE,
+                           ranges=True, span=span)
+    mime = item.mime if span is not None else clip.mime
+    patches = await octopus.media(_patches_for, path, sha, mime, span)
+    if patches is None:
+        raise Forbidden("this clip cannot be served without its location")
+    return _patched_response(request, path, patches, etag=f'"{sha}.motion.noloc"', mime=clip.mime,
+                             disposition=None, span=span)
+
+
 # Patches per original (sha): reading a file's metadata once serves every later request.
 _PATCHES: OrderedDict[str, list[Patch] | None] = OrderedDict()
 _PATCH_CACHE = 512
 
 
-def _patches_for(path: Path, sha: str, mime: str) -> list[Patch] | None:
-    """The location patches of an original; None when it cannot be stripped."""
+def _patches_for(path: Path, sha: str, mime: str, embedded: tuple[int, int] | None = None) -> list[Patch] | None:
+    """The location patches of an original (and of the clip embedded in it); None when it
+    cannot be stripped."""
     with _CACHES:
         if sha in _PATCHES:
             _PATCHES.move_to_end(sha)
             return _PATCHES[sha]
     try:
-        found: list[Patch] | None = location_patches(path, mime)
+        found: list[Patch] | None = location_patches(path, mime, embedded=embedded)
     except CannotStrip:
         found = None
     with _CACHES:
@@ -288,15 +314,34 @@ async def _serve_original(request: Request[Any, Any, Any], octopus: Octopus, row
                                ranges=True)
         response.headers["Content-Disposition"] = f'{disposition}; filename="{headers_name}"'
         return response
-    patches = await octopus.media(_patches_for, path, item.sha256, item.mime)
+    embedded = await octopus.read(_embedded_clip, octopus, item)
+    patches = await octopus.media(_patches_for, path, item.sha256, item.mime, embedded)
     if patches is None:
         raise Forbidden("this file cannot be served without its location; the link shows its preview only")
-    etag = f'"{item.sha256}.noloc"'
-    headers = {"ETag": etag, "Cache-Control": REVALIDATE, "X-Content-Type-Options": "nosniff",
-               "Accept-Ranges": "bytes", "Content-Disposition": f'{disposition}; filename="{headers_name}"'}
+    return _patched_response(request, path, patches, etag=f'"{item.sha256}.noloc"', mime=item.mime,
+                             disposition=f'{disposition}; filename="{headers_name}"')
+
+
+def _embedded_clip(octopus: Octopus, item: model.SharedPhoto) -> tuple[int, int] | None:
+    """A motion photo's clip inside its original (offset, length): stripped with the original."""
+    if not item.mime.startswith("image/"):
+        return None
+    from ..readmodels import motion as motion_read
+
+    clip = motion_read.clip_of(octopus.store.reader(), item.owner, item.id)
+    return (clip.offset, clip.length) if clip is not None and clip.sha256 is None else None
+
+
+def _patched_response(request: Request[Any, Any, Any], path: Path, patches: list[Patch], *, etag: str, mime: str,
+                      disposition: str | None, span: tuple[int, int] | None = None) -> Response[Any]:
+    """The file (or the span (offset, length) of it) with `patches` applied: 200 or 206 (Range,
+    If-Range, 416) like any other file; the patches are offsets in the whole file."""
+    headers = {"ETag": etag, "Cache-Control": REVALIDATE, "X-Content-Type-Options": "nosniff", "Accept-Ranges": "bytes"}
+    if disposition:
+        headers["Content-Disposition"] = disposition
     if _etag_matches(request.headers.get("if-none-match"), etag):
         return Response(b"", status_code=304, headers=headers)
-    size = path.stat().st_size
+    base, size = span if span is not None else (0, path.stat().st_size)
     span = None
     if_range = request.headers.get("if-range")
     if if_range is None or if_range.strip() == etag:
@@ -310,8 +355,8 @@ async def _serve_original(request: Request[Any, Any, Any], octopus: Octopus, row
     headers["Content-Length"] = str(length)
     if span is not None:
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return Stream(_patched_chunks(path, first, length, patches), status_code=206 if span is not None else 200,
-                  media_type=item.mime, headers=headers)
+    return Stream(_patched_chunks(path, base + first, length, patches), status_code=206 if span is not None else 200,
+                  media_type=mime, headers=headers)
 
 
 async def _patched_chunks(path: Path, first: int, length: int, patches: list[Patch]) -> AsyncIterator[bytes]:
@@ -327,4 +372,4 @@ async def _patched_chunks(path: Path, first: int, length: int, patches: list[Pat
             left -= len(chunk)
 
 
-ROUTES = [share_page, shared_items, unlock, shared_thumbnail, shared_original, shared_video]
+ROUTES = [share_page, shared_items, unlock, shared_thumbnail, shared_original, shared_video, shared_motion]

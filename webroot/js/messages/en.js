@@ -407,6 +407,7 @@ export default {
   "share.expires": "available until {date}",
   "share.empty": "There is nothing to see here (any more).",
   "share.video": "Video",
+  "share.playMotion": "Play the moment",
   "share.photo": "Photo",
   "share.position": "{n} of {count}",
   "shares.title": "Shared links",

@@ -407,6 +407,7 @@ export default {
   "share.expires": "disponible hasta el {date}",
   "share.empty": "Aquí no hay nada que ver (ya).",
   "share.video": "Vídeo",
+  "share.playMotion": "Ver el momento",
   "share.photo": "Foto",
   "share.position": "{n} de {count}",
   "shares.title": "Enlaces compartidos",
