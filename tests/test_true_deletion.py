@@ -63,7 +63,7 @@ async def _scenario(octopus: Octopus, data_dir: Path) -> dict[str, bytes]:
     photo, created = await octopus.photos.upload(
         alice.id, incoming, filename=FILENAME, tags=[TAG, "lake"], description=DESCRIPTION, meta=meta,
     )
-    assert created and photo.gps is not None
+    assert created and photo.gps is not None and photo.place is not None
     # Touch every read model the photo can reach, and make a preview.
     await octopus.photos.favourite(alice.id, photo.id, True, meta)
     album = await octopus.albums.create(alice.id, "Summer", meta)
@@ -98,11 +98,19 @@ async def _scenario(octopus: Octopus, data_dir: Path) -> dict[str, bytes]:
         "latitude as a stored REAL": struct.pack(">d", lat),
         "longitude as a stored REAL": struct.pack(">d", lon),
         "latitude (little-endian)": struct.pack("<d", lat),
+        # The places read model (docs/places.md): the name found for the coordinates, in its row,
+        # in the search document and as a search token, and the micro-degrees in every cell sum.
+        "place name (city)": photo.place.city.encode(),
+        "place name (region)": (photo.place.region or "").encode(),
+        "place name as a search token": photo.place.city.casefold().encode(),
+        "latitude in micro-degrees": struct.pack(">i", round(lat * 1_000_000)),
+        "longitude in micro-degrees": struct.pack(">i", round(lon * 1_000_000)),
     }
     octopus.forget_now()
     before = needles_in(data_dir, needles)
     # The scan itself must be able to see these: before deletion the plaintext is really there.
     assert any("filename" in f for f in before) and any("original bytes" in f for f in before)
+    assert any("place name (city)" in f for f in before) and any("latitude in micro-degrees" in f for f in before)
     sealed = sealed_in_log(octopus.paths.db, stream=photo_stream(photo.id))
     assert photo_keys(octopus.paths.db, photo.id) and opened(octopus.paths.db, sealed)
 
