@@ -1,6 +1,7 @@
 """Places over HTTP (issue 11, item 6): the map's clusters at two zoom levels add up, bbox and
 zoom are validated (422, never a 500), another user's items are never counted, trash, restore,
-vault and deletion move the counts, photos carry their place name and search finds it."""
+vault and deletion move the counts (archive does not), photos carry their place name and search
+finds it."""
 
 from __future__ import annotations
 
@@ -185,6 +186,11 @@ def test_trash_restore_vault_and_deletion_move_the_counts(server: Server) -> Non
         assert first not in {p["id"] for p in items(alice, MADRID_BOX)["photos"]}
         assert c.post(f"/api/photos/{first}/restore").status_code == 200
         assert madrid_total() == 3
+        # Archived items stay on the map (archive hides from the timeline only) and in its lists.
+        assert c.post(f"/api/photos/{first}/archive").status_code == 200
+        assert madrid_total() == 3
+        assert first in {p["id"] for p in items(alice, MADRID_BOX)["photos"]}
+        assert c.post(f"/api/photos/{first}/unarchive").status_code == 200
         # Into the vault: off the map, its coordinates and name gone from the read model.
         assert c.post("/api/vault", json={"passphrase": PASSPHRASE}).status_code in (200, 201)
         token = c.post("/api/vault/unlock", json={"passphrase": PASSPHRASE}).json()["vault_token"]
