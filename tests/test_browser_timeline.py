@@ -105,10 +105,10 @@ class Desk:
 
 
 def open_desk(setup: tuple[Server, Any, Path], user: str, *, scale: float = 1, route: str = "timeline",
-              viewport: dict[str, int] = DESKTOP) -> Iterator[Desk]:
+              viewport: dict[str, int] = DESKTOP, touch: bool = False) -> Iterator[Desk]:
     server, browser, shots = setup
     context = browser.new_context(viewport=viewport, device_scale_factor=scale, locale="en-GB",
-                                  color_scheme="light", reduced_motion="reduce")
+                                  color_scheme="light", reduced_motion="reduce", has_touch=touch)
     context.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
     if user == "years":
@@ -355,4 +355,42 @@ def test_dragging_the_scrubber_shows_the_month_and_lands_with_its_header_visible
     # The marker is now at that month.
     mark = tid("month-scrubber-marker").bounding_box()
     assert band["y"] - 4 <= mark["y"] <= band["y"] + band["height"] + 4, (mark, band)
+    years.no_errors(SEEDED_THUMBS)
+
+
+def test_a_two_finger_pinch_zooms_the_viewer_picture(setup: tuple[Server, Any, Path]) -> None:
+    for desk in open_desk(setup, "dense", touch=True):
+        page = desk.page
+        img = open_viewer(desk)
+        before = _zoom_state(img)
+        cdp = page.context.new_cdp_session(page)
+        box = page.locator(".v-stage").bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+        def fingers(kind: str, spread: float) -> None:
+            points = [] if kind == "touchEnd" else [{"x": cx - spread, "y": cy, "id": 1}, {"x": cx + spread, "y": cy, "id": 2}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        fingers("touchStart", 40)
+        for k in range(1, 9):
+            fingers("touchMove", 40 + 20 * k)  # spread to 4.5x the distance
+        fingers("touchEnd", 0)
+        page.wait_for_function("() => Number(document.querySelector('[data-testid=viewer-image]').dataset.zoom) > 2")
+        assert _zoom_state(img)["width"] > before["width"] * 2
+        expect(desk.tid("viewer")).to_be_visible()  # a pinch is not a swipe to the next photo
+        desk.no_errors()
+
+
+def test_scrolling_the_dense_timeline_keeps_the_dom_small(years: Desk) -> None:
+    from test_browser_windowing import SCROLL_DOWN
+
+    page = years.page
+    got = page.evaluate(SCROLL_DOWN)
+    assert got, "timed out scrolling to the end of the timeline"
+    tiles = page.evaluate("() => document.querySelectorAll('[data-testid=photo-tile]').length")
+    away = page.evaluate("() => [...document.querySelectorAll('.window-spacer')].reduce((n, s) => n + s.sections.length, 0)")
+    print(f"\ndense timeline of {YEARS_N:,} items at 1440x900: max {got['most']:,} DOM elements over {got['steps']} steps "
+          f"(target <= {MAX_NODES:,}); {tiles} tiles and {away:,} day sections out of the DOM at the end")
+    assert got["most"] <= MAX_NODES
+    assert tiles < 600 and away > 1000
     years.no_errors(SEEDED_THUMBS)
