@@ -369,9 +369,15 @@ def test_serve_will_not_run_in_a_06_data_dir_and_says_the_one_command(tmp_path: 
     finally:
         server.stop()
     assert snapshot(home) == before
-    # An import into the 0.6 data dir itself is refused the same way, before anything is written.
+    # An import into the 0.6 data dir itself is refused the same way, before anything is written,
+    # and so is any command that would make a library there (users add before the first serve).
     r = cli(home, "import", str(home), "--from-octopus-0.6")
     assert r.returncode == 1 and "import into a data dir of its own" in r.stderr and snapshot(home) == before
+    r = subprocess.run([sys.executable, "-m", "octopus_events.cli", "users", "add", "mum", "--password-stdin"],
+                       input="correct horse battery\n", capture_output=True, text=True,
+                       env={**{k: v for k, v in os.environ.items() if not k.startswith("OCTOPUS_")},
+                            "OCTOPUS_STORAGE_DATA_DIR": str(home)}, timeout=60)
+    assert r.returncode == 1 and "holds an Octopus Photos 0.6 library" in r.stderr and snapshot(home) == before
 
 
 # -- the pieces, on their own ------------------------------------------------------------------------

@@ -82,6 +82,12 @@ def open_library(args: argparse.Namespace, *, start_projections: bool = True, cr
     config = config_from(args)
     if not create:
         _existing_library(config)
+    else:
+        from .import_octopus06 import refusal
+
+        refused = refusal(config.data_dir)  # making a library inside an 0.6 data dir would mix files in
+        if refused:
+            raise ConfigError(refused)
     octopus = Octopus(config)
     try:
         if start_projections:
