@@ -108,6 +108,10 @@ def test_clusters_at_two_zoom_levels_and_a_click_that_zooms_in(env: dict[str, An
     page.get_by_test_id("place-item").first.click()
     link = page.get_by_test_id("place-link")
     expect(link).to_have_text("Madrid, Spain")
+    # The viewer covers the map: Leaflet's controls and markers (z-index up to 1000) stay under it.
+    on_top = page.evaluate("""() => { const r = document.querySelector('.leaflet-control-zoom').getBoundingClientRect();
+      return !!document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2).closest('.leaflet-container'); }""")
+    assert on_top is False
     assert link.get_attribute("href").startswith("#/places?lat=40.")
     errors = console.take(TILE_ERRORS)
     assert errors == [], errors

@@ -137,7 +137,10 @@ export function places({ query }) {
 
   function openCluster(c, bounds) {
     const [w, s, e, n] = bounds;
-    if (c.count > 1 && map.getZoom() < MAX_ZOOM) map.fitBounds([[s, w], [n, e]], { maxZoom: MAX_ZOOM });
+    // Zoom until the cell fills the map, centred on its photos (the cell's middle may be sea).
+    if (c.count > 1 && map.getZoom() < MAX_ZOOM) {
+      map.setView([c.lat, c.lon], Math.min(MAX_ZOOM, Math.max(map.getZoom() + 1, map.getBoundsZoom([[s, w], [n, e]]))));
+    }
     showItems(bounds.map((v) => v.toFixed(6)).join(","), c.count);
   }
 
