@@ -258,7 +258,7 @@ def test_long_press_selects_drag_extends_and_the_bar_fits_360_px(small_phone: Ph
     bar = tid("selection-bar")
     within(bar.bounding_box(), SMALL_PHONE["width"], SMALL_PHONE["height"], "selection bar")
     buttons = bar.locator("button")
-    assert buttons.count() == 5  # add to album, share, favourite, trash, cancel
+    assert buttons.count() == 6  # add to album, share, favourite, trash, more (download, archive, tags, date...), cancel
     bar_box = bar.bounding_box()
     for i in range(buttons.count()):
         b = buttons.nth(i)

@@ -16,6 +16,7 @@ import { sharesView } from "./js/views/shares.js";
 import { vault } from "./js/views/vault.js";
 import { settings } from "./js/views/settings.js";
 import { backup } from "./js/views/backup.js";
+import { archive } from "./js/views/archive.js";
 import { places } from "./js/views/places.js";
 import { sharedWithMe, partnerView, setMe } from "./js/views/sharing.js";
 
@@ -28,7 +29,7 @@ const NAV = [
   ["timeline", "nav.timeline", "photos"], ["memories", "nav.memories", "memories"], ["favourites", "nav.favourites", "heart"],
   ["albums", "nav.albums", "album"], ["shared", "nav.shared", "share"], ["tags", "nav.tags", "tag"], ["search", "nav.search", "search"],
   ["places", "nav.places", "place"],
-  ["duplicates", "nav.duplicates", "duplicates"], ["trash", "nav.trash", "trash"], ["vault", "nav.vault", "lock"], ["backup", "nav.backup", "upload"], ["settings", "nav.settings", "settings"],
+  ["duplicates", "nav.duplicates", "duplicates"], ["archive", "nav.archive", "archive"], ["trash", "nav.trash", "trash"], ["vault", "nav.vault", "lock"], ["backup", "nav.backup", "upload"], ["settings", "nav.settings", "settings"],
 ];
 
 const ROUTES = {
@@ -38,6 +39,7 @@ const ROUTES = {
   shares: sharesView,
   shared: sharedWithMe, partner: partnerView,
   tags: (p) => (p.id ? lib.tag(p) : lib.tags()),
+  archive,
 };
 
 function parse() {

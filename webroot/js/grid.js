@@ -9,6 +9,7 @@ import { h, icon, fmtDay, dayOf, plural, showError, fmtDuration } from "./ui.js"
 import { thumbUrl } from "./api.js";
 import { t } from "./i18n.js";
 import { PhoneScrubber } from "./scrubber.js";
+import { attachSelection } from "./selection.js";
 
 const LONG_PRESS_MS = 450;
 const SLOP_PX = 10; // a finger that moves further before the long-press fires is scrolling
@@ -69,6 +70,7 @@ export class PhotoGrid {
     this.el.addEventListener("click", (e) => this.onClick(e));
     this.el.addEventListener("keydown", (e) => this.onKey(e));
     this.gestures();
+    if (opts.actions) attachSelection(this); // ranges, day headers, rubber band, Ctrl/⌘-A, Esc (selection.js)
     if (opts.grouped) {
       this.scrubber = new PhoneScrubber(this);
       // A day wider than the grid wraps onto rows of its own, and only then is its last row kept
@@ -361,6 +363,9 @@ export class PhotoGrid {
     if (old.favourite && !fav) tile.append(h("span.fav", { title: t("grid.favourite") }, icon("heart", true)));
     if (!old.favourite && fav) fav.remove();
     if (this.opts.onlyFavourites && !old.favourite) this.remove([p.id]);
+    // Archived photos leave the timeline and memories (grouped grids), unarchived the Archive.
+    if (old.state === "archived" && (this.opts.hidesArchived ?? this.opts.grouped)) this.remove([p.id]);
+    if (this.opts.onlyArchived && old.state !== "archived") this.remove([p.id]);
   }
 
   remove(ids) {
@@ -435,7 +440,7 @@ export class PhotoGrid {
           const ids = [...this.selected];
           try { await a.run(ids, this); } catch (err) { showError(err); }
         },
-      }, face(ACTION_ICONS[a.testid], a.label))),
+      }, face(a.icon || ACTION_ICONS[a.testid], a.label))),
       h("button", { type: "button", testid: "selection-cancel", title: t("common.cancel"), onclick: () => this.setSelecting(false) }, face("close", t("common.cancel"))));
   }
 }

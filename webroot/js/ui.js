@@ -152,6 +152,8 @@ const ICONS = {
   duplicates: "M9 9h11v11H9zM5 15H4V4h11v1",
   trash: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6",
   lock: "M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4",
+  archive: "M3 4h18v4H3zM5 8v12h14V8M10 12h4",
+  more: "M5 12h.01M12 12h.01M19 12h.01",
   settings: "M4 6h9M17 6h3M4 12h3M11 12h9M4 18h11M19 18h1M15 4v4M9 10v4M17 16v4",
   upload: "M12 16V4M7 9l5-5 5 5M4 20h16",
   download: "M12 4v12M7 11l5 5 5-5M4 20h16",

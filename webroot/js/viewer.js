@@ -6,6 +6,7 @@
 import { api, thumbUrl, originalUrl, photoPath, vaultBlobUrl, ApiError } from "./api.js";
 import { h, $, icon, fmtTaken, fmtInstant, fmtBytes, fmtDuration, toast, showError, confirmDialog } from "./ui.js";
 import { setFavourite, trashPhotos, restorePhotos, addToAlbum, moveToVault, notify } from "./actions.js";
+import { archivePhotos, unarchivePhotos } from "./actions.js";
 import { altText, isVideo } from "./grid.js";
 import { otherOwner } from "./views/sharing.js";
 import { videoPlayer, codecName } from "./video.js";
@@ -184,6 +185,27 @@ function leave() {
   else showPhoto(next, state);
 }
 
+// Archive / unarchive: the photo stays open (the grid under it drops it if it hides archived ones).
+async function toggleArchive() {
+  const p = state.photo;
+  try {
+    const [now] = await (p.state === "archived" ? unarchivePhotos([p.id]) : archivePhotos([p.id]));
+    if (!now || state.photo !== p) return;
+    p.state = now.state;
+    p.version = now.version;
+    const b = root && root.querySelector("[data-testid=archive-button]");
+    if (b) archiveLabel(b, p);
+  } catch (err) { showError(err); }
+}
+
+function archiveLabel(b, p) {
+  const label = t(p.state === "archived" ? "viewer.unarchive" : "viewer.archive");
+  b.setAttribute("aria-label", label);
+  b.title = label;
+  b.setAttribute("aria-pressed", String(p.state === "archived"));
+  return b;
+}
+
 async function doTrash() {
   const ok = await trashPhotos([state.photo.id]);
   if (ok.length) leave();
@@ -221,6 +243,7 @@ function render() {
         button(t("actions.addToAlbum"), "add-to-album-button", () => addToAlbum([p.id]).catch(showError), icon("plus")),
         h("a.icon", { href: originalUrl(p.id), download: p.filename || "", "aria-label": t("viewer.download"), title: t("viewer.download"), testid: "download-button" }, icon("download")),
         button(t("viewer.toVault"), "vault-button", async () => { if ((await moveToVault([p.id])).length) leave(); }, icon("lock")),
+        archiveLabel(button(t("viewer.archive"), "archive-button", toggleArchive, icon("archive")), p),
         button(t("viewer.toTrash"), "trash-button", doTrash, icon("trash")),
       ];
   root.replaceChildren(
