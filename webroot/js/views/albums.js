@@ -37,6 +37,8 @@ export function albums() {
 export function album({ id }) {
   let role = "owner";
   const title = h("h2", { tabindex: "-1" }, t("albums.album"));
+  // The album's own words (albums moved in from Octopus Photos 0.6 bring theirs); none: no line.
+  const about = h("p.album-description", { testid: "album-description", hidden: true });
   const grid = new PhotoGrid({
     empty: t("albums.empty"),
     extra: ownerBadge,
@@ -54,6 +56,8 @@ export function album({ id }) {
     const res = await api(albumPath(id) + qs({ cursor }));
     if (!cursor) {
       title.textContent = res.name || t("albums.album");
+      about.textContent = res.description || "";
+      about.hidden = !res.description;
       role = res.role || "owner";
       // A member sees the album; only its owner renames, deletes or shares it by link.
       for (const b of ownerOnly) b.hidden = role !== "owner";
@@ -85,5 +89,5 @@ export function album({ id }) {
   const members = h("button", { type: "button", testid: "album-members", hidden: true, onclick: () => membersDialog(id, role) }, t("sharing.members"));
   const head = h("header.view-head", h("a.back", { href: "#/albums", "aria-label": t("albums.all") }, icon("left")), title,
     h("div.tools", grid.selectButton(), members, ...ownerOnly));
-  return { el: h("div", head, grid.el), grid };
+  return { el: h("div", head, about, grid.el), grid };
 }
