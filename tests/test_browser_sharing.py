@@ -101,6 +101,9 @@ def test_album_members_invite_see_and_leave(world: World) -> None:
                 ("alice", "owner"), ("bob", "contributor")]
         assert console.take(SIGNED_OUT_PROBE) == []
 
+        # As a viewer (the owner changes his role) he changes nothing there.
+        with world.api("alice") as c:
+            assert c.post(f"/api/albums/{world.album}/members", json={"username": "bob", "role": "viewer"}).status_code == 201
         # Bob finds it under "Shared with me", with whose it is, and its item with the owner's name.
         bob_context, b, bob_console = world.page("bob")
         btid = b.get_by_test_id
@@ -114,6 +117,7 @@ def test_album_members_invite_see_and_leave(world: World) -> None:
         expect(btid("photo-tile")).to_have_count(1)
         expect(btid("owner-badge")).to_have_text("alice")
         expect(btid("album-rename")).to_be_hidden()
+        expect(btid("select-toggle")).to_be_hidden()
         expect(btid("album-delete")).to_be_hidden()
         # The thumbnail really loads for him (the photo routes let a member read it).
         b.wait_for_function("() => { const i = document.querySelector('[data-testid=photo-tile] img'); return i && i.complete && i.naturalWidth > 0; }")

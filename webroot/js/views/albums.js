@@ -61,6 +61,11 @@ export function album({ id }) {
       role = res.role || "owner";
       // A member sees the album; only its owner renames, deletes or shares it by link.
       for (const b of ownerOnly) b.hidden = role !== "owner";
+      // A viewer changes nothing here: no selection, no actions (the server would answer 403/404).
+      if (role === "viewer") {
+        grid.opts.actions = [];
+        if (select) select.hidden = true;
+      }
       members.hidden = !(res.shared || role === "owner");
     }
     return pageOf(res);
@@ -86,8 +91,9 @@ export function album({ id }) {
     h("button", { type: "button", testid: "album-rename", onclick: rename }, t("albums.rename")),
     h("button.danger", { type: "button", testid: "album-delete", onclick: remove }, t("common.delete")),
   ];
+  const select = grid.selectButton();
   const members = h("button", { type: "button", testid: "album-members", hidden: true, onclick: () => membersDialog(id, role) }, t("sharing.members"));
   const head = h("header.view-head", h("a.back", { href: "#/albums", "aria-label": t("albums.all") }, icon("left")), title,
-    h("div.tools", grid.selectButton(), members, ...ownerOnly));
+    h("div.tools", select, members, ...ownerOnly));
   return { el: h("div", head, about, grid.el), grid };
 }
