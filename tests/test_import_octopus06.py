@@ -266,6 +266,7 @@ def test_a_second_run_imports_nothing_new_and_brings_what_was_skipped(moved: Mov
             "--vault-passphrase", f"ana={ANA_VAULT}", "--vault-passphrase-file", f"ben={passphrase_file}")
     assert "Traceback" not in r.stderr
     assert "users: 0 created, 2 already here; photos: 0 imported, 7 already here, 1 failed" in r.stdout, r.stdout
+    assert "was already here" not in r.stderr  # made by the first run: nothing to point out
     assert "vault: 1 imported, 1 already there, 0 skipped; albums created: 0; 0 added to albums" in r.stdout
     r = cli(moved.data, "import", str(moved.source), "--from-octopus-0.6",
             "--vault-passphrase", f"ana={ANA_VAULT}", "--vault-passphrase", f"ben={BEN_VAULT}")
@@ -448,6 +449,7 @@ def test_a_run_stopped_before_its_trash_is_finished_by_the_next(tmp_path: Path) 
         r = cli(data, "import", str(source), "--from-octopus-0.6")
         assert "photos: 6 imported, 1 already here" in r.stdout, r.stdout + r.stderr
         assert f"{1 if expected == 'trash' else 0} went into the trash" in r.stdout
+        assert "user ana was already here: its 0.6 photos joined it, its password stays" in r.stderr
         [(state,)] = rows(data / "octopus.db", "SELECT state FROM photo WHERE id = ?", view.id)
         assert state == expected, name
 

@@ -610,8 +610,9 @@ def _import_summary(report: Any) -> str:
 
 def _octopus06_summary(r: Any) -> str:
     verb = "would import" if r.dry_run else "imported"
+    here = len(r.users_existing) + len(r.users_from_earlier_run)
     parts = [f"users: {len(r.users_created)} {'to create' if r.dry_run else 'created'}"
-             + (f", {len(r.users_existing)} already here" if r.users_existing else ""),
+             + (f", {here} already here" if here else ""),
              f"photos: {r.imported} {verb}, {r.duplicates} already here, {r.failed} failed",
              f"{r.trashed} {'would go' if r.dry_run else 'went'} into the trash",
              f"vault: {r.vault_imported} {verb}, {r.vault_duplicates} already there, {r.vault_skipped} skipped",

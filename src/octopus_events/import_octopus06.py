@@ -384,6 +384,7 @@ class MoveInReport(msgspec.Struct, kw_only=True):
     users: int = 0
     users_created: list[str] = []
     users_existing: list[str] = []  # already here by that name: their photos join them, their password stays
+    users_from_earlier_run: list[str] = []  # made by an earlier run of this import
     users_renamed: list[str] = []  # "0.6 name -> our name"
     users_without_password: list[str] = []  # inactive in 0.6: imported, but cannot sign in until `users passwd`
     photos: int = 0  # rows in 0.6, vault ones included
@@ -539,7 +540,10 @@ class MoveIn:
             found = await self.octopus.read(lambda: users.find_by_name(self.octopus.store.reader(), name))
             if found is not None:
                 self.owners[user.id] = found.id
-                r.users_existing.append(name)
+                if await self.octopus.read(_made_by_an_import, self.octopus.store.reader(), found.id):
+                    r.users_from_earlier_run.append(name)
+                else:
+                    r.users_existing.append(name)
                 continue
             usable = user.active and re.match(r"^\$2[abxy]?\$\d\d\$", user.password_hash) is not None
             if not usable:
@@ -914,6 +918,14 @@ class MoveIn:
             return
         shas.add(sha)
         r.vault_imported += 1
+
+
+def _made_by_an_import(conn: sqlite3.Connection, user_id: str) -> bool:
+    from .accounts import user_stream
+
+    row = conn.execute("SELECT correlation_id FROM events WHERE stream = ? AND stream_version = 1",
+                       (user_stream(user_id),)).fetchone()
+    return row is not None and str(row[0] or "").startswith(IMPORT_CORRELATION)
 
 
 def _left_untrashed_by_an_import(tx: Transaction, photo_id: str) -> bool:
