@@ -64,6 +64,8 @@ def test_albums_show_their_0_6_descriptions_and_members(env: dict[str, Any]) -> 
         expect(d.page.locator("h2")).to_have_text("Drawings")
         expect(d.tid("photo-tile")).to_have_count(1)
         expect(d.tid("album-description")).to_be_hidden()  # it had none in 0.6
+        d.go("#/settings")
+        expect(d.tid("profile-email")).to_have_text("E-mail: ana@example.org")  # kept from 0.6
         assert d.errors(r"status of 401") == []  # how the page learnt it was signed out
     [(after,)] = read(env["db"], "SELECT material FROM keystore WHERE key_id = ?", f"password:{ana_id}")
     assert bytes(after).startswith(b"$argon2id$")

@@ -340,6 +340,7 @@ export default {
   "settings.profile": "Profile",
   "settings.profileSaved": "Profile saved",
   "settings.signedInAs": "Signed in as {name}",
+  "settings.email": "E-mail: {email}",
   "settings.displayName": "Display name",
   "settings.passwordsDiffer": "The new passwords do not match.",
   "settings.passwordChanged": "Password changed. Other devices were signed out.",

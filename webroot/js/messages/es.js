@@ -340,6 +340,7 @@ export default {
   "settings.profile": "Perfil",
   "settings.profileSaved": "Perfil guardado",
   "settings.signedInAs": "Sesión iniciada como {name}",
+  "settings.email": "Correo electrónico: {email}",
   "settings.displayName": "Nombre visible",
   "settings.passwordsDiffer": "Las contraseñas nuevas no coinciden.",
   "settings.passwordChanged": "Contraseña cambiada. Se cerró la sesión en los demás dispositivos.",

@@ -39,6 +39,8 @@ export function settings({ user, signOut }) {
       toast(t("settings.profileSaved"));
     } catch (err) { showError(err); }
   } }, h("h3", t("settings.profile")), h("p.muted", t("settings.signedInAs", { name: user.username || "" })),
+    // Profile data only (kept when the account moved in from Octopus Photos 0.6); nothing is sent to it.
+    user.email ? h("p.muted", { testid: "profile-email" }, t("settings.email", { email: user.email })) : null,
     field(t("settings.displayName"), { name: "display_name", value: user.display_name || "", testid: "display-name", autocomplete: "nickname" }),
     h("button.primary", { type: "submit", testid: "profile-save" }, t("common.save")));
 
