@@ -201,3 +201,47 @@ def test_a_large_zip_streams_without_growing_the_servers_memory(server: Server) 
     assert total == link["bytes"] > len(big)
     print(f"ZIP of 150 MB: server RSS {before:.0f} MB before, peak growth {peak - before:.1f} MB")
     assert peak - before < 40, f"RSS grew {peak - before:.1f} MB while streaming"
+
+
+def test_zip64_records_and_unique_names(tmp_path: Any) -> None:
+    """The ZIP64 paths without 4 GiB of data: with the limit lowered, every entry and the end of
+    the archive use ZIP64 records; Python's zipfile (and unzip where installed) reads them back."""
+    import os
+    import shutil
+    import subprocess
+    from datetime import datetime
+
+    from octopus_events.zipstream import ZipEntry, ZipPlan, unique_names
+
+    assert unique_names(["a.jpg", "A.JPG", "a.jpg", "..", "", "x/y.png", ".hidden"]) == \
+        ["a.jpg", "A (2).JPG", "a (3).jpg", "photo", "photo (2)", "x_y.png", ".hidden"]
+    files = []
+    for i, size in enumerate([0, 1, 70_000, 3 * 1024 * 1024 + 7]):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(os.urandom(size))
+        files.append(ZipEntry(name=f"IMG_{i}.jpg", path=path, size=size, modified=datetime(2038, 1, 19, 3, 14, 7)))
+    for zip64_at in (0xFFFFFFFF, 1):
+        plan = ZipPlan(files, zip64_at=zip64_at)
+        out = tmp_path / f"z{zip64_at}.zip"
+        with open(out, "wb") as fh:
+            for chunk in plan.chunks(chunk=64 * 1024):
+                fh.write(chunk)
+        assert out.stat().st_size == plan.size
+        data = out.read_bytes()
+        assert (b"PK\x06\x06" in data) == (zip64_at == 1)  # the ZIP64 end record
+        with zipfile.ZipFile(out) as z:
+            assert z.testzip() is None
+            assert [i.date_time for i in z.infolist()] == [(2038, 1, 19, 3, 14, 6)] * 4  # DOS: 2-second steps
+            for info, entry in zip(z.infolist(), files):
+                assert z.read(info) == entry.path.read_bytes()
+        if shutil.which("unzip"):
+            assert subprocess.run(["unzip", "-tq", str(out)], capture_output=True).returncode == 0
+    # A file that shrank after planning raises instead of writing a broken archive.
+    plan = ZipPlan(files[3:], zip64_at=1)
+    files[3].path.write_bytes(b"short")
+    try:
+        b"".join(plan.chunks())
+    except OSError as exc:
+        assert "shorter" in str(exc)
+    else:
+        raise AssertionError("a shrunk file went into the ZIP")
