@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS member_album_photo (
 CREATE TABLE IF NOT EXISTS shared_feed (
     owner    TEXT    NOT NULL,             -- whose feed: the recipient
     position INTEGER NOT NULL,
-    type     TEXT    NOT NULL,             -- album.joined, album.left, album.shared_added, album.shared_removed
+    type     TEXT    NOT NULL,             -- album.joined, album.left, album.shared_added, _updated, _removed
     at       TEXT    NOT NULL,
     album_id TEXT    NOT NULL,
     data     BLOB    NOT NULL,             -- {"role"?, "photo_ids": [...]}: ids only

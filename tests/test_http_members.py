@@ -371,3 +371,19 @@ def test_the_feed_follows_trash_restore_and_an_item_in_two_albums(server: Server
     everything, _ = _feed(bob)
     named = [e["type"] for e in everything if photo["id"] in str(e["data"])]
     assert named == ["album.shared_removed"] * 2
+
+
+def test_the_owners_edits_reach_members_feeds(server: Server) -> None:
+    alice, bob = server.new_user(), server.new_user()
+    photo = alice.upload(image_bytes(471), "edited.jpg").json()
+    album = _album(alice, "Edits", photo["id"])
+    _invite(alice, album["id"], bob, "viewer")
+    _, cursor = _feed(bob)
+    with alice.client() as c:
+        assert c.put(f"/api/photos/{photo['id']}/tags", json={"tags": ["sea"]}).status_code == 200
+        assert c.patch(f"/api/photos/{photo['id']}", json={"description": "at the sea"}).status_code == 200
+    events, _ = _feed(bob, cursor)
+    assert [e["type"] for e in events] == ["album.shared_updated"] * 2
+    # Each carries the item as it is when the page is read.
+    assert all(e["data"]["photos"][0]["description"] == "at the sea" and e["data"]["photos"][0]["tags"] == ["sea"]
+               for e in events)

@@ -119,6 +119,16 @@ class MembersProjector(Projector):
     def on_PhotoLeftVault(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
         self._state_changed(conn, recorded, "album.shared_added")
 
+    # Its owner re-tags, describes or re-dates it: the others get the item as it is now.
+    def on_PhotoDescribed(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._state_changed(conn, recorded, "album.shared_updated")
+
+    def on_PhotoTagsSet(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._state_changed(conn, recorded, "album.shared_updated")
+
+    def on_PhotoRedated(self, conn: sqlite3.Connection, recorded: RecordedEvent) -> None:
+        self._state_changed(conn, recorded, "album.shared_updated")
+
     def _state_changed(self, conn: sqlite3.Connection, recorded: RecordedEvent, type_: str) -> None:
         photo_id = recorded.event.photo_id  # type: ignore[attr-defined]
         for album_id, whose in conn.execute(f"SELECT album_id, owner FROM {self.t.member_album_photo} WHERE photo_id = ? "
@@ -303,8 +313,9 @@ class SharedPhoto(PhotoView, kw_only=True):
 
 
 class SharedAlbumData(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """`album.joined` and `album.shared_added`: the album (joined only) and the items the caller
-    may see now; `album.shared_removed`: the ids to drop; `album.left`: nothing."""
+    """`album.joined`, `album.shared_added` and `album.shared_updated`: the album (joined only)
+    and the items the caller may see now; `album.shared_removed`: the ids to drop; `album.left`:
+    nothing."""
 
     name: str | None = None
     owner: str | None = None
@@ -348,7 +359,7 @@ def shared_rows_after(conn: sqlite3.Connection, owner: str, after: int, limit: i
                 data.name, data.owner = found
                 data.role = ids.role
             data.photos = shared_photos(conn, owner, album_id, ids.photo_ids)
-        elif type_ == "album.shared_added":
+        elif type_ in ("album.shared_added", "album.shared_updated"):
             data.photos = shared_photos(conn, owner, album_id, ids.photo_ids)
         elif type_ == "album.shared_removed":
             data.photo_ids = ids.photo_ids
