@@ -213,7 +213,7 @@ class Albums:
 
         told: list[str] = []
         detail = await self.store.transact_async(command)
-        sharing_wake(self.octopus, told)  # the owner's and members' feeds changed too (members.py)
+        sharing_wake(self.store, self.octopus.sync_waiters, told)  # the owner's and members' feeds changed too (members.py)
         return detail
 
 

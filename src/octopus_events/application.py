@@ -120,8 +120,8 @@ class Octopus:
         from .members import AlbumMembers
         from .partners import Partners
 
-        self.members = AlbumMembers(self)  # shared albums (docs/sharing.md)
-        self.partners = Partners(self)
+        self.members = AlbumMembers(self.store, self.read, self.sync_waiters)  # shared albums (docs/sharing.md)
+        self.partners = Partners(self.store)
         from .devices import Devices
 
         self.devices = Devices(self)

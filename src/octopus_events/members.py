@@ -19,15 +19,15 @@ so nothing of a former member stays visible to the others.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal
 
 from .errors import Forbidden, Invalid, NotFound
 from .events import Event
-from .eventstore import Meta, Transaction
+from .eventstore import EventStore, Meta, Transaction
 
 if TYPE_CHECKING:
-    from .application import Octopus
     from .readmodels.members import Member
+    from .sync import Waiters
 
 Role = Literal["viewer", "contributor"]
 ROLES = ("viewer", "contributor")
@@ -52,11 +52,11 @@ class AlbumMemberRemoved(Event):
     left: bool = False
 
 
-def wake(octopus: Octopus, user_ids: list[str]) -> None:
+def wake(store: EventStore, waiters: Waiters, user_ids: list[str]) -> None:
     """Long-polling sync requests wait for their owner's own events (sync.Waiters); a shared
     album's change puts rows in other people's feeds, so their waits are woken too."""
     if user_ids:
-        octopus.sync_waiters.committed(octopus.store.head_cached(), user_ids)
+        waiters.committed(store.head_cached(), user_ids)
 
 
 def check_role(role: object) -> str:
@@ -68,9 +68,9 @@ def check_role(role: object) -> str:
 class AlbumMembers:
     """Invite, change, remove and list the members of an album."""
 
-    def __init__(self, octopus: Octopus) -> None:
-        self.octopus = octopus
-        self.store = octopus.store
+    def __init__(self, store: EventStore, read: Callable[..., Awaitable[Any]], waiters: Waiters) -> None:
+        # Only the parts it uses (docs/architecture.md): the store, the reader pool, the waiters.
+        self.store, self.read, self.waiters = store, read, waiters
 
     async def invite(self, caller: str, album_id: str, username: str, role: str, meta: Meta) -> list[Member]:
         from .albums import AlbumPhotosRemoved, album_stream
@@ -110,7 +110,7 @@ class AlbumMembers:
 
         told: list[str] = []
         listed = await self.store.transact_async(command)
-        wake(self.octopus, told)
+        wake(self.store, self.waiters, told)
         return listed
 
     async def remove(self, caller: str, album_id: str, username: str, meta: Meta) -> None:
@@ -131,7 +131,7 @@ class AlbumMembers:
 
         told: list[str] = []
         await self.store.transact_async(command)
-        wake(self.octopus, told)
+        wake(self.store, self.waiters, told)
 
     async def list(self, caller: str, album_id: str) -> list[Member]:
         from .readmodels import members
@@ -142,7 +142,7 @@ class AlbumMembers:
                 raise NotFound(f"no album {album_id}")
             return members.list_members(conn, album_id)
 
-        return await self.octopus.read(query)
+        return await self.read(query)
 
 
 def leave_in(tx: Transaction, album_id: str, user_id: str, *, left: bool, meta: Meta) -> None:

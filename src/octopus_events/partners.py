@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 from .accounts import user_stream
 from .errors import Invalid, NotFound
 from .events import Event
-from .eventstore import Meta, Transaction
+from .eventstore import EventStore, Meta, Transaction
 
 if TYPE_CHECKING:
-    from .application import Octopus
     from .readmodels.partners import Partners as PartnerLists
 
 MAX_PARTNERS = 20
@@ -60,9 +59,8 @@ def check_since(since: object) -> str | None:
 
 
 class Partners:
-    def __init__(self, octopus: Octopus) -> None:
-        self.octopus = octopus
-        self.store = octopus.store
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
 
     async def share(self, user_id: str, username: str, since: object, meta: Meta) -> PartnerLists:
         from .readmodels import partners, users
