@@ -108,10 +108,11 @@ def test_items_vanish_from_links_when_trashed_archived_vaulted_or_purged(server:
         assert c.post(f"/api/photos/{ids[0]}/restore").status_code == 200
         assert ids_of(server, selection) == ids
         archived = c.post(f"/api/photos/{ids[1]}/archive")
-        if archived.status_code != 404:  # the archive (issue 13) once it is there
-            assert archived.status_code == 200, archived.text
-            assert ids[1] not in ids_of(server, album_link) and ids[1] not in ids_of(server, selection)
-            assert c.post(f"/api/photos/{ids[1]}/unarchive").status_code == 200
+        assert archived.status_code == 200, archived.text
+        assert ids[1] not in ids_of(server, album_link) and ids[1] not in ids_of(server, selection)
+        assert_problem(visit(server, album_link, f"/photos/{ids[1]}/thumbnail"), 404)
+        assert c.post(f"/api/photos/{ids[1]}/unarchive").status_code == 200
+        assert ids[1] in ids_of(server, album_link)
         assert c.post("/api/vault", json={"passphrase": "a long vault passphrase"}).status_code == 201
         vault = c.post("/api/vault/unlock", json={"passphrase": "a long vault passphrase"}).json()["vault_token"]
         assert c.post(f"/api/photos/{ids[2]}/vault", headers={"X-Vault-Token": vault}).status_code == 200

@@ -132,27 +132,18 @@ def selection(conn: sqlite3.Connection, share_id: str) -> list[str]:
         "SELECT photo_id FROM share_photo WHERE share_id = ? ORDER BY position", (share_id,))]
 
 
-_archived_known = False
-
-
-def _shown(conn: sqlite3.Connection) -> str:
-    """The condition on `p` for an item a link may show. The archive (issue 13) adds the
-    `archived` column; until a library read model has it, there is nothing archived to hide."""
-    global _archived_known
-    if not _archived_known:
-        _archived_known = any(r[1] == "archived" for r in conn.execute("PRAGMA table_info(photo)"))
-        if not _archived_known:
-            return "p.state = 'library'"
-    return "p.state = 'library' AND p.archived = 0"
+# What a link may show of an item: in the library, not archived (the archive keeps items off
+# every shared view as it keeps them off the timeline).
+_SHOWN = "p.state = 'library' AND p.archived = 0"
 
 
 def _items_from(conn: sqlite3.Connection, row: ShareRow) -> tuple[str, tuple[Any, ...]]:
     """FROM/WHERE of the link's visible items, ordered (album order, or the selection's)."""
     if row.album_id is not None:
-        return (f"FROM album_photo x JOIN photo p ON p.id = x.photo_id WHERE x.album_id = ? AND {_shown(conn)}",
+        return (f"FROM album_photo x JOIN photo p ON p.id = x.photo_id WHERE x.album_id = ? AND {_SHOWN}",
                 (row.album_id,))
     return (f"FROM share_photo x JOIN photo p ON p.id = x.photo_id WHERE x.share_id = ? AND p.owner = ? "
-            f"AND {_shown(conn)}", (row.id, row.owner))
+            f"AND {_SHOWN}", (row.id, row.owner))
 
 
 def count(conn: sqlite3.Connection, row: ShareRow) -> int:
@@ -201,5 +192,5 @@ def shareable(conn: sqlite3.Connection, owner: str, photo_ids: Sequence[str]) ->
         part = list(photo_ids[start:start + 500])
         marks = ",".join("?" * len(part))
         out.update(r[0] for r in conn.execute(
-            f"SELECT id FROM photo p WHERE owner = ? AND {_shown(conn)} AND id IN ({marks})", (owner, *part)))
+            f"SELECT id FROM photo p WHERE owner = ? AND {_SHOWN} AND id IN ({marks})", (owner, *part)))
     return out
