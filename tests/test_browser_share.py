@@ -148,6 +148,21 @@ def test_the_share_dialog_from_an_album_and_from_a_selection(world: World) -> No
             assert visitor.get(f"/api/s/{token}", headers={"X-Share-Grant": grant}).status_code == 200
         p.reload()
         expect(tid("share-row").filter(has_text="Grandma's album")).to_contain_text("1 view")
+        # Edit: downloads back on, no expiry, the password removed.
+        selection.get_by_test_id("share-edit").click()
+        tid("share-edit-expiry").select_option(label="1 day")
+        tid("share-edit-download").check()
+        tid("share-edit-save").click()
+        expect(selection).not_to_contain_text("no downloads")
+        expect(selection).to_contain_text("until")
+        album_row.get_by_test_id("share-edit").click()
+        tid("share-edit-nopassword").check()
+        tid("share-edit-save").click()
+        expect(album_row).not_to_contain_text("password")
+        with world.api() as c:
+            changed = {s["id"]: s for s in c.get("/api/shares").json()}
+        assert all(not s["has_password"] for s in changed.values())
+        assert any(s["allow_download"] and s["expires_at"] and s["album_id"] is None for s in changed.values())
         selection.get_by_test_id("share-revoke").click()
         tid("confirm-ok").click()
         expect(tid("share-row")).to_have_count(1)

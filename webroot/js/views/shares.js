@@ -70,6 +70,42 @@ export function shareDialog(target) {
   });
 }
 
+/** Change a link's expiry, password and switches (PATCH); resolves the changed link or undefined. */
+export function editDialog(link) {
+  return modal(t("shares.editTitle"), (close) => {
+    const expiry = h("select", { name: "expiry", testid: "share-edit-expiry" },
+      h("option", { value: "keep", selected: true }, t("shares.expiryKeep")),
+      EXPIRY.map(([key], i) => h("option", { value: String(i) }, t(key))));
+    const password = h("input", { type: "password", name: "password", autocomplete: "new-password", testid: "share-edit-password",
+      placeholder: link.has_password ? t("shares.passwordKeep") : t("shares.passwordNone") });
+    const removePassword = h("input", { type: "checkbox", name: "remove_password", testid: "share-edit-nopassword" });
+    const download = h("input", { type: "checkbox", name: "allow_download", checked: link.allow_download, testid: "share-edit-download" });
+    const location_ = h("input", { type: "checkbox", name: "show_location", checked: link.show_location, testid: "share-edit-location" });
+    return h("form.share-dialog", { testid: "share-edit-form", onsubmit: async (e) => {
+      e.preventDefault();
+      const body = { allow_download: download.checked, show_location: location_.checked, version: link.version };
+      if (expiry.value !== "keep") {
+        const ms = EXPIRY[Number(expiry.value)][1];
+        body.expires_at = ms === null ? null : new Date(Date.now() + ms).toISOString();
+      }
+      if (removePassword.checked) body.password = null;
+      else if (password.value) body.password = password.value;
+      try {
+        close(await api(`/api/shares/${encodeURIComponent(link.id)}`, { method: "PATCH", body }));
+        toast(t("shares.saved"));
+      } catch (err) { showError(err); }
+    } },
+      h("label", t("shares.expiry"), expiry),
+      h("label", t("shares.password"), password),
+      link.has_password ? h("label.check", removePassword, " ", t("shares.passwordRemove")) : null,
+      h("label.check", download, " ", t("shares.allowDownload")),
+      h("label.check", location_, " ", t("shares.showLocation")),
+      h("div.row.end",
+        h("button", { type: "button", onclick: () => close() }, t("common.cancel")),
+        h("button.primary", { type: "submit", testid: "share-edit-save" }, t("common.save"))));
+  });
+}
+
 /** #/shares: every link of the user. */
 export function sharesView() {
   const list = h("ul.share-list", { testid: "share-list" });
@@ -100,6 +136,7 @@ export function sharesView() {
         h("div.row.wrap", input,
           h("button", { type: "button", testid: "share-row-copy", onclick: () => copy(link.url, input) }, t("shares.copy")),
           h("a.button", { href: link.url || "#", target: "_blank", rel: "noopener noreferrer" }, t("shares.open")),
+          h("button", { type: "button", testid: "share-edit", onclick: async () => { if (await editDialog(link)) load(); } }, t("shares.edit")),
           h("button.danger", { type: "button", testid: "share-revoke", onclick: async () => {
             if (!(await confirmDialog(t("shares.revokeTitle"), t("shares.revokeText"), t("shares.revoke"), true))) return;
             try {
