@@ -94,14 +94,17 @@ def _records(fh: gzip.GzipFile) -> Iterator[re.Match[bytes]]:
         raise GeocoderUnavailable(f"the GeoNames data could not be read: {exc}") from None
 
 
+_MAX_REACH_KM = 20.0
+_MAX_REACH_DEG = _MAX_REACH_KM / _KM_PER_DEG
+
+
 def _reach(population: int) -> int:
     """How far from its point a place's name still applies, from its population (1e-5 degrees):
-    ~1.5 km for 100,000 people, ~8 km for 3 million (Madrid), ~14 km for 9 million (London);
-    under one grid cell, so the first window always sees every place that reaches the point.
-    Small places reach nowhere: the nearest of them names the point."""
+    ~1.5 km for 100,000 people, ~8 km for 3 million (Madrid), ~14 km for 9 million (London),
+    20 km at most. Small places reach nowhere: the nearest of them names the point."""
     if population < 50_000:
         return 0
-    km = min(20.0, 1.5 * math.sqrt(population / 100_000))
+    km = min(_MAX_REACH_KM, 1.5 * math.sqrt(population / 100_000))
     return int(km / _KM_PER_DEG * _SCALE)
 
 
@@ -120,6 +123,12 @@ class Geocoder:
         self.names, self.name_at = names, name_at
         self.region, self.regions = region, regions
         self.country, self.countries = country, countries
+        # The places that reach anywhere (50,000 people or more), by 1° bucket.
+        big: dict[tuple[int, int], list[int]] = {}
+        for i, r in enumerate(reach):
+            if r:
+                big.setdefault((math.floor(lat[i] / _SCALE), math.floor(lon[i] / _SCALE)), []).append(i)
+        self.big = {key: tuple(v) for key, v in big.items()}
 
     def __len__(self) -> int:
         return len(self.lat)
@@ -185,44 +194,80 @@ class Geocoder:
         _return_freed_memory()
         return cls(s_lat, s_lon, s_reach, starts, bytes(s_names), s_at, s_region, region_list, s_country, country_list)
 
+    def _reaching(self, lat: float, lon: float, qa: float, qo: float, cos: float) -> int | None:
+        """The most populous place whose reach covers the point, from the few thousand places
+        that reach anywhere (kept in 1° buckets beside the main grid)."""
+        lat_arr, lon_arr, reach, big = self.lat, self.lon, self.reach, self.big
+        span = _MAX_REACH_DEG / cos
+        found, found_reach = None, 0
+        for row in range(int(math.floor(lat - _MAX_REACH_DEG)), int(math.floor(lat + _MAX_REACH_DEG)) + 1):
+            for col in range(int(math.floor(lon - span)), int(math.floor(lon + span)) + 1):
+                for i in big.get((row, (col + 180) % 360 - 180), ()):
+                    r = reach[i]
+                    if r <= found_reach:
+                        continue
+                    da = lat_arr[i] - qa
+                    do = lon_arr[i] - qo
+                    if do > 180 * _SCALE:
+                        do -= 360 * _SCALE
+                    elif do < -180 * _SCALE:
+                        do += 360 * _SCALE
+                    do *= cos
+                    if da * da + do * do <= r * r:
+                        found, found_reach = i, r
+        return found
+
     def nearest(self, lat: float, lon: float, max_km: float = MAX_KM) -> int | None:
-        """The index of the nearest place within `max_km`, or None."""
+        """The index of the place that names the point: the most populous one whose reach covers
+        it, else the nearest within `max_km`, else None."""
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             return None
         cos = max(0.02, math.cos(math.radians(lat)))
         qa, qo = lat * _SCALE, lon * _SCALE
+        reaching = self._reaching(lat, lon, qa, qo, cos)
+        if reaching is not None:
+            return reaching
         limit = max_km / _KM_PER_DEG * _SCALE  # in 1e-5 degree units of latitude
         row0 = min(_ROWS - 1, int((lat + 90) / CELL))
         col0 = min(_COLS - 1, int((lon + 180) / CELL))
         best, best_d2 = None, (limit * limit)
-        # The most populous place whose reach covers the point: a photo in Lambeth is "London".
-        within, within_reach = None, -1
-        lat_arr, lon_arr, reach, starts = self.lat, self.lon, self.reach, self.starts
+        lat_arr, lon_arr, starts = self.lat, self.lon, self.starts
+        cell_size = CELL * _SCALE
         k = 1
         while True:
             k_lon = min(_COLS // 2, math.ceil(k / cos))
+            # The window's cells, nearest first by the distance to their edges: once a cell's edge
+            # is farther than the best place found, so is everything in it and after it.
+            cells = []
             for row in range(max(0, row0 - k), min(_ROWS, row0 + k + 1)):
+                south = row * cell_size - 90 * _SCALE
+                da = max(0.0, south - qa, qa - south - cell_size)
                 base = row * _COLS
                 for dc in range(-k_lon, k_lon + 1):
                     cell = base + (col0 + dc) % _COLS
-                    for i in range(starts[cell], starts[cell + 1]):
-                        da = lat_arr[i] - qa
-                        do = lon_arr[i] - qo
-                        if do > 180 * _SCALE:
-                            do -= 360 * _SCALE
-                        elif do < -180 * _SCALE:
-                            do += 360 * _SCALE
-                        do *= cos
-                        d2 = da * da + do * do
-                        if d2 < best_d2:
-                            best, best_d2 = i, d2
-                        r = reach[i]
-                        if r > within_reach and d2 <= r * r:
-                            within, within_reach = i, r
-            if within is not None:
-                return within  # every reach is under one cell, and the window spans a cell each way
+                    first, end = starts[cell], starts[cell + 1]
+                    if first == end:
+                        continue  # most cells at sea or in a desert are empty
+                    west = (col0 + dc) * cell_size - 180 * _SCALE  # unwrapped, like the places' do
+                    do = max(0.0, west - qo, qo - west - cell_size) * cos
+                    cells.append((da * da + do * do, first, end))
+            cells.sort()
+            for edge_d2, first, end in cells:
+                if edge_d2 >= best_d2:
+                    break
+                for i in range(first, end):
+                    da = lat_arr[i] - qa
+                    do = lon_arr[i] - qo
+                    if do > 180 * _SCALE:
+                        do -= 360 * _SCALE
+                    elif do < -180 * _SCALE:
+                        do += 360 * _SCALE
+                    do *= cos
+                    d2 = da * da + do * do
+                    if d2 < best_d2:
+                        best, best_d2 = i, d2
             # Everything outside the window is at least k cells away (in latitude units).
-            covered = k * CELL * _SCALE
+            covered = k * cell_size
             if best is not None and best_d2 <= covered * covered:
                 return best
             if covered >= limit:

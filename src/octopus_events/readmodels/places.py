@@ -10,6 +10,7 @@ the item's coordinates arrive (upload, back from the vault, or a rebuild), never
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import sqlite3
@@ -62,25 +63,39 @@ _Row = tuple[str, int, int, int]  # owner, lat_e6, lon_e6, visible
 
 
 def _cells(row: _Row | None) -> list[tuple[tuple[str, int, int, int], int, int]]:
-    """What one item adds to the cells: ((owner, level, x, y), lat_e6, lon_e6) per level."""
+    """What one item adds to the cells: ((owner, level, x, y), lat_e6, lon_e6) per level. A
+    tile's x, y at a level is its x, y at the finest level shifted right (the grid halves
+    exactly: scaling by a power of two is exact in floating point), so one projection serves all."""
     if row is None or not row[3]:
         return []
     owner, lat_e6, lon_e6, _ = row
-    lat, lon = lat_e6 / E6, lon_e6 / E6
-    return [((owner, level, *tile(lat, lon, level)), lat_e6, lon_e6) for level in LEVELS]
+    x, y = tile(lat_e6 / E6, lon_e6 / E6, MAX_LEVEL)
+    return [((owner, level, x >> (MAX_LEVEL - level), y >> (MAX_LEVEL - level)), lat_e6, lon_e6) for level in LEVELS]
+
+
+# Names are looked up for the point rounded to 0.001° (~100 m): photos come in runs taken at the
+# same spots, so a rebuild of 100,000 asks the geocoder a fraction as often, and the name of a
+# point never depends on what was looked up before it (replay equals incremental).
+PLACE_GRID = 1000
+
+
+@functools.lru_cache(maxsize=65_536)
+def _place_at(lat_k: int, lon_k: int) -> geocode.Place | None:
+    try:
+        return geocode.lookup(lat_k / PLACE_GRID, lon_k / PLACE_GRID)
+    except geocode.GeocoderUnavailable:
+        return None  # no data installed: the map still works, without names
 
 
 def place_of(lat: float, lon: float) -> geocode.Place | None:
-    try:
-        return geocode.lookup(lat, lon)
-    except geocode.GeocoderUnavailable:
-        return None  # no data installed: the map still works, without names
+    """The place name for a photo's coordinates (or None), as every read model stores it."""
+    return _place_at(round(lat * PLACE_GRID), round(lon * PLACE_GRID))
 
 
 class PlacesProjector(Projector):
     name = "places"
     sql_file = "places.sql"
-    code_version = 1
+    code_version = 2  # 2: names looked up at 0.001° (place_of)
 
     @classmethod
     def version(cls) -> str:
