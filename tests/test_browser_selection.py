@@ -103,6 +103,12 @@ def test_shift_click_selects_the_range(d: Desk, lib: Library) -> None:
     d.tile(ids[0]).click(modifiers=["Shift"])
     assert selected(d) == ids[0:5]
     expect(d.tid("viewer")).to_have_count(0)
+    # The keyboard's shift-click: x on one tile, Shift+x on another.
+    d.page.keyboard.press("Escape")
+    assert selected(d) == []
+    d.tile(ids[5]).locator("a").press("x")
+    d.tile(ids[3]).locator("a").press("Shift+x")
+    assert selected(d) == ids[3:6]
 
 
 def test_a_day_header_selects_and_clears_its_day(d: Desk, lib: Library) -> None:

@@ -97,6 +97,17 @@ export function attachSelection(grid) {
     for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) markHeaders(grid, n);
   }).observe(grid.body, { childList: true });
 
+  // Adds every tile from the anchor (the last one toggled) to `id`, in display order.
+  const rangeTo = (id) => {
+    if (!grid.anchor || grid.anchor === id || !grid.byId.has(grid.anchor)) return false;
+    const ids = order(grid);
+    let [i, j] = [ids.indexOf(grid.anchor), ids.indexOf(id)];
+    if (i < 0 || j < 0) return false;
+    if (i > j) [i, j] = [j, i];
+    setSelection(grid, new Set([...grid.selected, ...ids.slice(i, j + 1)]));
+    return true;
+  };
+
   grid.el.addEventListener("click", (e) => {
     if (swallow) { swallow = false; e.preventDefault(); e.stopPropagation(); return; }
     const head = e.target.closest(HEADER);
@@ -104,14 +115,9 @@ export function attachSelection(grid) {
     const tile = e.target.closest(".tile");
     if (!tile || e.target.closest(".extra") || grid.suppressClick) return;
     const id = tile.dataset.photoId;
-    if (e.shiftKey && grid.anchor && grid.anchor !== id && grid.byId.has(grid.anchor)) {
+    if (e.shiftKey && rangeTo(id)) {
       e.preventDefault();
       e.stopPropagation();
-      const ids = order(grid);
-      let [i, j] = [ids.indexOf(grid.anchor), ids.indexOf(id)];
-      if (i < 0 || j < 0) return;
-      if (i > j) [i, j] = [j, i];
-      setSelection(grid, new Set([...grid.selected, ...ids.slice(i, j + 1)]));
       return;
     }
     // This click toggles the tile (grid.js): a later shift-click ranges from here.
@@ -122,7 +128,10 @@ export function attachSelection(grid) {
     const head = e.target.closest?.(HEADER);
     if (head && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); toggleDay(grid, head); return; }
     const tile = e.target.closest?.(".tile");
-    if (tile && (e.key === "x" || e.key === " ")) grid.anchor = tile.dataset.photoId;
+    if (!tile || !(e.key === "x" || e.key === "X" || e.key === " ") || e.ctrlKey || e.metaKey || e.altKey) return;
+    // Shift+x / Shift+Space: the keyboard's shift-click.
+    if (e.shiftKey && rangeTo(tile.dataset.photoId)) { e.preventDefault(); e.stopPropagation(); return; }
+    grid.anchor = tile.dataset.photoId;
   }, true);
 
   // The rubber band (mouse only: a finger scrolls, or long-presses in grid.js).
