@@ -69,7 +69,9 @@ CREATE TABLE IF NOT EXISTS tag_count (
 
 CREATE INDEX IF NOT EXISTS photo_timeline ON photo (owner, state, taken_local DESC, id DESC);
 CREATE INDEX IF NOT EXISTS photo_favourites ON photo (owner, taken_local DESC, id DESC) WHERE favourite = 1 AND state = 'library';
-CREATE INDEX IF NOT EXISTS photo_memories ON photo (owner, md, taken_local DESC) WHERE state = 'library' AND archived = 0;
+-- archived in the key, not in the WHERE: with it the planner prefers this (three equalities) to
+-- walking photo_shown's every older photo for one day of the year.
+CREATE INDEX IF NOT EXISTS photo_memories ON photo (owner, md, archived, taken_local DESC) WHERE state = 'library';
 -- The timeline (and the Archive view) walk only their own rows, however many are archived.
 CREATE INDEX IF NOT EXISTS photo_shown ON photo (owner, archived, taken_local DESC, id DESC) WHERE state = 'library';
 CREATE INDEX IF NOT EXISTS photo_purge_due ON photo (purge_at) WHERE state = 'trash';
