@@ -205,6 +205,21 @@ def test_bulk_date_shift_fixes_a_wrong_camera_clock(env: dict[str, Any]) -> None
         expect(d.tid("bulk-date-note")).to_contain_text("signed numbers")
         d.page.keyboard.press("Escape")
         assert lib.photo(lib.ids[2])["taken_at"] == "2020-01-05T10:30:00+01:00"
+        # In an album the photo stays on screen with its new date (only the timeline re-sorts).
+        with lib.user.client() as c:
+            album = c.post("/api/albums", json={"name": "Clock"}).json()
+            assert c.post(f"/api/albums/{album['id']}/photos", json={"photo_ids": lib.ids[2:3]}).status_code == 200
+        d.go(f"#/albums/{album['id']}")
+        expect(d.tid("photo-tile")).to_have_count(1)
+        select_ids(d, lib.ids[2:3])
+        d.tid("selection-more").click()
+        d.tid("selection-date").click()
+        d.tid("date-mode-shift").check()
+        d.tid("bulk-shift-input").fill("+1 d")
+        d.tid("bulk-date-ok").click()
+        poll(lambda: lib.photo(lib.ids[2])["taken_at"] == "2020-01-06T10:30:00+01:00", "the shifted date")
+        expect(d.tid("selection-bar")).to_be_hidden()
+        expect(d.tile(lib.ids[2])).to_be_visible()
         assert d.errors() == []
 
 

@@ -122,7 +122,7 @@ function withOffset(local) {
 }
 
 /** Set one date and time for every photo, or shift each by an offset (a camera's wrong clock). */
-export async function changeDate(ids) {
+export async function changeDate(ids, grid) {
   const choice = await modal(t("selection.dateTitle", { count: ids.length }), (close) => {
     const modeSet = h("input", { type: "radio", name: "date-mode", value: "set", checked: true, testid: "date-mode-set" });
     const modeShift = h("input", { type: "radio", name: "date-mode", value: "shift", testid: "date-mode-shift" });
@@ -154,9 +154,14 @@ export async function changeDate(ids) {
   });
   if (!choice) return null;
   const photos = await bulk(choice.action, ids, choice.extra);
-  // A new date moves a photo in date-ordered lists: out of its place, and back in where it belongs.
-  notify("removed", photos.map((p) => p.id));
-  for (const p of photos) notify("added", p);
+  // A new date moves a photo in the day-grouped timeline: out of its day, and back in where it
+  // belongs (or later, with the page that brings it). Other lists keep it and show the new date.
+  if (grid && grid.opts.grouped && grid.opts.acceptsNew !== false) {
+    notify("removed", photos.map((p) => p.id));
+    for (const p of photos) notify("added", p);
+  } else {
+    for (const p of photos) notify("changed", p);
+  }
   toast(t("selection.dated", { count: photos.length }));
   return photos;
 }
@@ -263,7 +268,7 @@ const MORE = () => [
   { label: t("selection.unfavourite"), testid: "selection-unfavourite", run: (ids) => unfavouritePhotos(ids) },
   { label: t("selection.tagsAdd"), testid: "selection-tags-add", run: (ids) => tagPhotos(ids, false) },
   { label: t("selection.tagsRemove"), testid: "selection-tags-remove", run: (ids) => tagPhotos(ids, true) },
-  { label: t("selection.date"), testid: "selection-date", run: (ids) => changeDate(ids) },
+  { label: t("selection.date"), testid: "selection-date", run: (ids, g) => changeDate(ids, g) },
   { label: t("selection.vault"), testid: "selection-vault", run: (ids) => moveToVault(ids) },
 ];
 
