@@ -156,7 +156,7 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "u") {
     e.preventDefault();
     const input = $("[data-testid=upload-input]");
-    // Chromium opens no chooser for a click() on the file input during a key event aimed at it.
+    // The hidden input keeps the focus once its chooser closes: give it back to the visible button.
     if (input && document.activeElement === input) $("[data-testid=upload-button]")?.focus();
     input?.click();
   }
