@@ -295,7 +295,7 @@ export default {
   "search.noMatches": "No matches.",
   "search.typeSomething": "Type something to search.",
   "selection.selectDay": "Select this day",
-  "selection.trashed": {"one": "{count} photo moved to the trash", "other": "{count} photos moved to the trash"},
+  "selection.trashed": {"one": "{count} photo moved to trash", "other": "{count} photos moved to trash"},
   "selection.undo": "Undo",
   "selection.favourited": {"one": "{count} photo added to favourites", "other": "{count} photos added to favourites"},
   "selection.unfavourited": {"one": "{count} photo removed from favourites", "other": "{count} photos removed from favourites"},
