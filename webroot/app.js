@@ -229,6 +229,7 @@ translateDom(); // index.html's own words (data-i18n) before the first screen re
 enableDrop();
 registerServiceWorker();
 
+lib.prefetchTimeline(); // the first page travels beside /api/users/me (views/library.js)
 (async function boot() {
   try {
     start(await api("/api/users/me", { authCall: true }));
