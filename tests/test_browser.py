@@ -498,7 +498,8 @@ def test_settings_storage_sign_out_and_in_again(ui: Session) -> None:
     ui.tid("login-username").fill(USERNAME)
     ui.tid("login-password").fill("not the password")
     ui.tid("login-submit").click()
-    expect(ui.tid("auth-error")).to_have_text("wrong username or password")
+    # The UI words the problem's code (wrong_credentials) itself: a sentence, in the UI's language.
+    expect(ui.tid("auth-error")).to_have_text("Wrong username or password.")
     ui.tid("login-password").fill(PASSWORD)
     ui.tid("login-submit").click()
     expect(ui.tid("storage")).to_be_visible()  # back on the page in the address
