@@ -108,3 +108,8 @@ def test_no_other_module_asks_which_system_it_is_on() -> None:
     offenders = [str(p.relative_to(src)) for p in src.rglob("*.py")
                  if p.name not in allowed and ('os.name ==' in p.read_text() or 'os.name !=' in p.read_text())]
     assert offenders == []
+
+
+def test_a_command_with_a_variable_in_each_shell() -> None:
+    assert oscompat.shell_with_env("A", "/x y", "octopus serve", system="posix") == "A=/x y octopus serve"
+    assert oscompat.shell_with_env("A", r"C:\x", "octopus serve", system="nt") == "set A=C:\\x\n  octopus serve"

@@ -46,6 +46,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from . import oscompat
 from .errors import Forbidden, InsufficientStorage, Invalid, NotFound, OctopusError, TooLarge
 from .eventstore import Meta, Transaction
 from .importer import CHUNK, MAX_REASONS, FileProblem, ImportProgress
@@ -986,11 +987,11 @@ def refusal(data_dir: Path) -> str | None:
     target = data_dir.parent / "OctopusPhotos"
     if target == data_dir:
         target = data_dir.parent / "OctopusPhotos-library"
-    if os.name == "nt":  # cmd.exe has no VAR=value prefix
-        move = f"  set OCTOPUS_STORAGE_DATA_DIR={target}\n  octopus import {data_dir} --from-octopus-0.6\n"
+    move = "  " + oscompat.shell_with_env("OCTOPUS_STORAGE_DATA_DIR", str(target),
+                                          f"octopus import {data_dir} --from-octopus-0.6") + "\n"
+    if oscompat.shell_with_env("X", "1", "y").startswith("set "):  # cmd.exe: the variable stays set
         serve = "then, in the same window:  octopus serve\n"
     else:
-        move = f"  OCTOPUS_STORAGE_DATA_DIR={target} octopus import {data_dir} --from-octopus-0.6\n"
         serve = f"then serve that library:  OCTOPUS_STORAGE_DATA_DIR={target} octopus serve\n"
     return (f"{data_dir} holds an Octopus Photos 0.6 library ({describe_06(data_dir)}); this version "
             f"keeps its library in a data dir of its own and changed nothing there.\n"

@@ -149,3 +149,11 @@ def autostart_enabled(program: str, *, home: Path | None = None, environ: Mappin
         except FileNotFoundError:
             return False
     return Path(where).is_file()
+
+
+def shell_with_env(name: str, value: str, command: str, *, system: str = os.name) -> str:
+    """How to type `command` with the environment variable set, in the system's usual shell:
+    POSIX shells take a `NAME=value command` prefix; cmd.exe has none, so it is `set` first."""
+    if system == NT:
+        return f"set {name}={value}\n  {command}"
+    return f"{name}={value} {command}"
