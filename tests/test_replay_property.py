@@ -15,6 +15,7 @@ from octopus_events.application import Octopus
 from octopus_events.config import Config, StorageConfig
 from octopus_events.projection import dump_tables
 from octopus_events.readmodels import PROJECTORS
+from octopus_events.shares import ShareLinkChanged, ShareLinkCreated, ShareLinkRevoked, share_stream
 from octopus_events.accounts import user_stream
 from octopus_events.albums import AlbumPhotosAdded, AlbumPhotosRemoved, album_stream
 from octopus_events.eventstore import EventStore, Meta
@@ -35,6 +36,9 @@ op = st.one_of(
     st.tuples(st.sampled_from(["album_create", "album_rename", "album_add", "album_remove", "album_delete",
                                "album_describe"]),
               st.sampled_from(USERS), st.integers(0, 2), st.integers(0, 5)),
+    # Share links (docs/sharing.md): to album a{n} or to photos p{k}...; changed; revoked.
+    st.tuples(st.sampled_from(["link_album", "link_photos", "link_change", "link_revoke"]), st.sampled_from(USERS),
+              st.integers(0, 2), st.integers(0, 5)),
     # Sharing (docs/sharing.md): the other user's album a{n} gains and loses this user as a member,
     # who contributes photo p{k} of theirs; partner shares and the merged-timeline setting.
     st.tuples(st.sampled_from(["member_add", "member_remove", "member_leave", "contribute"]), st.sampled_from(USERS),

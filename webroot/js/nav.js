@@ -27,7 +27,7 @@ function glyph(name) {
 const BOTTOM = [["timeline", "nav.timeline", "photos"], ["albums", "nav.albums", "album"], ["search", "nav.search", "search"], ["backup", "nav.backup", "backup"]];
 const MORE = [
   ["memories", "nav.memories", "memories"], ["shared", "nav.shared", "share"], ["favourites", "nav.favourites", "heart"], ["places", "nav.places", "place"], ["tags", "nav.tags", "tag"],
-  ["duplicates", "Duplicates", "duplicates"], ["archive", "nav.archive", "archive"], ["trash", "Trash", "trash"], ["vault", "Vault", "lock"], ["settings", "Settings", "settings"],
+  ["duplicates", "nav.duplicates", "duplicates"], ["archive", "nav.archive", "archive"], ["trash", "nav.trash", "trash"], ["vault", "nav.vault", "lock"], ["settings", "nav.settings", "settings"],
 ];
 
 const routeName = () => (location.hash.replace(/^#\/?/, "").split(/[/?]/)[0] || "timeline");

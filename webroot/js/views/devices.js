@@ -59,7 +59,7 @@ export function devicesCard(user) {
         try {
           await api(`/api/devices/${encodeURIComponent(d.id)}`, { method: "DELETE" });
           if (d.current) { location.reload(); return; }
-          toast(`${d.name} revoked`);
+          toast(t("devices.revoked", { name: d.name }));
           load();
         } catch (err) { showError(err); }
       } }, t("devices.revoke"))))));
